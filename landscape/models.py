@@ -1,0 +1,156 @@
+"""Parameterizations: modules whose forward pass returns density logits of shape (height, width).
+
+* ``pixel``: one free logit per element, initialized at ``volfrac * mask`` (Hoyer's PixelModel).
+* ``cnn``: Hoyer et al.'s CNNModel: a trainable latent vector (128, N(0, 1)), a
+  dense layer into ``h x w x 32`` (orthogonal init, gain ``sqrt(max(h w 32 / 128, 1))``),
+  then five blocks ``tanh -> bilinear resize (1, 2, 2, 2, 1) -> global
+  normalization -> 5x5 'same' convolution (128, 64, 32, 16, 1 channels) ->
+  learned per-element offset x 10``. Convolutions use Keras' default
+  VarianceScaling init (truncated normal, fan-in, scale 1) and zero biases.
+* ``cnn_transpose``: the thesis's variant (appendix B.1.2): each
+  "resize + convolution" becomes one 5x5 transposed convolution with stride
+  equal to the resize factor and Keras' 'same' padding (output = stride x input).
+  Keras computes the fan-in of a transposed-convolution kernel from its
+  *output* channels; the initializer here does the same.
+
+All parameters are float64 and drawn from one ``torch.Generator`` seeded with
+``seed`` in a fixed order, so the same seed gives the same parameters bit for bit.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["PixelModel", "CNNModel", "build", "KINDS", "global_normalization", "register"]
+
+# Keras' truncated normal keeps draws within two standard deviations and
+# divides the standard deviation by this constant so the result has the asked one.
+_TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+
+def _truncated_normal(shape, std, generator):
+    out = torch.empty(shape, dtype=torch.float64)
+    nn.init.trunc_normal_(out, mean=0.0, std=std, a=-2 * std, b=2 * std, generator=generator)
+    return out
+
+
+def _variance_scaling(shape, fan_in, generator):
+    return _truncated_normal(shape, math.sqrt(1.0 / fan_in) / _TRUNCATED_NORMAL_STD, generator)
+
+
+def global_normalization(x: torch.Tensor, epsilon: float = 1e-6) -> torch.Tensor:
+    """Subtract the mean and divide by the standard deviation over all elements and channels."""
+    mean = x.mean()
+    var = ((x - mean) ** 2).mean()
+    return (x - mean) * torch.rsqrt(var + epsilon)
+
+
+class PixelModel(nn.Module):
+    """Free logits on the grid, initialized to ``volfrac * mask`` (the constant start)."""
+
+    def __init__(self, problem, seed=None):
+        super().__init__()
+        init = problem.volfrac * np.broadcast_to(problem.mask, problem.shape)
+        self.logits = nn.Parameter(torch.tensor(init, dtype=torch.float64))
+
+    def forward(self):
+        return self.logits
+
+
+class CNNModel(nn.Module):
+    """Hoyer et al.'s CNN parameterization, or the thesis's transposed-convolution variant."""
+
+    def __init__(self, problem, seed=0, latent_size=128, dense_channels=32, resizes=(1, 2, 2, 2, 1),
+                 conv_filters=(128, 64, 32, 16, 1), offset_scale=10.0, kernel_size=5,
+                 latent_scale=1.0, dense_init_scale=1.0, transpose=False):
+        super().__init__()
+        if len(resizes) != len(conv_filters):
+            raise ValueError(f"resizes {resizes} and conv_filters {conv_filters} must have the same length")
+        if conv_filters[-1] != 1:
+            raise ValueError(f"the last layer must have 1 channel, got conv_filters={conv_filters}")
+        total = int(np.prod(resizes))
+        height, width = problem.shape
+        if height % total or width % total:
+            raise ValueError(f"grid {height}x{width} (height x width) is not divisible by the total "
+                             f"resize factor {total} of resizes={resizes}")
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        self.h, self.w = height // total, width // total
+        self.dense_channels = dense_channels
+        self.resizes = tuple(int(r) for r in resizes)
+        self.offset_scale = float(offset_scale)
+        self.kernel_size = kernel_size
+        self.transpose = transpose
+
+        gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        features = self.h * self.w * dense_channels
+        self.z = nn.Parameter(torch.randn((1, latent_size), generator=gen, dtype=torch.float64)
+                              * latent_scale)
+        dense = torch.empty((features, latent_size), dtype=torch.float64)
+        nn.init.orthogonal_(dense, gain=dense_init_scale * math.sqrt(max(features / latent_size, 1)),
+                            generator=gen)
+        self.dense_weight = nn.Parameter(dense)
+        self.dense_bias = nn.Parameter(torch.zeros(features, dtype=torch.float64))
+
+        self.conv_weights = nn.ParameterList()
+        self.conv_biases = nn.ParameterList()
+        self.offsets = nn.ParameterList()
+        channels, size = dense_channels, (self.h, self.w)
+        k = kernel_size
+        for resize, filters in zip(self.resizes, conv_filters):
+            size = (size[0] * resize, size[1] * resize)
+            if transpose:   # torch layout (in, out, k, k); Keras' fan-in counts output channels
+                weight = _variance_scaling((channels, filters, k, k), k * k * filters, gen)
+            else:
+                weight = _variance_scaling((filters, channels, k, k), k * k * channels, gen)
+            self.conv_weights.append(nn.Parameter(weight))
+            self.conv_biases.append(nn.Parameter(torch.zeros(filters, dtype=torch.float64)))
+            self.offsets.append(nn.Parameter(torch.zeros((filters,) + size, dtype=torch.float64)))
+            channels = filters
+
+    def _block(self, net, resize, weight, bias):
+        k = self.kernel_size
+        if not self.transpose:
+            if resize > 1:
+                net = F.interpolate(net, scale_factor=resize, mode="bilinear", align_corners=False)
+            net = global_normalization(net)
+            return F.conv2d(net, weight, bias, padding=k // 2)
+        net = global_normalization(net)
+        # Keras 'same': output = stride * input, padding (k - stride) // 2 before, the rest after.
+        rows, cols = net.shape[-2] * resize, net.shape[-1] * resize
+        out = F.conv_transpose2d(net, weight, bias, stride=resize, padding=(k - resize) // 2)
+        return out[..., :rows, :cols]
+
+    def forward(self):
+        net = F.linear(self.z, self.dense_weight, self.dense_bias)
+        net = net.reshape(1, self.h, self.w, self.dense_channels).permute(0, 3, 1, 2)
+        for resize, weight, bias, offset in zip(self.resizes, self.conv_weights, self.conv_biases,
+                                                self.offsets):
+            net = self._block(torch.tanh(net), resize, weight, bias)
+            net = net + self.offset_scale * offset
+        return net[0, 0]
+
+
+KINDS = {
+    "pixel": PixelModel,
+    "cnn": CNNModel,
+    "cnn_transpose": lambda problem, seed=0, **kw: CNNModel(problem, seed=seed, transpose=True, **kw),
+}
+
+
+def register(kind: str, factory) -> None:
+    """Add a parameterization ``factory(problem, seed=..., **options) -> nn.Module``."""
+    KINDS[kind] = factory
+
+
+def build(kind: str, problem, seed: int | None = 0, **options) -> nn.Module:
+    """A float64 parameterization of ``problem``: ``pixel``, ``cnn`` or ``cnn_transpose``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; accepted: {', '.join(KINDS)}")
+    if kind == "pixel" and options:
+        raise ValueError(f"the pixel model takes no options, got {sorted(options)}")
+    return KINDS[kind](problem, seed=seed, **options).double()

@@ -1,0 +1,180 @@
+"""The objective every optimizer and probe talks to: theta -> compliance, with exact derivatives.
+
+``theta`` is a flat float64 vector holding all parameters of a parameterization
+(a ``torch.nn.Module``) in the order of ``named_parameters()``. One evaluation is
+
+    theta -> model logits -> physical_density (constrained sigmoid, mask, cone
+    filter) -> modified SIMP -> K(x) u = f -> compliance f'u.
+
+Hessian-vector products are exact (Pearlmutter 1994), computed forward-over-
+reverse with ``torch.func.jvp(torch.func.grad(loss))``. A block ``V`` of shape
+``(n, k)`` is pushed through with ``torch.func.vmap``, so every linear solve of
+the tangent pass is one multi-right-hand-side solve with the factorization of
+K shared by all columns.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse.linalg as spla
+import torch
+from torch.func import functional_call
+
+from .design import physical_density
+from .physics import compliance
+
+__all__ = ["Objective", "HessianOperator", "LinearOperator"]
+
+
+def _as_theta(theta, n) -> torch.Tensor:
+    theta = torch.as_tensor(theta, dtype=torch.float64)
+    if theta.shape != (n,):
+        raise ValueError(f"theta must be a flat vector of length {n}, got shape {tuple(theta.shape)}")
+    return theta
+
+
+class LinearOperator:
+    """A symmetric linear operator on R^n: ``matvec``, ``matmat`` and a SciPy view.
+
+    Subclasses implement :meth:`matmat` for a block ``(n, k)``; ``matvec`` and
+    ``@`` follow. This is the small protocol shared by the Hessian, the L-BFGS
+    matrix and test matrices.
+    """
+
+    shape: tuple[int, int]
+    dtype = torch.float64
+
+    def matmat(self, block: torch.Tensor) -> torch.Tensor:   # pragma: no cover - interface
+        raise NotImplementedError
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self.matmat(torch.as_tensor(v, dtype=self.dtype)[:, None])[:, 0]
+
+    def __matmul__(self, other):
+        other = torch.as_tensor(other, dtype=self.dtype)
+        return self.matvec(other) if other.dim() == 1 else self.matmat(other)
+
+    def to_dense(self) -> torch.Tensor:
+        """The explicit matrix (n x n): only for small n."""
+        return self.matmat(torch.eye(self.shape[1], dtype=self.dtype))
+
+    def scipy(self) -> spla.LinearOperator:
+        """A ``scipy.sparse.linalg.LinearOperator`` view (NumPy in, NumPy out)."""
+        return spla.LinearOperator(
+            self.shape, dtype=np.float64,
+            matvec=lambda v: self.matvec(torch.from_numpy(np.asarray(v, np.float64).ravel())).numpy(),
+            matmat=lambda m: self.matmat(torch.from_numpy(np.asarray(m, np.float64))).numpy(),
+            rmatvec=lambda v: self.matvec(torch.from_numpy(np.asarray(v, np.float64).ravel())).numpy())
+
+
+class HessianOperator(LinearOperator):
+    """The Hessian of an :class:`Objective` at a fixed ``theta``."""
+
+    def __init__(self, objective: "Objective", theta):
+        self.objective = objective
+        self.theta = _as_theta(theta, objective.num_params).detach().clone()
+        self.shape = (objective.num_params, objective.num_params)
+
+    def matmat(self, block):
+        return self.objective.hvp(self.theta, block)
+
+
+class Objective:
+    """Compliance of ``problem`` as a function of the parameters of ``model``.
+
+    Parameters
+    ----------
+    problem : :class:`~landscape.problems.Problem`
+    model : ``torch.nn.Module`` whose ``forward()`` returns logits (height, width)
+    penal : SIMP penalization ``p`` (1 gives the convex pixel problem, 3 the usual one)
+    volume_constraint, filter : passed to :func:`~landscape.design.physical_density`
+    """
+
+    def __init__(self, problem, model: torch.nn.Module, penal: float = 3.0,
+                 volume_constraint: bool = True, filter: bool = True):   # noqa: A002
+        if not penal >= 1.0:
+            raise ValueError(f"penal must be >= 1, got {penal!r}")
+        self.problem = problem
+        self.model = model.double()
+        self.penal = float(penal)
+        self.volume_constraint = volume_constraint
+        self.filter = filter
+        named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+        if not named:
+            raise ValueError("the model has no trainable parameters")
+        self.names = [k for k, _ in named]
+        self.shapes = [tuple(p.shape) for _, p in named]
+        self.sizes = [p.numel() for _, p in named]
+        self.num_params = sum(self.sizes)
+        self.theta0 = torch.cat([p.detach().reshape(-1) for _, p in named]).clone()
+        with torch.no_grad():
+            logits = model()
+        if tuple(logits.shape) != problem.shape:
+            raise ValueError(f"model returns logits of shape {tuple(logits.shape)}, "
+                             f"problem {problem.name} needs {problem.shape}")
+        self.evaluations = 0   # objective evaluations (loss or gradient), for optimizers' bookkeeping
+
+    # -- the graph ------------------------------------------------------------
+    def parameters(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``theta`` split into named tensors shaped like the module's parameters (views)."""
+        return {name: chunk.view(shape) for name, chunk, shape
+                in zip(self.names, torch.split(theta, self.sizes), self.shapes)}
+
+    def logits(self, theta: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.model, self.parameters(theta), ())
+
+    def design_graph(self, theta: torch.Tensor) -> torch.Tensor:
+        """Differentiable physical density at ``theta``."""
+        return physical_density(self.problem, self.logits(theta), self.volume_constraint, self.filter)
+
+    def loss_graph(self, theta: torch.Tensor) -> torch.Tensor:
+        """Differentiable compliance at ``theta`` (a 0-d tensor)."""
+        return compliance(self.problem, self.design_graph(theta), self.penal)
+
+    __call__ = loss_graph
+
+    # -- numbers -----------------------------------------------------------
+    def loss(self, theta) -> float:
+        theta = _as_theta(theta, self.num_params)
+        self.evaluations += 1
+        with torch.no_grad():
+            return float(self.loss_graph(theta))
+
+    def value_and_grad(self, theta) -> tuple[float, torch.Tensor]:
+        theta = _as_theta(theta, self.num_params).detach().requires_grad_(True)
+        self.evaluations += 1
+        value = self.loss_graph(theta)
+        (grad,) = torch.autograd.grad(value, theta)
+        return float(value), grad
+
+    def grad(self, theta) -> torch.Tensor:
+        return self.value_and_grad(theta)[1]
+
+    def design(self, theta) -> torch.Tensor:
+        """Physical density (height, width) at ``theta``."""
+        theta = _as_theta(theta, self.num_params)
+        with torch.no_grad():
+            return self.design_graph(theta)
+
+    def hvp(self, theta, v) -> torch.Tensor:
+        """Exact Hessian-vector product ``H(theta) v`` for ``v`` of shape (n,) or a block (n, k)."""
+        theta = _as_theta(theta, self.num_params).detach()
+        v = torch.as_tensor(v, dtype=torch.float64)
+        if v.shape[0] != self.num_params or v.dim() not in (1, 2):
+            raise ValueError(f"v must have shape ({self.num_params},) or ({self.num_params}, k), "
+                             f"got {tuple(v.shape)}")
+        grad = torch.func.grad(self.loss_graph)
+
+        def single(direction):
+            return torch.func.jvp(grad, (theta,), (direction,))[1]
+
+        if v.dim() == 1:
+            return single(v)
+        return torch.func.vmap(single, in_dims=1, out_dims=1)(v)
+
+    def hessian(self, theta) -> HessianOperator:
+        """The Hessian at ``theta`` as a :class:`LinearOperator` (``matvec``, ``matmat``, ``.scipy()``)."""
+        return HessianOperator(self, theta)
+
+    def __repr__(self):
+        return (f"Objective(problem={self.problem.name!r}, model={type(self.model).__name__}, "
+                f"penal={self.penal}, params={self.num_params})")
