@@ -144,7 +144,7 @@ class Objective:
         self.evaluations += 1
         value = self.loss_graph(theta)
         (grad,) = torch.autograd.grad(value, theta)
-        return float(value), grad
+        return float(value.detach()), grad
 
     def grad(self, theta) -> torch.Tensor:
         return self.value_and_grad(theta)[1]

@@ -100,5 +100,8 @@ def fe_system(problem) -> FESystem:
     """The (cached) :class:`FESystem` of ``problem``; built on first use."""
     system = _SYSTEMS.get(problem)
     if system is None:
-        system = _SYSTEMS[problem] = FESystem(problem)
+        # built once, possibly first inside a torch.func transform: its tensors
+        # are constants and must not belong to that transform's level
+        with torch._C._DisableFuncTorch():
+            system = _SYSTEMS[problem] = FESystem(problem)
     return system

@@ -107,15 +107,16 @@ _CACHE_SIZE = 2
 def _factorization(system: FESystem, young_moduli: torch.Tensor) -> _Factorization:
     """The factorization of K(E), reused while ``E`` is bit-for-bit the same."""
     cache = system.__dict__.setdefault("_factor_cache", OrderedDict())
-    e = young_moduli.detach()
-    for key, factor in cache.items():
-        if torch.equal(key, e):
-            cache.move_to_end(key)
-            return factor
-    if not torch.all(e > 0):
-        raise SingularStiffnessError(f"Young's moduli must be positive, got min {float(e.min()):.3g}")
-    factor = _Factorization(system, e.numpy())
-    cache[e.clone()] = factor
+    e = young_moduli.detach().numpy()
+    key = e.tobytes()
+    factor = cache.get(key)
+    if factor is not None:
+        cache.move_to_end(key)
+        return factor
+    if not np.all(e > 0):
+        raise SingularStiffnessError(f"Young's moduli must be positive, got min {e.min():.3g}")
+    factor = _Factorization(system, e)
+    cache[key] = factor
     while len(cache) > _CACHE_SIZE:
         cache.popitem(last=False)
     return factor
@@ -143,7 +144,10 @@ class SparseSolve(torch.autograd.Function):
         young_moduli, rhs, system = inputs
         ctx.system = system
         ctx.save_for_backward(young_moduli, output)
-        ctx.save_for_forward(young_moduli, output)
+        # forward mode reads the primal solution as a constant: tangents are
+        # exact, and jvp stays outermost in every transform we compose (hvp, hessian)
+        ctx.solution = output.detach()
+        ctx.save_for_forward(young_moduli)
 
     @staticmethod
     def backward(ctx, grad_u):
@@ -154,8 +158,8 @@ class SparseSolve(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, d_young, d_rhs, _):
-        young_moduli, u = ctx.saved_tensors
-        system = ctx.system
+        (young_moduli,) = ctx.saved_tensors
+        u, system = ctx.solution, ctx.system
         rhs = torch.zeros_like(u) if d_rhs is None else d_rhs
         if d_young is not None:
             ue = system.gather(u)                                    # (nel, 8, ...)

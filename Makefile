@@ -1,0 +1,46 @@
+# Quick start:  make run   (set up everything, run the main job)
+#               make test  (set up everything, run the tests)
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+APT_PACKAGES := libsuitesparse-dev libopenblas0-pthread
+
+.PHONY: setup system-packages run test test-slow bench clean
+
+setup: $(VENV)/.installed
+
+# Debian packages for CHOLMOD (scikit-sparse) and a fast BLAS; only when root and missing.
+system-packages:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	  fi; \
+	else \
+	  echo "not root or no apt-get: skipping $(APT_PACKAGES) (the SciPy solver will be used if CHOLMOD cannot build)"; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | system-packages
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned to the local CPU build, so nothing pulls the CUDA wheels
+	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q "scikit-sparse<0.5" \
+	  || echo "scikit-sparse did not build: falling back to SciPy's sparse solver (slower)"
+	touch $@
+
+run: setup
+	$(PY) -m landscape.demo
+
+test: setup
+	$(PY) -m pytest
+
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+bench: setup
+	$(PY) benchmarks/bench_graph.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
