@@ -36,7 +36,7 @@ def test_hoyer_cnn_architecture():
     # fan-in truncated normal: the first kernel's std is about 1/sqrt(32 * 25)
     std = float(cnn.conv_weights[0].detach().std())
     assert 0.8 / (32 * 25) ** 0.5 < std < 1.2 / (32 * 25) ** 0.5
-    assert float(cnn.conv_weights[0].abs().max()) <= 2 / 0.87962566103423978 / (32 * 25) ** 0.5
+    assert float(cnn.conv_weights[0].detach().abs().max()) <= 2 / 0.87962566103423978 / (32 * 25) ** 0.5
 
 
 def test_transpose_variant_has_the_same_output_shape():
