@@ -8,8 +8,9 @@ sides ``F`` (num_free,) or (num_free, k) to ``U = K(E)^{-1} F``. Its rules:
 * forward mode:  ``dU = K^{-1} (dF - dK U)`` with ``(dK U)_e = dE_e KE U_e``;
 * vmap:  a batch of right-hand sides at one ``E`` is solved as one block.
 
-Both derivative rules call :class:`SparseSolve` again, so derivatives of any
-order are exact, and every solve at the same ``E`` (forward, adjoint,
+Both derivative rules call :class:`SparseSolve` again, so reverse-mode
+derivatives of any order, and forward-over-reverse products (HVPs, dense
+Hessians), are exact (forward-over-forward is not supported), and every solve at the same ``E`` (forward, adjoint,
 second-order) reuses one numeric factorization. The symbolic analysis
 (fill-reducing ordering) is done once per problem and shared across densities.
 
