@@ -5,10 +5,11 @@ The twice-differentiable graph: parameters -> logits (:mod:`landscape.models`)
 elements and compliance (:mod:`landscape.physics`), composed by
 :class:`landscape.Objective`.
 """
-from . import design, models, physics, problems
-from .objective import HessianOperator, LinearOperator, Objective
+from . import design, models, optim, physics, problems
+from .objective import FunctionObjective, HessianOperator, LinearOperator, Objective
+from .runner import RunResult, run
 
 __version__ = "0.1.0"
 
-__all__ = ["Objective", "HessianOperator", "LinearOperator", "design", "models", "physics",
-           "problems", "__version__"]
+__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "design", "models", "optim",
+           "physics", "problems", "run", "__version__"]

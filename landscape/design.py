@@ -147,7 +147,7 @@ def physical_density(problem, x: torch.Tensor, volume_constraint: bool = True,
         bias = constrained_bias(flat[..., inside], problem.volfrac)
         x = torch.where(mask, torch.sigmoid(x + bias[..., None, None]), 0.0)
     else:
-        x = torch.where(mask, x * torch.as_tensor(np.broadcast_to(problem.mask, problem.shape)), 0.0)
+        x = torch.where(mask, x * torch.as_tensor(np.broadcast_to(problem.mask, problem.shape).copy()), 0.0)
     if filter:
         x = cone_filter(x, mask)
     return x

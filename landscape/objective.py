@@ -22,7 +22,7 @@ from torch.func import functional_call
 from .design import physical_density
 from .physics import compliance
 
-__all__ = ["Objective", "HessianOperator", "LinearOperator"]
+__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator"]
 
 
 def _as_theta(theta, n) -> torch.Tensor:
@@ -178,3 +178,50 @@ class Objective:
     def __repr__(self):
         return (f"Objective(problem={self.problem.name!r}, model={type(self.model).__name__}, "
                 f"penal={self.penal}, params={self.num_params})")
+
+
+class FunctionObjective:
+    """Any twice-differentiable ``fn(theta) -> 0-d tensor`` with the :class:`Objective` interface.
+
+    For developing and testing optimizers and probes on small analytic
+    functions (quadratics, Rosenbrock) before pointing them at the TO graph.
+    ``design(theta)`` returns ``theta`` itself.
+    """
+
+    problem = None
+
+    def __init__(self, fn, theta0, name: str = "function"):
+        self.fn = fn
+        self.theta0 = torch.as_tensor(theta0, dtype=torch.float64).detach().clone().reshape(-1)
+        self.num_params = self.theta0.numel()
+        self.name = name
+        self.evaluations = 0
+
+    def __call__(self, theta):
+        return self.fn(theta)
+
+    loss_graph = __call__
+
+    def loss(self, theta) -> float:
+        self.evaluations += 1
+        with torch.no_grad():
+            return float(self.fn(_as_theta(theta, self.num_params)))
+
+    def value_and_grad(self, theta):
+        theta = _as_theta(theta, self.num_params).detach().requires_grad_(True)
+        self.evaluations += 1
+        value = self.fn(theta)
+        (grad,) = torch.autograd.grad(value, theta)
+        return float(value.detach()), grad
+
+    def grad(self, theta):
+        return self.value_and_grad(theta)[1]
+
+    def design(self, theta):
+        return _as_theta(theta, self.num_params).detach().clone()
+
+    hvp = Objective.hvp
+    hessian = Objective.hessian
+
+    def __repr__(self):
+        return f"FunctionObjective({self.name!r}, params={self.num_params})"

@@ -1,0 +1,81 @@
+"""The decomposed optimizer: a direction rule times a step rule (thesis section 3.4).
+
+One step from ``theta`` with gradient ``g``:
+
+1. ``d`` from the direction rule (``-g`` or ``-H_m g``);
+2. ``alpha`` from the step rule along ``theta + alpha d``, first trial
+   ``1`` when ``d`` carries curvature information and ``min(1, 1/|d|)`` when it
+   does not (L-BFGS-B's first iteration);
+3. ``theta+ = theta + alpha d``; the pair ``(s, y) = (theta+ - theta, g+ - g)``
+   goes to the direction rule's memory.
+
+If the line search fails from a quasi-Newton direction, the memory is dropped
+and the search is retried once along ``-g`` (what L-BFGS-B does); if that fails
+too, the step reports ``line_search_failed``. So ``gd_ls`` and ``lbfgs`` with
+``m = 0`` take identical steps.
+"""
+from __future__ import annotations
+
+import torch
+
+from .base import Optimizer, Step
+from .directions import LBFGSDirection, SteepestDescent
+from .steps import ConstantStep, StrongWolfe
+
+__all__ = ["Decomposed"]
+
+
+class Decomposed(Optimizer):
+    """``direction`` (:class:`SteepestDescent` or :class:`LBFGSDirection`) x ``rule`` (:class:`ConstantStep` or :class:`StrongWolfe`)."""
+
+    def __init__(self, direction: SteepestDescent | LBFGSDirection, rule: ConstantStep | StrongWolfe,
+                 name: str = "decomposed", **options):
+        super().__init__(**options)
+        self.name = name
+        self.direction = direction
+        self.rule = rule
+
+    def _start(self, theta, steps):
+        self.direction.reset()
+        if hasattr(self.direction, "store"):
+            self.direction.store.resets = 0
+            self.direction.store.skipped = 0
+        self.theta = theta
+        self.loss, self.grad = self._evaluate(theta)
+        return Step(0, theta.clone(), self.loss, self.grad, float(self.grad.norm()),
+                    evaluations=self._take_evaluations())
+
+    def _search(self, d: torch.Tensor):
+        theta, loss0 = self.theta, self.loss
+        slope0 = float(self.grad @ d)
+
+        def line(alpha):
+            loss, grad = self._evaluate(theta + alpha * d, alpha, d)
+            return loss, grad, float(grad @ d)
+
+        initial = 1.0 if self.direction.has_curvature else min(1.0, 1.0 / float(d.norm()))
+        return self.rule.search(line, loss0, slope0, initial)
+
+    def _step(self) -> Step:
+        d = self.direction.direction(self.grad)
+        result = self._search(d)
+        if not result.ok and self.direction.has_curvature:
+            self.direction.reset()
+            d = -self.grad
+            result = self._search(d)
+        evaluations = self._take_evaluations()
+        if not result.ok:
+            return Step(self.steps_taken, self.theta.clone(), self.loss, self.grad,
+                        float(self.grad.norm()), evaluations=evaluations, accepted=False,
+                        status="line_search_failed", message=result.message,
+                        extra=self.direction.stats())
+        theta = self.theta + result.alpha * d
+        s, y = theta - self.theta, result.grad - self.grad
+        self.direction.update(s, y, self.grad)
+        self.theta, self.loss, self.grad = theta, result.loss, result.grad
+        return Step(self.steps_taken + 1, theta.clone(), self.loss, self.grad, float(self.grad.norm()),
+                    step_size=result.alpha, step_norm=float(s.norm()), evaluations=evaluations,
+                    extra=self.direction.stats())
+
+    def memory(self):
+        return self.direction.memory()

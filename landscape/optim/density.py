@@ -1,0 +1,62 @@
+"""Pixel densities as the design variable, for the baselines that work on them (OC, MMA).
+
+Hoyer et al.'s pixel baselines optimize the densities ``x`` in ``[0, 1]``
+directly, not logits: ``c(x) = compliance(cone_filter(x))`` subject to the
+volume constraint, which OC meets exactly and MMA as an inequality. Here the
+constraint is on the mean of ``x`` over the design region, the same constraint
+the constrained sigmoid of :class:`~landscape.Objective` meets, so all
+optimizers of a pixel problem solve one and the same problem. (Hoyer's code
+constrains the mean of the *filtered* density instead; the two differ only
+near the boundary, where the normalized filter does not preserve the mean.)
+
+Iterates are reported to the run as logits ``theta = logit(x)`` (clipped to
+``[1e-12, 1 - 1e-12]``), whose constrained sigmoid gives back ``x`` up to that
+clipping, so probes and ``objective.loss(theta)`` see the same design; the
+gradient they report is ``dc/dx``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..design import physical_density
+from ..physics import compliance
+
+__all__ = ["DensitySpace"]
+
+_CLIP = 1e-12
+
+
+class DensitySpace:
+    """Compliance of a pixel objective's problem as a function of its densities ``x`` (flat, h*w)."""
+
+    def __init__(self, objective):
+        self.problem = objective.problem
+        self.penal = objective.penal
+        self.filter = objective.filter
+        self.mask = torch.as_tensor(np.asarray(self.problem.design_mask).ravel())
+        self.count = int(self.mask.sum())
+        self.volfrac = float(self.problem.volfrac)
+
+    def from_theta(self, theta: torch.Tensor) -> torch.Tensor:
+        """Densities of the constrained sigmoid of the logits ``theta`` (before the filter)."""
+        logits = theta.reshape(self.problem.shape)
+        with torch.no_grad():
+            return physical_density(self.problem, logits, volume_constraint=True, filter=False).reshape(-1)
+
+    def to_theta(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.clamp(_CLIP, 1 - _CLIP)
+        return torch.where(self.mask, torch.log(x) - torch.log1p(-x), 0.0)
+
+    def value_and_grad(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
+        x = x.detach().clone().requires_grad_(True)
+        design = physical_density(self.problem, x.reshape(self.problem.shape),
+                                  volume_constraint=False, filter=self.filter)
+        value = compliance(self.problem, design, self.penal)
+        (grad,) = torch.autograd.grad(value, x)
+        return float(value.detach()), grad
+
+    def design(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return physical_density(self.problem, x.reshape(self.problem.shape),
+                                    volume_constraint=False, filter=self.filter)

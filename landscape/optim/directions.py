@@ -1,0 +1,129 @@
+"""Direction rules: steepest descent, and the L-BFGS two-loop recursion.
+
+The L-BFGS direction is ``d = -H g`` with ``H`` the inverse-Hessian
+approximation built from the last ``m`` curvature pairs ``(s_i, y_i)`` by the
+two-loop recursion (Nocedal and Wright, Algorithm 7.4; thesis Algorithm 3),
+starting from ``H0 = gamma I`` with ``gamma = s'y / y'y`` of the newest pair
+(Nocedal and Wright eq. 7.20). With full memory this equals the dense BFGS
+inverse update ``H+ = (I - rho s y') H (I - rho y s') + rho s s'`` (thesis eq.
+A.5) applied pair by pair to ``gamma I``.
+
+A pair is stored only if ``s'y > eps * (-g's)`` with ``g`` the gradient at the
+start of the step and ``eps`` machine epsilon: the rule of L-BFGS-B (Byrd, Lu,
+Nocedal, Zhu 1995), so the memory reconstructed from SciPy's runs and the
+memory of :func:`lbfgs` follow the same bookkeeping. Skipped pairs are counted.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import torch
+
+from .base import Memory
+
+__all__ = ["SteepestDescent", "LBFGSDirection", "LBFGSMemory", "two_loop"]
+
+EPS = torch.finfo(torch.float64).eps
+
+
+class LBFGSMemory:
+    """The last ``m`` accepted curvature pairs, with L-BFGS-B's skip rule."""
+
+    def __init__(self, m: int):
+        self.m = m
+        self.pairs: deque[tuple[torch.Tensor, torch.Tensor, float]] = deque(maxlen=m if m > 0 else 1)
+        self.gamma = 1.0
+        self.skipped = 0
+        self.resets = 0
+
+    def __len__(self):
+        return len(self.pairs) if self.m > 0 else 0
+
+    def push(self, s: torch.Tensor, y: torch.Tensor, g_old: torch.Tensor) -> bool:
+        """Store the pair if its curvature ``s'y`` is sufficiently positive; returns whether it was kept."""
+        sy = float(s @ y)
+        if not sy > EPS * float(-(g_old @ s)):
+            self.skipped += 1
+            return False
+        if self.m == 0:
+            return False
+        self.pairs.append((s.clone(), y.clone(), sy))
+        self.gamma = sy / float(y @ y)
+        return True
+
+    def clear(self) -> None:
+        self.pairs.clear()
+        self.gamma = 1.0
+        self.resets += 1
+
+    def snapshot(self) -> Memory | None:
+        if len(self) == 0:
+            return None
+        S = torch.stack([s for s, _, _ in self.pairs], dim=1)
+        Y = torch.stack([y for _, y, _ in self.pairs], dim=1)
+        return Memory(S, Y, self.gamma)
+
+
+def two_loop(grad: torch.Tensor, memory: LBFGSMemory) -> torch.Tensor:
+    """``H g`` by the two-loop recursion over ``memory`` (newest pair last)."""
+    q = grad.clone()
+    pairs = list(memory.pairs) if len(memory) else []
+    alphas = []
+    for s, y, sy in reversed(pairs):
+        a = float(s @ q) / sy
+        q -= a * y
+        alphas.append(a)
+    r = memory.gamma * q if pairs else q
+    for (s, y, sy), a in zip(pairs, reversed(alphas)):
+        b = float(y @ r) / sy
+        r += (a - b) * s
+    return r
+
+
+class SteepestDescent:
+    """``d = -g``."""
+
+    has_curvature = False
+
+    def direction(self, grad: torch.Tensor) -> torch.Tensor:
+        return -grad
+
+    def update(self, s, y, g_old) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def memory(self) -> Memory | None:
+        return None
+
+    def stats(self) -> dict:
+        return {}
+
+
+class LBFGSDirection:
+    """``d = -H_m g`` by the two-loop recursion over the last ``m`` pairs."""
+
+    def __init__(self, m: int = 10):
+        self.store = LBFGSMemory(m)
+
+    @property
+    def has_curvature(self) -> bool:
+        """Whether the direction carries a curvature scaling (some pair is stored)."""
+        return len(self.store) > 0
+
+    def direction(self, grad: torch.Tensor) -> torch.Tensor:
+        return -two_loop(grad, self.store)
+
+    def update(self, s, y, g_old) -> None:
+        self.store.push(s, y, g_old)
+
+    def reset(self) -> None:
+        self.store.clear()
+
+    def memory(self) -> Memory | None:
+        return self.store.snapshot()
+
+    def stats(self) -> dict:
+        return {"skipped_pairs": self.store.skipped, "memory_resets": self.store.resets,
+                "memory_size": len(self.store)}

@@ -1,0 +1,80 @@
+"""Step through a library's own optimization loop (SciPy, NLopt) one iterate at a time.
+
+Libraries such as ``scipy.optimize.fmin_l_bfgs_b`` and NLopt own their loop and
+call back into Python. To offer the same ``step()`` as every other optimizer,
+the library loop runs in a worker thread that hands each accepted iterate to
+the caller and waits until the next ``step()`` (or ``close()``) before going
+on. Only one side runs at a time, so the objective is never evaluated
+concurrently; closing early raises :class:`StopLoop` inside the library's
+callback, which unwinds its loop.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable
+
+__all__ = ["ExternalLoop", "StopLoop"]
+
+
+class StopLoop(Exception):
+    """Raised inside the library's callback to end its loop early."""
+
+
+class ExternalLoop:
+    """Run ``target(pause)`` in a worker thread; ``pause(item)`` hands ``item`` to :meth:`next`.
+
+    :meth:`next` returns ``("item", item)`` for every pause, then
+    ``("done", value)`` with the target's return value once; an exception in
+    the target is re-raised by :meth:`next` in the caller's thread.
+    """
+
+    def __init__(self, target: Callable[[Callable[[Any], None]], Any], name: str = "optimizer"):
+        self._target = target
+        self._to_worker: queue.Queue = queue.Queue(maxsize=1)
+        self._to_caller: queue.Queue = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._work, name=f"landscape-{name}", daemon=True)
+        self._started = False
+        self._finished = False
+        self._stopping = False
+
+    def _pause(self, item) -> None:
+        if self._stopping:   # the library swallowed a StopLoop and called back again
+            raise StopLoop
+        self._to_caller.put(("item", item))
+        if self._to_worker.get() == "stop":
+            raise StopLoop
+
+    def _work(self):
+        if self._to_worker.get() == "stop":
+            return
+        try:
+            value = self._target(self._pause)
+        except StopLoop:
+            return
+        except BaseException as error:   # noqa: BLE001 - handed to the caller's thread
+            self._to_caller.put(("error", error))
+            return
+        self._to_caller.put(("done", value))
+
+    def next(self) -> tuple[str, Any]:
+        if self._finished:
+            raise RuntimeError("the library loop has already finished")
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        self._to_worker.put("go")
+        kind, value = self._to_caller.get()
+        if kind != "item":
+            self._finished = True
+            self._thread.join()
+        if kind == "error":
+            raise value
+        return kind, value
+
+    def close(self) -> None:
+        if self._started and not self._finished:
+            self._finished = True
+            self._stopping = True
+            self._to_worker.put("stop")
+            self._thread.join(timeout=60)

@@ -1,0 +1,265 @@
+"""One run: an optimizer on an objective for a budget of steps, with probes, a progress bar and a result.
+
+Step counting follows the thesis: one step is one accepted iterate; objective
+evaluations (line-search trials included) are counted separately. A run ends
+with one of these statuses:
+
+``completed``           the step budget was used, or the optimizer stopped by its own test
+``diverged``            a non-finite loss or gradient, or a loss above ``divergence_factor``
+                        (1e6) times the initial loss (the thesis saw GD diverge on some CNN seeds)
+``line_search_failed``  no step satisfying the strong-Wolfe conditions, even along ``-g``
+``max_evaluations``     the evaluation budget (``max_evaluations``, or SciPy's ``maxfun``) ran out
+``interrupted``         Ctrl-C (or SIGTERM when the command line runs it)
+``failed``              an exception; it is re-raised after the result is recorded
+
+Probes follow a small protocol (``landscape`` never imports ``probes``): an
+object with a ``name``, a ``due(step, last) -> bool`` schedule, and a call
+``probe(context) -> dict`` of numbers or arrays, given a :class:`ProbeContext`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import optim
+
+__all__ = ["run", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES"]
+
+STATUSES = ("running", "completed", "diverged", "line_search_failed", "max_evaluations",
+            "interrupted", "failed")
+
+STEP_COLUMNS = ("step", "loss", "grad_norm", "step_size", "step_norm", "evaluations",
+                "distance", "wall_time")
+EVALUATION_COLUMNS = ("step", "loss", "grad_norm", "alpha", "slope")
+
+
+class RunInterrupted(Exception):
+    """Raised (by a signal handler, or a callback) to end a run cleanly with status ``interrupted``."""
+
+
+@dataclass
+class ProbeContext:
+    """What a probe sees at a step."""
+
+    step: int
+    theta: torch.Tensor
+    loss: float
+    grad: torch.Tensor | None
+    objective: Any
+    optimizer: Any
+    theta0: torch.Tensor
+    seed: int
+    history: "History"
+    last: bool = False
+
+    def memory(self):
+        """The optimizer's curvature memory (S, Y, gamma), or None."""
+        return self.optimizer.memory() if self.optimizer is not None else None
+
+
+class History:
+    """Per-step and per-evaluation rows of a run, in memory (NumPy arrays on demand)."""
+
+    def __init__(self):
+        self.steps: list[tuple] = []
+        self.evaluations: list[tuple] = []
+
+    def add_step(self, record: optim.Step, total_evaluations: int, distance: float, wall: float):
+        self.steps.append((record.step, record.loss, record.grad_norm, record.step_size,
+                           record.step_norm, total_evaluations, distance, wall))
+
+    def add_evaluations(self, step: int, evaluations: Sequence[optim.Evaluation]):
+        self.evaluations.extend((step, e.loss, e.grad_norm, e.alpha, e.slope) for e in evaluations)
+
+    def column(self, name: str) -> np.ndarray:
+        index = STEP_COLUMNS.index(name)
+        dtype = np.int64 if name in ("step", "evaluations") else np.float64
+        return np.array([row[index] for row in self.steps], dtype=dtype)
+
+    def table(self) -> dict[str, np.ndarray]:
+        return {name: self.column(name) for name in STEP_COLUMNS}
+
+    def evaluation_table(self) -> dict[str, np.ndarray]:
+        rows = np.array(self.evaluations, dtype=np.float64).reshape(-1, len(EVALUATION_COLUMNS))
+        out = {name: rows[:, i] for i, name in enumerate(EVALUATION_COLUMNS)}
+        out["step"] = out["step"].astype(np.int64)
+        return out
+
+
+@dataclass
+class RunResult:
+    """The outcome of :func:`run`."""
+
+    status: str
+    message: str
+    optimizer: str
+    history: History
+    theta: torch.Tensor
+    best_theta: torch.Tensor
+    best_loss: float
+    best_step: int
+    design: np.ndarray
+    best_design: np.ndarray
+    probes: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Loss at step 0 (the initialization) through the last accepted step."""
+        return self.history.column("loss")
+
+    @property
+    def steps(self) -> int:
+        return len(self.history.steps) - 1
+
+    @property
+    def evaluations(self) -> int:
+        return len(self.history.evaluations)
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.losses[-1])
+
+    def frame(self):
+        """The per-step table as a pandas DataFrame indexed by step."""
+        import pandas as pd
+        return pd.DataFrame(self.history.table()).set_index("step")
+
+    def __repr__(self):
+        return (f"RunResult({self.optimizer}: {self.status}, steps={self.steps}, "
+                f"evaluations={self.evaluations}, final={self.final_loss:.6g}, "
+                f"best={self.best_loss:.6g} at step {self.best_step})")
+
+
+def _finite(step: optim.Step) -> bool:
+    return math.isfinite(step.loss) and math.isfinite(step.grad_norm)
+
+
+def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), trace=None,
+        progress: bool = True, theta0=None, max_evaluations: int | None = None,
+        divergence_factor: float = 1e6, callback=None) -> RunResult:
+    """Run ``optimizer`` (an :class:`~landscape.optim.Optimizer` or a name) on ``objective``.
+
+    ``steps`` accepted iterates at most; ``seed`` is handed to the probes (and
+    recorded); ``probes`` follow the protocol of this module; ``trace`` is a
+    :class:`~landscape.trace.TraceWriter` (or anything with its ``start``,
+    ``step``, ``probe`` and ``finish`` methods) that records the run as it goes;
+    ``callback(step_record)`` is called after every accepted step and may
+    raise :class:`RunInterrupted`.
+    """
+    if isinstance(optimizer, str):
+        optimizer = optim.build(optimizer)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if max_evaluations is not None and (not isinstance(max_evaluations, (int, np.integer))
+                                        or max_evaluations < 1):
+        raise ValueError(f"max_evaluations must be a positive integer or None, got {max_evaluations!r}")
+    probes = list(probes)
+    for probe in probes:
+        if not (hasattr(probe, "name") and hasattr(probe, "due") and callable(probe)):
+            raise TypeError(f"{probe!r} does not follow the probe protocol (name, due(step, last), __call__)")
+
+    history = History()
+    probe_results: dict[str, list[tuple[int, dict]]] = {p.name: [] for p in probes}
+    clock = time.perf_counter()
+    status, message = "running", ""
+    theta_start = objective.theta0 if theta0 is None else torch.as_tensor(theta0, dtype=torch.float64)
+    theta_start = theta_start.detach().clone()
+    best = {"loss": math.inf, "theta": theta_start, "step": 0}
+    current: optim.Step | None = None
+    total_evaluations = 0
+    target = getattr(objective.problem, "name", None) or getattr(objective, "name", "objective")
+    bar = tqdm(total=steps, desc=f"{optimizer.name} on {target}",
+               unit="step", disable=not progress, leave=False, dynamic_ncols=True)
+
+    def measure(record: optim.Step, last: bool):
+        for probe in probes:
+            if probe.due(record.step, last):
+                context = ProbeContext(record.step, record.theta, record.loss, record.grad, objective,
+                                       optimizer, theta_start, seed, history, last)
+                output = dict(probe(context))
+                probe_results[probe.name].append((record.step, output))
+                if trace is not None:
+                    trace.probe(probe.name, record.step, output)
+
+    def accept(record: optim.Step):
+        nonlocal current, total_evaluations
+        total_evaluations += record.num_evaluations
+        distance = float((record.theta - theta_start).norm())
+        history.add_evaluations(record.step, record.evaluations)
+        history.add_step(record, total_evaluations, distance, time.perf_counter() - clock)
+        if trace is not None:
+            trace.step(record, total_evaluations, distance, time.perf_counter() - clock)
+        current = record
+        if record.loss < best["loss"]:
+            best.update(loss=record.loss, theta=record.theta, step=record.step)
+
+    if trace is not None:
+        trace.start(objective, optimizer, steps=steps, seed=seed, probes=probes)
+    try:
+        first = optimizer.start(objective, theta_start, steps)
+        accept(first)
+        initial_loss = first.loss
+        if not _finite(first):
+            status, message = "diverged", f"non-finite loss or gradient at the initialization ({first.loss})"
+        else:
+            measure(first, last=steps == 0)
+        while status == "running" and current.step < steps:
+            record = optimizer.step()
+            if not record.accepted:
+                total_evaluations += record.num_evaluations
+                history.add_evaluations(record.step, record.evaluations)
+                if trace is not None:
+                    trace.evaluations(record.step, record.evaluations)
+                status, message = record.status or "completed", record.message
+                break
+            accept(record)
+            bar.update()
+            bar.set_postfix(loss=f"{record.loss:.5g}", grad=f"{record.grad_norm:.2e}",
+                            evals=total_evaluations, refresh=False)
+            if not _finite(record):
+                status, message = "diverged", f"non-finite loss or gradient at step {record.step}"
+            elif record.loss > divergence_factor * abs(initial_loss):
+                status, message = "diverged", (f"loss {record.loss:.4g} at step {record.step} exceeds "
+                                               f"{divergence_factor:g} x the initial loss {initial_loss:.4g}")
+            elif max_evaluations is not None and total_evaluations >= max_evaluations:
+                status, message = "max_evaluations", f"{total_evaluations} evaluations (budget {max_evaluations})"
+            elif current.step >= steps:
+                status, message = "completed", f"{steps} steps"
+            if callback is not None:
+                callback(record)
+            measure(record, last=status != "running")
+        if status == "running":
+            status, message = "completed", f"{current.step} steps"
+    except (KeyboardInterrupt, RunInterrupted) as error:
+        status, message = "interrupted", str(error) or type(error).__name__
+    except BaseException as error:
+        status, message = "failed", f"{type(error).__name__}: {error}"
+        _finish(trace, status, message)
+        raise
+    finally:
+        bar.close()
+        optimizer.close()
+    if current is None:   # interrupted before the first evaluation finished
+        raise RuntimeError(f"run ended ({status}) before the initial evaluation completed")
+    result = RunResult(status, message, optimizer.name, history, current.theta, best["theta"], best["loss"],
+                       best["step"], _design(objective, current.theta), _design(objective, best["theta"]),
+                       probe_results,
+                       time.perf_counter() - clock)
+    _finish(trace, status, message, result)
+    return result
+
+
+def _design(objective, theta) -> np.ndarray:
+    return np.asarray(objective.design(theta))
+
+
+def _finish(trace, status, message, result=None):
+    if trace is not None:
+        trace.finish(status, message, result)

@@ -1,0 +1,231 @@
+"""Optimizers against exact answers: dense BFGS, the Wolfe conditions, Rosenbrock, the thesis optimum."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import landscape
+from landscape import FunctionObjective, Objective, models, optim, problems
+from landscape.optim.directions import LBFGSMemory, two_loop
+
+from conftest import tiny_beam
+
+
+def quadratic(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    Q = torch.randn(n, n, generator=g, dtype=torch.float64)
+    A = Q @ Q.T + 0.5 * torch.eye(n, dtype=torch.float64)
+    b = torch.randn(n, generator=g, dtype=torch.float64)
+    return FunctionObjective(lambda x: 0.5 * x @ A @ x - b @ x, torch.zeros(n), "quadratic"), A, b
+
+
+def rosenbrock(x):
+    return torch.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def dense_bfgs_inverse(S, Y, gamma):
+    """Thesis eq. A.5 applied pair by pair to H0 = gamma I."""
+    n = S.shape[0]
+    H = gamma * torch.eye(n, dtype=torch.float64)
+    eye = torch.eye(n, dtype=torch.float64)
+    for s, y in zip(S.T, Y.T):
+        rho = 1.0 / (s @ y)
+        H = (eye - rho * torch.outer(s, y)) @ H @ (eye - rho * torch.outer(y, s)) + rho * torch.outer(s, s)
+    return H
+
+
+def test_two_loop_with_full_memory_is_the_dense_bfgs_inverse_update():
+    objective, A, b = quadratic(n=8)
+    opt = optim.build("lbfgs", m=50)
+    opt.start(objective)
+    for _ in range(6):
+        assert opt.step().accepted
+    memory = opt.memory()
+    assert memory.size == 6
+    g = opt.grad
+    H = dense_bfgs_inverse(memory.S, memory.Y, memory.gamma)
+    direction = opt.direction.direction(g)
+    assert torch.allclose(direction, -H @ g, rtol=0, atol=1e-10 * float(g.norm()) * float(H.norm()))
+    # gamma is s'y / y'y of the newest pair
+    s, y = memory.S[:, -1], memory.Y[:, -1]
+    assert memory.gamma == pytest.approx(float(s @ y / (y @ y)), rel=1e-14)
+
+
+def test_two_loop_keeps_only_the_last_m_pairs_and_skips_bad_curvature():
+    store = LBFGSMemory(2)
+    g = torch.tensor([1.0, 0.0])
+    for k in range(3):
+        assert store.push(torch.tensor([-1.0, float(k)]), torch.tensor([-2.0, 0.0]), g)
+    assert len(store) == 2 and float(store.pairs[0][0][1]) == 1.0
+    assert not store.push(torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0]), g)   # s'y < 0
+    assert store.skipped == 1 and len(store) == 2
+    empty = LBFGSMemory(3)
+    assert torch.equal(two_loop(g, empty), g)
+
+
+def test_strong_wolfe_steps_satisfy_both_conditions():
+    objective = FunctionObjective(rosenbrock, torch.tensor([-1.2, 1.0, -0.5, 0.8]), "rosenbrock")
+    for name in ("lbfgs", "gd_ls"):
+        opt = optim.build(name)
+        prev = opt.start(objective)
+        checked = 0
+        for _ in range(40):
+            step = opt.step()
+            if not step.accepted:
+                break
+            d = (step.theta - prev.theta) / step.step_size
+            slope0, slope = float(prev.grad @ d), float(step.grad @ d)
+            assert slope0 < 0
+            assert step.loss <= prev.loss + 1e-4 * step.step_size * slope0
+            assert abs(slope) <= 0.9 * abs(slope0)
+            prev, checked = step, checked + 1
+        assert checked >= 20
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "scipy_lbfgsb"])
+def test_rosenbrock_converges(name):
+    objective = FunctionObjective(rosenbrock, torch.tensor([-1.2, 1.0]), "rosenbrock")
+    result = landscape.run(objective, optim.build(name), steps=200, progress=False)
+    assert result.best_loss < 1e-12
+    assert torch.allclose(result.best_theta, torch.ones(2, dtype=torch.float64), atol=1e-5)
+
+
+def test_gd_ls_is_lbfgs_with_no_memory():
+    problem = tiny_beam(width=12, height=6)
+    runs = []
+    for opt in (optim.build("gd_ls"), optim.build("lbfgs", m=0)):
+        objective = Objective(problem, models.build("pixel", problem), penal=3.0)
+        runs.append(landscape.run(objective, opt, steps=15, progress=False))
+    a, b = runs
+    assert np.array_equal(a.losses, b.losses)
+    assert np.array_equal(a.history.column("step_size"), b.history.column("step_size"), equal_nan=True)
+    assert a.evaluations == b.evaluations
+
+
+def test_scipy_lbfgsb_reconstructed_memory_gives_the_step_scipy_took():
+    problem = tiny_beam(width=16, height=8, volfrac=0.4)
+    objective = Objective(problem, models.build("pixel", problem), penal=1.0)   # convex in x
+    opt = optim.build("scipy_lbfgsb", m=5)
+    opt.start(objective, steps=60)
+    cosines = []
+    for _ in range(40):
+        step = opt.step()
+        if not step.accepted:
+            break
+        cosines.append(step.extra["direction_cosine"])
+        assert opt.memory().size == min(step.step, 5) - step.extra["skipped_pairs"]
+    opt.close()
+    assert len(cosines) >= 20
+    assert min(cosines) > 1 - 1e-8
+
+
+def test_scipy_lbfgsb_records_every_evaluation():
+    problem = tiny_beam(width=12, height=6)
+    objective = Objective(problem, models.build("pixel", problem), penal=3.0)
+    before = objective.evaluations
+    result = landscape.run(objective, "scipy_lbfgsb", steps=30, progress=False)
+    assert result.evaluations == objective.evaluations - before
+    assert result.status in ("max_evaluations", "completed")
+    assert result.evaluations <= 30 + 1
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "scipy_lbfgsb", "oc", "mma"])
+def test_pixel_p1_problem_A_reaches_the_thesis_optimum(name):
+    problem = problems.get("A")
+    objective = Objective(problem, models.build("pixel", problem), penal=1.0)
+    result = landscape.run(objective, name, steps=300, progress=False)
+    if name in ("lbfgs", "scipy_lbfgsb"):
+        assert abs(result.best_loss - 21.27) <= 0.05
+    else:
+        assert abs(result.best_loss - 21.27) <= 0.01 * 21.27
+        # the logits handed to the run reproduce the design the baseline optimized
+        assert objective.loss(result.best_theta) == pytest.approx(result.best_loss, rel=1e-5)
+
+
+def test_diverging_gd_is_reported_with_its_record():
+    objective = FunctionObjective(lambda x: torch.sum(x ** 4), torch.tensor([1.0, -2.0]), "quartic")
+    result = landscape.run(objective, optim.build("gd", lr=10.0), steps=100, progress=False)
+    assert result.status == "diverged"
+    assert 1 <= result.steps < 100
+    assert math.isfinite(result.best_loss) and result.best_step == 0
+    assert len(result.losses) == result.steps + 1
+
+
+def test_diverging_gd_on_the_cnn():
+    problem = tiny_beam(width=16, height=8)
+    model = models.build("cnn", problem, seed=1, latent_size=4, dense_channels=4,
+                         conv_filters=(8, 4, 1), resizes=(1, 2, 2))
+    objective = Objective(problem, model, penal=3.0)
+    result = landscape.run(objective, optim.build("gd", lr=1e4), steps=50, progress=False)
+    assert result.status == "diverged", result
+    assert result.steps < 50
+
+
+def test_line_search_failure_is_reported():
+    objective = FunctionObjective(lambda x: -x.sum(), torch.zeros(3), "unbounded")
+    result = landscape.run(objective, "lbfgs", steps=20, progress=False)
+    assert result.status == "line_search_failed"
+    assert "strong-Wolfe" in result.message
+
+
+def test_max_evaluations_and_interruption_statuses():
+    objective = FunctionObjective(rosenbrock, torch.tensor([-1.2, 1.0]), "rosenbrock")
+    result = landscape.run(objective, "lbfgs", steps=200, max_evaluations=10, progress=False)
+    assert result.status == "max_evaluations" and result.evaluations >= 10
+
+    def stop_at_three(step):
+        if step.step == 3:
+            raise landscape.runner.RunInterrupted("asked to stop")
+
+    opt = optim.build("scipy_lbfgsb")
+    result = landscape.run(objective, opt, steps=200, progress=False, callback=stop_at_three)
+    assert result.status == "interrupted" and result.steps == 3
+    assert opt._loop is None   # the SciPy worker thread was told to stop
+
+
+def test_probes_run_on_their_schedule():
+    class EveryOther:
+        name = "norm"
+
+        def due(self, step, last):
+            return step % 2 == 0 or last
+
+        def __call__(self, context):
+            return {"theta_norm": float(context.theta.norm()), "memory": context.memory() is not None}
+
+    objective = FunctionObjective(rosenbrock, torch.tensor([-1.2, 1.0]), "rosenbrock")
+    result = landscape.run(objective, "lbfgs", steps=5, probes=[EveryOther()], progress=False)
+    steps = [s for s, _ in result.probes["norm"]]
+    assert steps == [0, 2, 4, 5]
+    assert result.probes["norm"][-1][1]["memory"] is True
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("gd", {"lr": -1.0}, "lr must be a finite number > 0"),
+    ("gd", {}, "gd needs a step size"),
+    ("hd", {"m": -1, "lr": 0.1}, "m must be an integer >= 0"),
+    ("lbfgs", {"m": 2.5}, "m must be an integer"),
+    ("lbfgs", {"c1": 0.95}, "0 < c1 < c2 < 1"),
+    ("lbfgs", {"momentum": 0.9}, "bad options for optimizer 'lbfgs'"),
+    ("lbgfs", {}, "did you mean lbfgs"),
+])
+def test_bad_options_are_rejected(name, options, message):
+    with pytest.raises(optim.OptimizerError, match=message):
+        optim.build(name, **options)
+
+
+@pytest.mark.parametrize("name", ["oc", "mma"])
+def test_pixel_only_optimizers_refuse_other_models(name):
+    problem = tiny_beam(width=16, height=8)
+    model = models.build("cnn", problem, latent_size=4, dense_channels=4, conv_filters=(4, 1),
+                         resizes=(2, 2))
+    objective = Objective(problem, model)
+    with pytest.raises(optim.OptimizerError, match="pixel densities only"):
+        landscape.run(objective, name, steps=3, progress=False)
+
+
+def test_steps_must_be_a_non_negative_integer():
+    objective = FunctionObjective(rosenbrock, torch.tensor([-1.2, 1.0]))
+    with pytest.raises(ValueError, match="steps must be an integer >= 0, got -1"):
+        landscape.run(objective, "lbfgs", steps=-1, progress=False)
