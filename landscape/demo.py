@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.optimize
 import torch
-from tqdm import tqdm
 
-from . import Objective, models, problems
+from . import Objective, models, optim, problems, run
 
 THESIS_P1_PIXEL = {"A": 21.27, "B": 6.13, "D": 18.44, "E": 96.63}
 
@@ -28,20 +26,9 @@ def pixel_lbfgs(code: str, maxfun: int = 300):
     """Run the thesis's L-BFGS-B on the p = 1 pixel problem; returns (loss, design, seconds)."""
     problem = problems.get(code)
     objective = Objective(problem, models.build("pixel", problem), penal=1.0)
-    bar = tqdm(total=maxfun + 1, desc=f"{code} pixel p=1 L-BFGS-B", unit="eval", leave=False,
-               disable=None, mininterval=0.5)
-
-    def value_and_grad(x):
-        value, grad = objective.value_and_grad(torch.from_numpy(x))
-        bar.update()
-        bar.set_postfix(loss=f"{value:.4f}", grad=f"{float(grad.norm()):.2e}")
-        return value, grad.numpy()
-
     start = time.perf_counter()
-    theta, loss, _ = scipy.optimize.fmin_l_bfgs_b(value_and_grad, objective.theta0.numpy(),
-                                                  maxfun=maxfun, factr=1.0, pgtol=1e-14)
-    bar.close()
-    return loss, objective.design(torch.from_numpy(theta)).numpy(), time.perf_counter() - start
+    result = run(objective, optim.build("scipy_lbfgsb", maxfun=maxfun), steps=maxfun)
+    return result.best_loss, result.best_design, time.perf_counter() - start
 
 
 def save_design(design: np.ndarray, title: str, path: Path):

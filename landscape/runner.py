@@ -18,10 +18,12 @@ object with a ``name``, a ``due(step, last) -> bool`` schedule, and a call
 """
 from __future__ import annotations
 
+import functools
 import math
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -104,10 +106,21 @@ class RunResult:
     best_theta: torch.Tensor
     best_loss: float
     best_step: int
-    design: np.ndarray
-    best_design: np.ndarray
+    objective: Any = field(repr=False, default=None)
     probes: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     wall_time: float = 0.0
+
+    @functools.cached_property
+    def design(self) -> np.ndarray:
+        """Physical design at the final iterate (computed on first access)."""
+        return np.asarray(self.objective.design(self.theta))
+
+    @functools.cached_property
+    def best_design(self) -> np.ndarray:
+        """Physical design at the best iterate (computed on first access)."""
+        if self.best_step == self.steps:
+            return self.design
+        return np.asarray(self.objective.design(self.best_theta))
 
     @property
     def losses(self) -> np.ndarray:
@@ -176,7 +189,8 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
     total_evaluations = 0
     target = getattr(objective.problem, "name", None) or getattr(objective, "name", "objective")
     bar = tqdm(total=steps, desc=f"{optimizer.name} on {target}",
-               unit="step", disable=not progress, leave=False, dynamic_ncols=True)
+               unit="step", disable=not progress, leave=False, dynamic_ncols=True,
+               mininterval=0.5 if sys.stderr.isatty() else 15.0)
 
     def measure(record: optim.Step, last: bool):
         for probe in probes:
@@ -191,7 +205,7 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
     def accept(record: optim.Step):
         nonlocal current, total_evaluations
         total_evaluations += record.num_evaluations
-        distance = float((record.theta - theta_start).norm())
+        distance = float(torch.dist(record.theta, theta_start))
         history.add_evaluations(record.step, record.evaluations)
         history.add_step(record, total_evaluations, distance, time.perf_counter() - clock)
         if trace is not None:
@@ -249,15 +263,10 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
     if current is None:   # interrupted before the first evaluation finished
         raise RuntimeError(f"run ended ({status}) before the initial evaluation completed")
     result = RunResult(status, message, optimizer.name, history, current.theta, best["theta"], best["loss"],
-                       best["step"], _design(objective, current.theta), _design(objective, best["theta"]),
-                       probe_results,
+                       best["step"], objective, probe_results,
                        time.perf_counter() - clock)
     _finish(trace, status, message, result)
     return result
-
-
-def _design(objective, theta) -> np.ndarray:
-    return np.asarray(objective.design(theta))
 
 
 def _finish(trace, status, message, result=None):

@@ -229,3 +229,26 @@ def test_steps_must_be_a_non_negative_integer():
     objective = FunctionObjective(rosenbrock, torch.tensor([-1.2, 1.0]))
     with pytest.raises(ValueError, match="steps must be an integer >= 0, got -1"):
         landscape.run(objective, "lbfgs", steps=-1, progress=False)
+
+
+def test_step_size_search_saves_its_trials(tmp_path):
+    import json
+
+    from landscape.optim.tuning import tune_step_size
+
+    problem = tiny_beam(width=12, height=6)
+    result = tune_step_size(problem, "pixel", "gd", penal=3.0, steps=4, seeds=(0, 1), trials=5,
+                            out=tmp_path / "gd_tiny", progress=False)
+    saved = json.loads((tmp_path / "gd_tiny.json").read_text())
+    assert (tmp_path / "gd_tiny.csv").exists()
+    assert len(saved["trials"]) == 5 and saved["search_range"] == [-3.0, 1.0]
+    x = saved["best_log10_lr"]
+    assert -3.0 <= x <= 1.0 and abs(x * 10 - round(x * 10)) < 1e-9   # the thesis's 0.1 grid
+    assert saved["best_value"] == min(t["median_final_loss"] for t in saved["trials"])
+    # the best value is reproducible: re-running the best step size gives the same median
+    finals = [landscape.run(Objective(problem, models.build("pixel", problem, seed=s), 3.0),
+                            optim.build("gd", lr=result.best_lr), steps=4, progress=False).final_loss
+              for s in (0, 1)]
+    assert float(np.median(finals)) == pytest.approx(result.best_value, rel=1e-12)
+    with pytest.raises(optim.OptimizerError, match="constant-step"):
+        tune_step_size(problem, "pixel", "lbfgs", trials=1)

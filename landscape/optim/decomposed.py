@@ -49,31 +49,37 @@ class Decomposed(Optimizer):
         theta, loss0 = self.theta, self.loss
         slope0 = float(self.grad @ d)
 
+        points = {}
+
         def line(alpha):
-            loss, grad = self._evaluate(theta + alpha * d, alpha, d)
+            points[alpha] = point = torch.add(theta, d, alpha=alpha)
+            loss, grad = self._evaluate(point, alpha, d)
             return loss, grad, float(grad @ d)
 
         initial = 1.0 if self.direction.has_curvature else min(1.0, 1.0 / float(d.norm()))
-        return self.rule.search(line, loss0, slope0, initial)
+        result = self.rule.search(line, loss0, slope0, initial)
+        return result, points.get(result.alpha)
 
     def _step(self) -> Step:
         d = self.direction.direction(self.grad)
-        result = self._search(d)
+        result, theta = self._search(d)
         if not result.ok and self.direction.has_curvature:
             self.direction.reset()
             d = -self.grad
-            result = self._search(d)
+            result, theta = self._search(d)
         evaluations = self._take_evaluations()
         if not result.ok:
             return Step(self.steps_taken, self.theta.clone(), self.loss, self.grad,
                         float(self.grad.norm()), evaluations=evaluations, accepted=False,
                         status="line_search_failed", message=result.message,
                         extra=self.direction.stats())
-        theta = self.theta + result.alpha * d
-        s, y = theta - self.theta, result.grad - self.grad
-        self.direction.update(s, y, self.grad)
+        if theta is None:   # a step rule that returned a step it did not evaluate through the line
+            theta = self.theta + result.alpha * d
+        s = theta - self.theta
+        if self.direction.keeps_pairs:
+            self.direction.update(s, result.grad - self.grad, self.grad)
         self.theta, self.loss, self.grad = theta, result.loss, result.grad
-        return Step(self.steps_taken + 1, theta.clone(), self.loss, self.grad, float(self.grad.norm()),
+        return Step(self.steps_taken + 1, theta, self.loss, self.grad, float(self.grad.norm()),
                     step_size=result.alpha, step_norm=float(s.norm()), evaluations=evaluations,
                     extra=self.direction.stats())
 

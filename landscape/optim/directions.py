@@ -47,7 +47,7 @@ class LBFGSMemory:
             return False
         if self.m == 0:
             return False
-        self.pairs.append((s.clone(), y.clone(), sy))
+        self.pairs.append((s, y, sy))   # the caller hands over fresh tensors; no copy
         self.gamma = sy / float(y @ y)
         return True
 
@@ -64,19 +64,23 @@ class LBFGSMemory:
         return Memory(S, Y, self.gamma)
 
 
-def two_loop(grad: torch.Tensor, memory: LBFGSMemory) -> torch.Tensor:
-    """``H g`` by the two-loop recursion over ``memory`` (newest pair last)."""
-    q = grad.clone()
+def two_loop(grad: torch.Tensor, memory: LBFGSMemory, overwrite: bool = False) -> torch.Tensor:
+    """``H g`` by the two-loop recursion over ``memory`` (newest pair last).
+
+    With ``overwrite`` the result is computed in the storage of ``grad`` (no
+    copy: at millions of parameters every fresh vector costs page faults).
+    """
+    q = grad if overwrite else grad.clone()
     pairs = list(memory.pairs) if len(memory) else []
     alphas = []
     for s, y, sy in reversed(pairs):
         a = float(s @ q) / sy
-        q -= a * y
+        q.add_(y, alpha=-a)
         alphas.append(a)
-    r = memory.gamma * q if pairs else q
+    r = q.mul_(memory.gamma) if pairs else q
     for (s, y, sy), a in zip(pairs, reversed(alphas)):
         b = float(y @ r) / sy
-        r += (a - b) * s
+        r.add_(s, alpha=a - b)
     return r
 
 
@@ -84,6 +88,7 @@ class SteepestDescent:
     """``d = -g``."""
 
     has_curvature = False
+    keeps_pairs = False
 
     def direction(self, grad: torch.Tensor) -> torch.Tensor:
         return -grad
@@ -104,6 +109,8 @@ class SteepestDescent:
 class LBFGSDirection:
     """``d = -H_m g`` by the two-loop recursion over the last ``m`` pairs."""
 
+    keeps_pairs = True
+
     def __init__(self, m: int = 10):
         self.store = LBFGSMemory(m)
 
@@ -113,7 +120,7 @@ class LBFGSDirection:
         return len(self.store) > 0
 
     def direction(self, grad: torch.Tensor) -> torch.Tensor:
-        return -two_loop(grad, self.store)
+        return two_loop(grad.neg(), self.store, overwrite=True)   # H (-g) = -H g
 
     def update(self, s, y, g_old) -> None:
         self.store.push(s, y, g_old)

@@ -9,6 +9,8 @@ the initial evaluation. See :mod:`landscape.optim.density` for the variable.
 """
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import torch
 
@@ -30,10 +32,8 @@ class MMA(Optimizer):
     pixel_only = True
 
     def __init__(self, constraint_tol: float = 1e-8):
-        try:
-            import nlopt  # noqa: F401
-        except ImportError as error:   # pragma: no cover - nlopt is a dependency
-            raise OptimizerError("optimizer 'mma' needs NLopt: pip install nlopt") from error
+        if importlib.util.find_spec("nlopt") is None:   # pragma: no cover - nlopt is a dependency
+            raise OptimizerError("optimizer 'mma' needs NLopt: pip install nlopt")
         super().__init__(constraint_tol=float(constraint_tol))
         self._loop = None
 

@@ -100,9 +100,9 @@ class ScipyLBFGSB(Optimizer):
             if "started" not in last:
                 last["started"] = True
                 self.loss, self.grad = loss, grad
-                pause(Step(0, theta.clone(), loss, grad, float(grad.norm()),
+                pause(Step(0, theta, loss, grad, float(grad.norm()),
                            evaluations=self._take_evaluations()))
-            return loss, grad.numpy().copy()
+            return loss, grad.numpy()
 
         def callback(xk):
             if not np.array_equal(last["theta"].numpy(), xk):
@@ -133,7 +133,7 @@ class ScipyLBFGSB(Optimizer):
         self.theta, self.loss, self.grad = theta, loss, grad
         extra = self._stats()
         extra["direction_cosine"] = cosine
-        return Step(self.steps_taken + 1, theta.clone(), loss, grad, float(grad.norm()),
+        return Step(self.steps_taken + 1, theta, loss, grad, float(grad.norm()),
                     step_size=alpha, step_norm=float(s.norm()), evaluations=self._take_evaluations(),
                     extra=extra)
 
