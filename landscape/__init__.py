@@ -7,9 +7,11 @@ elements and compliance (:mod:`landscape.physics`), composed by
 """
 from . import design, models, optim, physics, problems
 from .objective import FunctionObjective, HessianOperator, LinearOperator, Objective
+from .recorder import Recorder
 from .runner import RunResult, run
+from .trace import Trace, TraceWriter, open_trace
 
 __version__ = "0.1.0"
 
-__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "design", "models", "optim",
-           "physics", "problems", "run", "__version__"]
+__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace", "TraceWriter", "design", "models", "optim",
+           "physics", "problems", "run", "open_trace", "__version__"]

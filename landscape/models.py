@@ -153,4 +153,6 @@ def build(kind: str, problem, seed: int | None = 0, **options) -> nn.Module:
         raise ValueError(f"unknown model kind {kind!r}; accepted: {', '.join(KINDS)}")
     if kind == "pixel" and options:
         raise ValueError(f"the pixel model takes no options, got {sorted(options)}")
-    return KINDS[kind](problem, seed=seed, **options).double()
+    module = KINDS[kind](problem, seed=seed, **options).double()
+    module.kind, module.seed, module.options = kind, seed, dict(options)   # for run configs and traces
+    return module

@@ -171,6 +171,20 @@ class Objective:
             return single(v)
         return torch.func.vmap(single, in_dims=1, out_dims=1)(v)
 
+    def module_loss(self) -> torch.Tensor:
+        """Compliance at the module's own current parameters, differentiable with respect to them.
+
+        For training loops written with ``torch.optim``: ``objective.module_loss().backward()``
+        fills ``p.grad`` of the model's parameters.
+        """
+        return compliance(self.problem, physical_density(self.problem, self.model(), self.volume_constraint,
+                                                         self.filter), self.penal)
+
+    def module_theta(self) -> torch.Tensor:
+        """The module's current parameters as one flat vector (the order of ``theta``)."""
+        return torch.cat([p.detach().reshape(-1) for name, p in self.model.named_parameters()
+                          if p.requires_grad]).clone()
+
     def hessian(self, theta) -> HessianOperator:
         """The Hessian at ``theta`` as a :class:`LinearOperator` (``matvec``, ``matmat``, ``.scipy()``)."""
         return HessianOperator(self, theta)

@@ -18,10 +18,14 @@ object with a ``name``, a ``due(step, last) -> bool`` schedule, and a call
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import signal
 import sys
+import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -150,6 +154,30 @@ class RunResult:
                 f"best={self.best_loss:.6g} at step {self.best_step})")
 
 
+@contextlib.contextmanager
+def _stop_requests():
+    """SIGINT and SIGTERM ask the run to stop after the current step (a second one stops at once).
+
+    Only in the main thread, where Python delivers signals; the previous handlers come back after.
+    """
+    request = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+
+    def handler(signum, frame):
+        if request["signal"] is not None:
+            raise KeyboardInterrupt
+        request["signal"] = signal.Signals(signum).name
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _finite(step: optim.Step) -> bool:
     return math.isfinite(step.loss) and math.isfinite(step.grad_norm)
 
@@ -161,13 +189,16 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
 
     ``steps`` accepted iterates at most; ``seed`` is handed to the probes (and
     recorded); ``probes`` follow the protocol of this module; ``trace`` is a
-    :class:`~landscape.trace.TraceWriter` (or anything with its ``start``,
-    ``step``, ``probe`` and ``finish`` methods) that records the run as it goes;
-    ``callback(step_record)`` is called after every accepted step and may
-    raise :class:`RunInterrupted`.
+    path (an HDF5 trace is written there; an existing file is an error) or a
+    :class:`~landscape.trace.TraceWriter`; ``callback(step_record)`` is called
+    after every accepted step and may raise :class:`RunInterrupted`. SIGINT
+    and SIGTERM end the run after the current step with status ``interrupted``.
     """
     if isinstance(optimizer, str):
         optimizer = optim.build(optimizer)
+    if isinstance(trace, (str, Path)):
+        from .trace import TraceWriter
+        trace = TraceWriter(trace)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
     if max_evaluations is not None and (not isinstance(max_evaluations, (int, np.integer))
@@ -207,15 +238,18 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
         total_evaluations += record.num_evaluations
         distance = float(torch.dist(record.theta, theta_start))
         history.add_evaluations(record.step, record.evaluations)
-        history.add_step(record, total_evaluations, distance, time.perf_counter() - clock)
+        wall = time.perf_counter() - clock
+        history.add_step(record, total_evaluations, distance, wall)
         if trace is not None:
-            trace.step(record, total_evaluations, distance, time.perf_counter() - clock)
+            trace.step(record, total_evaluations, distance, wall)
         current = record
         if record.loss < best["loss"]:
             best.update(loss=record.loss, theta=record.theta, step=record.step)
 
     if trace is not None:
         trace.start(objective, optimizer, steps=steps, seed=seed, probes=probes)
+    stop = contextlib.ExitStack()
+    request = stop.enter_context(_stop_requests())
     try:
         first = optimizer.start(objective, theta_start, steps)
         accept(first)
@@ -248,6 +282,8 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
                 status, message = "completed", f"{steps} steps"
             if callback is not None:
                 callback(record)
+            if status == "running" and request["signal"] is not None:
+                status, message = "interrupted", f"stopped by {request['signal']} after step {record.step}"
             measure(record, last=status != "running")
         if status == "running":
             status, message = "completed", f"{current.step} steps"
@@ -258,6 +294,7 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
         _finish(trace, status, message)
         raise
     finally:
+        stop.close()
         bar.close()
         optimizer.close()
     if current is None:   # interrupted before the first evaluation finished

@@ -1,0 +1,209 @@
+"""The ``landscape`` command line: run, show, plot, compare, problems.
+
+Errors are one line on stderr (``landscape: error: ...``) and a non-zero exit.
+Probes are found through the ``landscape.probes`` entry-point group, so
+``--probe NAME:every=10,k=3`` works for the probes this package ships and for
+any installed package that registers its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _options(pairs) -> dict:
+    options = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise CLIError(f"option {pair!r} must look like key=value")
+        key, value = pair.split("=", 1)
+        options[key.strip()] = _value(value.strip())
+    return options
+
+
+def probe_registry() -> dict:
+    """Installed recordable probes: name -> entry point."""
+    return {ep.name: ep for ep in entry_points(group="landscape.probes")}
+
+
+def make_probe(spec: str):
+    """``NAME`` or ``NAME:key=value,key=value`` -> a probe instance."""
+    name, _, rest = spec.partition(":")
+    registry = probe_registry()
+    if name not in registry:
+        known = ", ".join(sorted(registry)) or "none installed"
+        raise CLIError(f"unknown probe {name!r}; available: {known}")
+    options = _options([p for p in rest.split(",") if p]) if rest else {}
+    try:
+        return registry[name].load()(**options)
+    except TypeError as error:
+        raise CLIError(f"bad options for probe {name!r}: {error}") from None
+
+
+# -- commands --------------------------------------------------------------------------------
+def cmd_run(args) -> int:
+    import landscape as L
+    from landscape.trace import TraceWriter
+
+    if args.steps < 0:
+        raise CLIError(f"--steps must be >= 0, got {args.steps}")
+    problem = L.problems.get(args.problem)
+    optimizer = L.optim.build(args.optimizer, **_options(args.option))
+    probes = [make_probe(spec) for spec in args.probe or ()]
+    out = Path(args.out or f"runs/{problem.name}_{args.model}_{args.optimizer}_p{args.penal:g}_s{args.seed}.h5")
+    model_options = _options(args.model_option)
+    writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=args.snapshot_every,
+                         config={"model": args.model, "model_options": model_options})
+    model = L.models.build(args.model, problem, seed=args.seed, **model_options)
+    objective = L.Objective(problem, model, penal=args.penal)
+    result = L.run(objective, optimizer, steps=args.steps, seed=args.seed, probes=probes, trace=writer,
+                   progress=not args.no_progress)
+    print(f"{result.status}: {result.message}")
+    print(f"steps {result.steps}, evaluations {result.evaluations}, final loss {result.final_loss:.6g}, "
+          f"best {result.best_loss:.6g} at step {result.best_step}, {result.wall_time:.1f} s")
+    print(f"trace: {out}")
+    return {"interrupted": 130}.get(result.status, 0)
+
+
+def _open(path):
+    from landscape.trace import open_trace
+    return open_trace(path)
+
+
+def cmd_show(args) -> int:
+    with _open(args.trace) as trace:
+        summary = trace.summary()
+        if args.json:
+            print(json.dumps({**summary, "config": trace.config, "versions": trace.versions}, indent=2))
+            return 0
+        width = max(len(k) for k in summary)
+        for key, value in summary.items():
+            if isinstance(value, float):
+                value = f"{value:.6g}"
+            elif isinstance(value, (list, dict)):
+                value = ", ".join(value) if isinstance(value, list) else json.dumps(value)
+            print(f"{key:>{width}}  {value}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from landscape import plots
+    with _open(args.trace) as trace:
+        try:
+            fig = plots.figure_for(trace, args.kind)
+        except ValueError as error:
+            raise CLIError(str(error)) from None
+        path = plots.save(fig, args.output)
+    print(path)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from landscape import plots
+    traces = [_open(p) for p in args.traces]
+    try:
+        fig = plots.compare(traces, args.column, log=not args.linear)
+        path = plots.save(fig, args.output)
+        rows = [t.summary() for t in traces]
+    finally:
+        for t in traces:
+            t.close()
+    print(f"{'trace':<50} {'optimizer':>12} {'model':>14} {'seed':>5} {'status':>18} {'best':>12}")
+    for row in rows:
+        print(f"{Path(row['path']).name:<50} {row['optimizer']:>12} {row['model']:>14} {row['seed']:>5} "
+              f"{row['status']:>18} {row['best_loss']:>12.6g}")
+    print(path)
+    return 0
+
+
+def cmd_problems(args) -> int:
+    from landscape import problems
+    if args.category and args.category not in problems.categories():
+        raise CLIError(f"unknown category {args.category!r}; known: {', '.join(problems.categories())}")
+    codes = {problems.get(c).name: c for c in problems.THESIS_CODES}
+    print(f"{'name':<48} {'width':>6} {'height':>6} {'volfrac':>8} {'dofs':>8} {'thesis':>6}")
+    for name in problems.names(args.category):
+        p = problems.get(name)
+        print(f"{name:<48} {p.width:>6} {p.height:>6} {p.volfrac:>8.3g} {p.num_dofs:>8} {codes.get(name, ''):>6}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="landscape", description=__doc__.split("\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one optimizer on one problem and write its trace")
+    run.add_argument("--problem", required=True, help="suite name or thesis code (A, B, D, E)")
+    run.add_argument("--model", default="pixel", help="pixel, cnn, cnn_transpose, ...")
+    run.add_argument("--model-option", action="append", metavar="KEY=VALUE")
+    run.add_argument("--optimizer", default="lbfgs")
+    run.add_argument("--option", action="append", metavar="KEY=VALUE", help="optimizer option, e.g. m=10, lr=0.1")
+    run.add_argument("--penal", type=float, default=3.0)
+    run.add_argument("--steps", type=int, default=100)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--probe", action="append", metavar="NAME[:KEY=VALUE,...]")
+    run.add_argument("--out", "-o", help="trace path (default runs/<problem>_<model>_<optimizer>_p<p>_s<seed>.h5)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing trace")
+    run.add_argument("--snapshot-every", type=int, default=None, metavar="N")
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    show = sub.add_parser("show", help="summary of a trace")
+    show.add_argument("trace")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    plot = sub.add_parser("plot", help="plot one thing from a trace as PNG")
+    plot.add_argument("trace")
+    plot.add_argument("kind", help="loss, grad_norm, distance, step_size, design, best_design, or a probe name")
+    plot.add_argument("-o", "--output", required=True)
+    plot.set_defaults(func=cmd_plot)
+
+    compare = sub.add_parser("compare", help="overlay runs: median and spread across seeds")
+    compare.add_argument("traces", nargs="+")
+    compare.add_argument("-o", "--output", required=True)
+    compare.add_argument("--column", default="loss")
+    compare.add_argument("--linear", action="store_true", help="linear y axis")
+    compare.set_defaults(func=cmd_compare)
+
+    problems = sub.add_parser("problems", help="the problem suite with sizes")
+    problems.add_argument("--category")
+    problems.set_defaults(func=cmd_problems)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from landscape.optim import OptimizerError
+    from landscape.problems import ProblemError
+    from landscape.trace import TraceError
+    try:
+        return args.func(args)
+    except BrokenPipeError:        # e.g. `landscape problems | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    except (CLIError, TraceError, OptimizerError, ProblemError, KeyError, ValueError, OSError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"landscape: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Plots of traces (matplotlib and seaborn, PNG): curves, designs, comparisons across seeds.
+
+Each function takes opened :class:`~landscape.trace.Trace` objects and returns
+the matplotlib ``Figure``; :func:`save` writes it. The command line's ``plot``
+and ``compare`` are thin wrappers around these. Probe kinds register here with
+:func:`register_kind`, so ``landscape plot TRACE KIND`` knows them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["curve", "design", "compare", "probe_curves", "save", "KINDS", "register_kind", "figure_for"]
+
+_LABELS = {"loss": "compliance (loss)", "grad_norm": "gradient norm |g|", "distance": "|theta - theta0|",
+           "step_size": "step size alpha", "step_norm": "|theta_k+1 - theta_k|",
+           "evaluations": "objective evaluations"}
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt
+
+
+def _title(trace) -> str:
+    s = trace.summary()
+    return f"{s['optimizer']} - {s['model']} - {s['problem']} - p={s['penal']} - seed {s['seed']} ({s['status']})"
+
+
+def curve(trace, column: str = "loss", log: bool | None = None):
+    """One per-step column against the step, with the loss curve behind it in grey when it is not the loss."""
+    plt = _pyplot()
+    frame = trace.frame()
+    if column not in frame.columns:
+        raise ValueError(f"no column {column!r} in the step table; columns: {', '.join(frame.columns)}")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    values = frame[column].to_numpy()
+    if log is None:
+        finite = values[np.isfinite(values)]
+        log = finite.size > 0 and finite.min() > 0 and finite.max() / finite.min() > 100
+    ax.plot(frame.index, values, color="C0", lw=1.6, label=_LABELS.get(column, column))
+    ax.set_xlabel("step (accepted iterate)")
+    ax.set_ylabel(_LABELS.get(column, column))
+    if log:
+        ax.set_yscale("log")
+    if column != "loss":
+        twin = ax.twinx()
+        twin.plot(frame.index, frame["loss"], color="0.6", lw=1, ls="--", label="loss")
+        twin.set_ylabel("loss", color="0.45")
+        twin.set_yscale("log")
+        twin.grid(False)
+    ax.set_title(_title(trace), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def design(trace, best: bool = False):
+    """The final (or best) design as a grey-scale image, with its compliance."""
+    plt = _pyplot()
+    image = trace.best_design if best else trace.design
+    if image is None:
+        snaps = trace.snapshots()
+        if "design" not in snaps or not len(snaps["step"]):
+            raise ValueError(f"{trace.path} holds no design yet (the run has not finished and took no snapshots)")
+        image, label = snaps["design"][-1], f"snapshot at step {snaps['step'][-1]}"
+    else:
+        label = "best" if best else "final"
+    height, width = image.shape
+    fig, ax = plt.subplots(figsize=(min(10, 2 + 6 * width / max(height, width)),
+                                    min(10, 1.2 + 6 * height / max(height, width))))
+    ax.imshow(image, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    loss = trace.best_loss if best else float(trace.steps()["loss"][-1])
+    ax.set_title(f"{label} design, compliance {loss:.4g}\n{_title(trace)}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def probe_curves(trace, name: str):
+    """Every scalar output of the probe ``name`` against the step (one panel each)."""
+    plt = _pyplot()
+    data = trace.probe(name)
+    scalars = [k for k, v in data.items() if k != "step" and v.ndim == 1]
+    if not scalars:
+        raise ValueError(f"probe {name!r} has no scalar outputs to plot; outputs: "
+                         f"{', '.join(k for k in data if k != 'step')}")
+    fig, axes = plt.subplots(len(scalars), 1, figsize=(7, 2.4 * len(scalars) + 0.6), sharex=True, squeeze=False)
+    for ax, key in zip(axes[:, 0], scalars):
+        ax.plot(data["step"], data[key], marker="o", ms=3)
+        ax.set_ylabel(key)
+    axes[-1, 0].set_xlabel("step")
+    axes[0, 0].set_title(f"probe {name}: {_title(trace)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _group_key(summary: dict) -> str:
+    options = summary.get("optimizer_options") or {}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if k in ("m", "lr"))
+    name = summary["optimizer"] + (f" ({shown})" if shown else "")
+    return f"{name} | {summary['model']} | p={summary['penal']}"
+
+
+def compare(traces: Sequence, column: str = "loss", log: bool = True):
+    """Curves of several runs; runs of the same configuration (all but the seed) are one median line with its spread."""
+    plt = _pyplot()
+    groups: dict[str, list] = {}
+    for trace in traces:
+        groups.setdefault(_group_key(trace.summary()), []).append(trace.frame()[column])
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, (label, series) in enumerate(groups.items()):
+        length = max(len(s) for s in series)
+        table = np.full((len(series), length), np.nan)
+        for row, s in zip(table, series):
+            row[:len(s)] = s.to_numpy()
+        steps = np.arange(length)
+        with np.errstate(all="ignore"):
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median = np.nanmedian(table, axis=0)
+                low, high = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+        color = f"C{i % 10}"
+        ax.plot(steps, median, color=color, lw=1.8, label=f"{label} (n={len(series)})")
+        if len(series) > 1:
+            ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
+    ax.set_xlabel("step (accepted iterate)")
+    ax.set_ylabel(_LABELS.get(column, column) + (" (median, min-max band)" if len(traces) > len(groups) else ""))
+    if log:
+        ax.set_yscale("log")
+    problems = sorted({t.summary()["problem"] for t in traces})
+    ax.set_title(", ".join(problems), fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return path
+
+
+KINDS: dict[str, Callable] = {
+    "loss": lambda trace: curve(trace, "loss"),
+    "grad_norm": lambda trace: curve(trace, "grad_norm", log=True),
+    "distance": lambda trace: curve(trace, "distance"),
+    "step_size": lambda trace: curve(trace, "step_size"),
+    "design": lambda trace: design(trace),
+    "best_design": lambda trace: design(trace, best=True),
+}
+
+
+def register_kind(kind: str, function: Callable) -> None:
+    """Make ``landscape plot TRACE kind`` call ``function(trace) -> Figure``."""
+    KINDS[kind] = function
+
+
+def figure_for(trace, kind: str):
+    """The figure of ``kind`` for ``trace``: a built-in kind, a registered one, or the name of a recorded probe."""
+    if kind in KINDS:
+        return KINDS[kind](trace)
+    if kind in trace.probe_names:
+        return probe_curves(trace, kind)
+    known = sorted(KINDS) + [f"{p} (probe)" for p in trace.probe_names]
+    raise ValueError(f"unknown plot kind {kind!r}; for this trace: {', '.join(known)}")

@@ -1,0 +1,169 @@
+"""Record loops we did not write: ``torch.optim`` optimizers, SciPy callbacks, or ``observe`` by hand.
+
+::
+
+    with Recorder("runs/adam.h5", objective, probes=[...]) as recorder:
+        recorder.attach(adam)                  # a step pre-hook: records every adam.step()
+        for _ in range(100):
+            adam.zero_grad()
+            objective.module_loss().backward()
+            adam.step()
+
+A ``torch.optim`` hook sees the parameters and their gradients just before each
+``step()``; the loss there is taken from ``loss()`` if given, otherwise
+``objective.loss(theta)`` is evaluated (one extra forward pass per step). As a
+SciPy callback (``minimize(..., callback=recorder.scipy_callback)``) the
+recorder takes ``x`` and ``fun`` of each iterate. ``observe(step, theta, loss,
+grad=None, **extra)`` records anything else. Probes run on their schedules
+with the same context as in :func:`landscape.run`, and the file is the same
+trace format.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .optim.base import Step
+from .runner import History, ProbeContext, RunInterrupted
+from .trace import TraceWriter, probe_outputs
+
+__all__ = ["Recorder"]
+
+
+class Recorder:
+    """Writes a trace of an optimization loop driven by someone else's code."""
+
+    def __init__(self, path, objective=None, probes: Sequence = (), config: dict | None = None,
+                 overwrite: bool = False, snapshot_every: int | None = None, seed: int = 0):
+        self.objective = objective
+        self.probes = list(probes)
+        self.seed = seed
+        self.writer = TraceWriter(path, overwrite=overwrite, snapshot_every=snapshot_every)
+        self.config = dict(config or {})
+        self.history = History()
+        self.theta0: torch.Tensor | None = None
+        self._previous: torch.Tensor | None = None
+        self._clock = time.perf_counter()
+        self._count = 0
+        self._hooks = []
+        self.best = (math.inf, None, -1)
+        if objective is not None:
+            self._open(objective.num_params)
+
+    def _open(self, num_params: int):
+        problem = getattr(self.objective, "problem", None)
+        config = {"optimizer": "external", "seed": self.seed, "num_params": num_params, **self.config}
+        if self.objective is not None:
+            from .trace import _model_kind
+            config.setdefault("problem", getattr(problem, "name", None) or getattr(self.objective, "name", ""))
+            config.setdefault("model", _model_kind(self.objective))
+            config.setdefault("penal", getattr(self.objective, "penal", None))
+        config["probes"] = [p.config() if hasattr(p, "config") else {"name": p.name} for p in self.probes]
+        self.writer.open(config, num_params, tuple(problem.shape) if problem is not None else None,
+                         {p.name: probe_outputs(p, self.objective) for p in self.probes})
+
+    # -- recording --------------------------------------------------------------------
+    def observe(self, step: int, theta, loss: float, grad=None, **extra) -> None:
+        """Record one iterate: ``theta`` (flat), its ``loss`` and optionally ``grad``.
+
+        ``extra`` may hold ``step_size`` and ``evaluations`` (objective evaluations
+        used so far; by default one per observed step).
+        """
+        theta = torch.as_tensor(theta, dtype=torch.float64).detach().reshape(-1).clone()
+        grad = None if grad is None else torch.as_tensor(grad, dtype=torch.float64).detach().reshape(-1)
+        if self.writer.file is None:
+            self._open(theta.numel())
+        if self.theta0 is None:
+            self.theta0 = theta
+        self._count += 1
+        loss = float(loss)
+        grad_norm = float(grad.norm()) if grad is not None else math.nan
+        step_norm = float(torch.dist(theta, self._previous)) if self._previous is not None else math.nan
+        record = Step(int(step), theta, loss, grad, grad_norm, float(extra.get("step_size", math.nan)),
+                      step_norm)
+        evaluations = int(extra.get("evaluations", self._count))
+        distance = float(torch.dist(theta, self.theta0))
+        wall = time.perf_counter() - self._clock
+        self.history.add_step(record, evaluations, distance, wall)
+        self.writer.append_step((record.step, loss, grad_norm, record.step_size, step_norm, evaluations,
+                                 distance, wall))
+        if self.writer.wants_snapshot(record.step, last=False):
+            design = self.objective.design(theta).numpy() if getattr(self.objective, "problem", None) else None
+            self.writer.append_snapshot(record.step, theta, design)
+        if loss < self.best[0]:
+            self.best = (loss, theta, record.step)
+        self._previous = theta
+        for probe in self.probes:
+            if probe.due(record.step, False):
+                context = ProbeContext(record.step, theta, loss, grad, self.objective, None, self.theta0,
+                                       self.seed, self.history)
+                self.writer.append_probe(probe.name, record.step, dict(probe(context)))
+
+    def attach(self, optimizer: torch.optim.Optimizer, loss: Callable[[], float] | None = None):
+        """Record every ``optimizer.step()`` through a step pre-hook; returns the hook handle."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if self.objective is not None and hasattr(self.objective, "model"):
+            own = [p for _, p in self.objective.model.named_parameters() if p.requires_grad]
+            if len(own) != len(params) or any(a is not b for a, b in zip(own, params)):
+                raise ValueError("the optimizer must hold exactly the objective's model parameters, in the "
+                                 "order of model.parameters(), so that theta means the same to the probes")
+        if loss is None and self.objective is None:
+            raise ValueError("attach needs loss=callable or a Recorder with an objective to know the loss")
+        counter = {"step": 0}
+
+        def before_step(opt, args, kwargs):
+            theta = torch.cat([p.detach().reshape(-1) for p in params])
+            grads = [p.grad for p in params]
+            grad = None if any(g is None for g in grads) else torch.cat([g.detach().reshape(-1) for g in grads])
+            value = loss() if loss is not None else self.objective.loss(theta)
+            self.observe(counter["step"], theta, float(value), grad,
+                         step_size=float(opt.param_groups[0].get("lr", math.nan)))
+            counter["step"] += 1
+
+        handle = optimizer.register_step_pre_hook(before_step)
+        self._hooks.append(handle)
+        return handle
+
+    def scipy_callback(self, intermediate_result) -> None:
+        """A ``callback`` for ``scipy.optimize.minimize`` (SciPy >= 1.11 passes an OptimizeResult)."""
+        x = np.asarray(intermediate_result.x, dtype=np.float64)
+        fun = getattr(intermediate_result, "fun", None)
+        if fun is None:
+            fun = self.objective.loss(torch.from_numpy(x))
+        self.observe(len(self.history.steps), torch.from_numpy(x.copy()), float(fun),
+                     getattr(intermediate_result, "jac", None))
+
+    # -- closing ----------------------------------------------------------------------
+    def close(self, status: str = "completed", message: str = "") -> None:
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks.clear()
+        if self.writer.file is None:
+            return
+        try:
+            if self._previous is not None:
+                loss, best_theta, best_step = self.best
+                design = best_design = None
+                if getattr(self.objective, "problem", None) is not None:
+                    design = self.objective.design(self._previous).numpy()
+                    best_design = self.objective.design(best_theta).numpy()
+                self.writer.write_final(self._previous, best_theta, loss, best_step, design, best_design)
+            self.writer.set_status(status, message, ended=True)
+        finally:
+            self.writer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if kind is None:
+            self.close("completed")
+        elif issubclass(kind, (KeyboardInterrupt, RunInterrupted)):
+            self.close("interrupted", str(error) or kind.__name__)
+        else:
+            self.close("failed", f"{kind.__name__}: {error}")
+        return False
