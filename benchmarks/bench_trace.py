@@ -19,37 +19,26 @@ import landscape as L
 from landscape.trace import TraceWriter
 
 
+def _timed(method, counter: str):
+    """``method`` of TraceWriter, adding its wall time to ``self.<counter>``."""
+    def timed(self, *args, **kwargs):
+        begin = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            setattr(self, counter, getattr(self, counter) + time.perf_counter() - begin)
+    return timed
+
+
 class TimedWriter(TraceWriter):
+    """Per-step writes add to ``seconds``; creating the file and finishing add to ``once``."""
+
     seconds = 0.0
     once = 0.0
-
-    def start(self, *args, **kwargs):
-        begin = time.perf_counter()
-        try:
-            return super().start(*args, **kwargs)
-        finally:
-            self.once += time.perf_counter() - begin
-
-    def finish(self, *args, **kwargs):
-        begin = time.perf_counter()
-        try:
-            return super().finish(*args, **kwargs)
-        finally:
-            self.once += time.perf_counter() - begin
-
-    def step(self, *args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return super().step(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
-
-    def evaluations(self, *args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return super().evaluations(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
+    step = _timed(TraceWriter.step, "seconds")
+    evaluations = _timed(TraceWriter.evaluations, "seconds")
+    start = _timed(TraceWriter.start, "once")
+    finish = _timed(TraceWriter.finish, "once")
 
 
 def main(argv=None):
