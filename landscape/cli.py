@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -50,7 +51,8 @@ def make_probe(spec: str):
     if name not in registry:
         known = ", ".join(sorted(registry)) or "none installed"
         raise CLIError(f"unknown probe {name!r}; available: {known}")
-    options = _options([p for p in rest.split(",") if p]) if rest else {}
+    # commas inside brackets belong to a list value: at=[0,10,20]
+    options = _options([p for p in re.split(r",(?![^\[]*\])", rest) if p]) if rest else {}
     try:
         return registry[name].load()(**options)
     except TypeError as error:

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["curve", "design", "compare", "probe_curves", "save", "KINDS", "register_kind", "figure_for"]
+__all__ = ["curve", "design", "compare", "probe_curves", "probe_densities", "save", "KINDS", "register_kind", "figure_for"]
 
 _LABELS = {"loss": "compliance (loss)", "grad_norm": "gradient norm |g|", "distance": "|theta - theta0|",
            "step_size": "step size alpha", "step_norm": "|theta_k+1 - theta_k|",
@@ -83,19 +83,50 @@ def design(trace, best: bool = False):
 
 
 def probe_curves(trace, name: str):
-    """Every scalar output of the probe ``name`` against the step (one panel each)."""
-    plt = _pyplot()
+    """A probe's outputs against the step: scalars as curves, short vectors (k <= 10) as k curves each.
+
+    Probes with a ``grid`` output (eigenvalue densities) are drawn by :func:`probe_densities`.
+    """
     data = trace.probe(name)
-    scalars = [k for k, v in data.items() if k != "step" and v.ndim == 1]
-    if not scalars:
-        raise ValueError(f"probe {name!r} has no scalar outputs to plot; outputs: "
+    if "grid" in data:
+        return probe_densities(trace, name)
+    plt = _pyplot()
+    series = [k for k, v in data.items() if k != "step" and (v.ndim == 1 or (v.ndim == 2 and v.shape[1] <= 10))]
+    if not series:
+        raise ValueError(f"probe {name!r} has no scalar or short vector outputs to plot; outputs: "
                          f"{', '.join(k for k in data if k != 'step')}")
-    fig, axes = plt.subplots(len(scalars), 1, figsize=(7, 2.4 * len(scalars) + 0.6), sharex=True, squeeze=False)
-    for ax, key in zip(axes[:, 0], scalars):
-        ax.plot(data["step"], data[key], marker="o", ms=3)
+    fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.4 * len(series) + 0.6), sharex=True, squeeze=False)
+    for ax, key in zip(axes[:, 0], series):
+        values = data[key]
+        if values.ndim == 1:
+            ax.plot(data["step"], values, marker="o", ms=3)
+        else:
+            for j in range(values.shape[1]):
+                ax.plot(data["step"], values[:, j], marker="o", ms=2, lw=1, color=f"C{j % 10}")
         ax.set_ylabel(key)
     axes[-1, 0].set_xlabel("step")
     axes[0, 0].set_title(f"probe {name}: {_title(trace)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def probe_densities(trace, name: str):
+    """Every density-like output (same length as ``grid``) of a probe, one line per recorded step, log scale."""
+    plt = _pyplot()
+    data = trace.probe(name)
+    length = data["grid"].shape[1]
+    keys = [k for k, v in data.items() if k not in ("step", "grid") and v.ndim == 2 and v.shape[1] == length]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4), squeeze=False, sharey=True)
+    for ax, key in zip(axes[0], keys):
+        for i, step in enumerate(data["step"]):
+            if np.isfinite(data[key][i]).any():
+                ax.semilogy(data["grid"][i], np.maximum(data[key][i], 1e-12), lw=1.2, label=f"step {step}")
+        ax.set_ylim(bottom=1e-8)
+        ax.set_xlabel("eigenvalue")
+        ax.set_title(key, fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("density")
+    fig.suptitle(f"probe {name}: {_title(trace)}", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -521,3 +521,16 @@ def get(name: str) -> Problem:
     _, family, width, height, volfrac, options = _CATALOGUE[key]
     normals, forces, mask = family(width, height, **options)
     return Problem(normals, forces, volfrac, mask, name=key)
+
+
+def resized(name: str, width: int, height: int) -> Problem:
+    """The problem ``name`` (or thesis code) rebuilt at another grid size, same family, options and volfrac.
+
+    For quick checks on coarse versions of the thesis problems; the name says the new size.
+    """
+    key = THESIS_CODES.get(name, name)
+    if key not in _CATALOGUE:
+        get(name)   # raises the helpful error
+    category, family, _, _, volfrac, options = _CATALOGUE[key]
+    normals, forces, mask = family(int(width), int(height), **options)
+    return Problem(normals, forces, volfrac, mask, name=f"{category}_{int(width)}x{int(height)}_{volfrac}")

@@ -1,0 +1,26 @@
+"""Landscape and curvature probes: pure functions on any operator or objective, and recordable Probe classes.
+
+Curvature (this package's first half):
+
+* :mod:`probes.linalg`: Lanczos with full reorthogonalization, extreme eigenpairs.
+* :mod:`probes.hutchinson`: trace and Frobenius norm estimates, and their ratio.
+* :mod:`probes.directional`: gradient-Hessian overlap, curvature along a direction.
+* :mod:`probes.slq`: stochastic Lanczos quadrature eigenvalue densities.
+* :mod:`probes.lbfgs_matrix`: the L-BFGS matrix B (compact form) and H (two loops) as operators.
+* :mod:`probes.density_hessian`: the Hessian with respect to the physical densities.
+* :mod:`probes.curvature`: the recordable probes over these.
+"""
+from .curvature import (BvsHProbe, EigenvalueProbe, HessianDensityProbe, HutchinsonProbe, LBFGSDensityProbe,
+                        OverlapProbe, Probe)
+from .density_hessian import DensityHessian, density_hessian
+from .directional import curvature_along, gradient_hessian_overlap
+from .hutchinson import Estimate, HutchinsonResult, hutchinson
+from .lbfgs_matrix import CompactLBFGS, InverseLBFGS
+from .linalg import DenseOperator, Eigenpairs, Lanczos, extreme_eigenpairs, lanczos
+from .slq import GHORBANI, THESIS, Density, slq, smoothed_density
+
+__all__ = ["Probe", "HutchinsonProbe", "EigenvalueProbe", "OverlapProbe", "HessianDensityProbe",
+           "LBFGSDensityProbe", "BvsHProbe", "DensityHessian", "density_hessian", "curvature_along",
+           "gradient_hessian_overlap", "Estimate", "HutchinsonResult", "hutchinson", "CompactLBFGS",
+           "InverseLBFGS", "DenseOperator", "Eigenpairs", "Lanczos", "extreme_eigenpairs", "lanczos",
+           "GHORBANI", "THESIS", "Density", "slq", "smoothed_density"]

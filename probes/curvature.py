@@ -1,0 +1,214 @@
+"""Recordable curvature probes: the functions of this package on a schedule, writing into traces.
+
+Each probe is called by :func:`landscape.run` or a :class:`landscape.Recorder`
+with a context (step, theta, loss, grad, objective, optimizer, seed) and
+returns fixed-shape outputs that it declares in ``outputs(objective)``.
+
+========================  ==================================================================
+name (CLI ``--probe``)    outputs
+========================  ==================================================================
+``hutchinson``            trace, trace_se, frobenius, frobenius_se, ratio
+``eigenvalues``           top (k,), bottom (k,), top_residuals (k,), bottom_residuals (k,)
+``overlap``               overlap = g'Hg / (|g||Hg|), curvature = g'Hg / g'g
+``hessian_density``       grid (G,), density (G,), nodes (runs, steps), weights (runs, steps)
+``lbfgs_density``         the same for the optimizer's L-BFGS matrix B (NaN without memory)
+``b_vs_h``                Hessian and B densities on one common grid, plus their traces
+========================  ==================================================================
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .directional import gradient_hessian_overlap
+from .hutchinson import hutchinson
+from .lbfgs_matrix import CompactLBFGS
+from .linalg import extreme_eigenpairs
+from .slq import default_grid, kernel_width, quadrature, slq, smooth
+
+__all__ = ["Probe", "HutchinsonProbe", "EigenvalueProbe", "OverlapProbe", "HessianDensityProbe",
+           "LBFGSDensityProbe", "BvsHProbe"]
+
+
+class Probe:
+    """A schedule (``every`` N steps and/or ``at`` listed steps, plus the last step) and a config."""
+
+    name = "probe"
+
+    def __init__(self, every: int | None = None, at=(), last: bool = True, seed: int | None = None):
+        if every is not None and (not isinstance(every, int) or every < 1):
+            raise ValueError(f"{self.name}: every must be a positive integer or None, got {every!r}")
+        self.every, self.at, self.last, self.seed = every, sorted({int(s) for s in at}), last, seed
+        if every is None and not self.at and not last:
+            raise ValueError(f"{self.name}: the schedule is empty (give every=N, at=[...] or last=True)")
+
+    def due(self, step: int, last: bool) -> bool:
+        return ((self.every is not None and step % self.every == 0) or step in self.at
+                or (last and self.last))
+
+    def options(self) -> dict:
+        return {}
+
+    def config(self) -> dict:
+        return {"name": self.name, "every": self.every, "at": self.at, "last": self.last, "seed": self.seed,
+                **self.options()}
+
+    def seed_for(self, context) -> int:
+        base = context.seed if self.seed is None else self.seed
+        return int(base) * 1_000_003 + int(context.step)
+
+    def outputs(self, objective) -> dict:   # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __call__(self, context) -> dict:   # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.config()})"
+
+
+class HutchinsonProbe(Probe):
+    """Hutchinson trace and Frobenius norm of the Hessian (thesis: 50 samples)."""
+
+    name = "hutchinson"
+
+    def __init__(self, samples: int = 50, block: int | None = None, distribution: str = "rademacher",
+                 every: int | None = 10, **schedule):
+        super().__init__(every=every, **schedule)
+        self.samples, self.block, self.distribution = samples, block, distribution
+
+    def options(self):
+        return {"samples": self.samples, "block": self.block, "distribution": self.distribution}
+
+    def outputs(self, objective):
+        return {"trace": (), "trace_se": (), "frobenius": (), "frobenius_se": (), "ratio": ()}
+
+    def __call__(self, context):
+        r = hutchinson(context.objective.hessian(context.theta), self.samples, self.seed_for(context),
+                       self.distribution, self.block)
+        return {"trace": r.trace.value, "trace_se": r.trace.stderr, "frobenius": r.frobenius.value,
+                "frobenius_se": r.frobenius.stderr, "ratio": r.ratio}
+
+
+class EigenvalueProbe(Probe):
+    """Top-k and bottom-k Hessian eigenvalues by Lanczos."""
+
+    name = "eigenvalues"
+
+    def __init__(self, k: int = 5, steps: int = 50, every: int | None = 10, **schedule):
+        super().__init__(every=every, **schedule)
+        self.k, self.steps = k, steps
+
+    def options(self):
+        return {"k": self.k, "steps": self.steps}
+
+    def outputs(self, objective):
+        k = min(self.k, self.steps, objective.num_params)
+        return {"top": (k,), "bottom": (k,), "top_residuals": (k,), "bottom_residuals": (k,)}
+
+    def __call__(self, context):
+        pairs = extreme_eigenpairs(context.objective.hessian(context.theta), self.k, self.steps,
+                                   self.seed_for(context), vectors=False)
+        k = self.outputs(context.objective)["top"][0]
+        pad = lambda t: np.pad(t.numpy(), (0, k - t.numel()), constant_values=np.nan)   # noqa: E731
+        return {"top": pad(pairs.top), "bottom": pad(pairs.bottom), "top_residuals": pad(pairs.top_residuals),
+                "bottom_residuals": pad(pairs.bottom_residuals)}
+
+
+class OverlapProbe(Probe):
+    """Gradient-Hessian overlap and the curvature along the gradient."""
+
+    name = "overlap"
+
+    def __init__(self, every: int | None = 1, **schedule):
+        super().__init__(every=every, **schedule)
+
+    def outputs(self, objective):
+        return {"overlap": (), "curvature": ()}
+
+    def __call__(self, context):
+        hessian = context.objective.hessian(context.theta)
+        g = context.grad if context.grad is not None else context.objective.grad(context.theta)
+        hg = hessian.matvec(g)
+        gg, ghg = float(g @ g), float(g @ hg)
+        return {"overlap": gradient_hessian_overlap(hessian, g) if gg > 0 else math.nan,
+                "curvature": ghg / gg if gg > 0 else math.nan}
+
+
+class _DensityProbe(Probe):
+    def __init__(self, runs: int = 3, steps: int = 50, sigma2: float = 1e-4, grid_size: int = 500,
+                 every: int | None = None, **schedule):
+        schedule.setdefault("at", (0,))
+        super().__init__(every=every, **schedule)
+        self.runs, self.steps, self.sigma2, self.grid_size = runs, steps, sigma2, grid_size
+
+    def options(self):
+        return {"runs": self.runs, "steps": self.steps, "sigma2": self.sigma2, "grid_size": self.grid_size}
+
+    def _width(self, objective):
+        return min(self.steps, objective.num_params)
+
+    def outputs(self, objective):
+        w = self._width(objective)
+        return {"grid": (self.grid_size,), "density": (self.grid_size,), "nodes": (self.runs, w),
+                "weights": (self.runs, w)}
+
+    def _empty(self, objective):
+        return {k: np.full(shape, np.nan) for k, shape in self.outputs(objective).items()}
+
+    def _density(self, operator, context):
+        d = slq(operator, self.runs, self.steps, self.sigma2, grid_size=self.grid_size,
+                seed=self.seed_for(context))
+        return {"grid": d.grid, "density": d.density, "nodes": d.nodes, "weights": d.weights}
+
+
+class HessianDensityProbe(_DensityProbe):
+    """SLQ eigenvalue density of the Hessian (thesis settings by default; at step 0 and the last step)."""
+
+    name = "hessian_density"
+
+    def __call__(self, context):
+        return self._density(context.objective.hessian(context.theta), context)
+
+
+class LBFGSDensityProbe(_DensityProbe):
+    """SLQ eigenvalue density of the optimizer's L-BFGS matrix B (NaN rows while its memory is empty)."""
+
+    name = "lbfgs_density"
+
+    def __call__(self, context):
+        memory = context.memory()
+        if memory is None or memory.size == 0:
+            return self._empty(context.objective)
+        return self._density(CompactLBFGS.from_memory(memory), context)
+
+
+class BvsHProbe(_DensityProbe):
+    """The densities of the Hessian and of the L-BFGS matrix B at the same iterate, on one grid."""
+
+    name = "b_vs_h"
+
+    def outputs(self, objective):
+        w = self._width(objective)
+        g = (self.grid_size,)
+        return {"grid": g, "hessian_density": g, "lbfgs_density": g, "hessian_nodes": (self.runs, w),
+                "hessian_weights": (self.runs, w), "lbfgs_nodes": (self.runs, w), "lbfgs_weights": (self.runs, w),
+                "hessian_trace": (), "lbfgs_trace": ()}
+
+    def __call__(self, context):
+        memory = context.memory()
+        if memory is None or memory.size == 0:
+            return self._empty(context.objective)
+        seed = self.seed_for(context)
+        hessian = quadrature(context.objective.hessian(context.theta), self.runs, self.steps, seed)
+        lbfgs = quadrature(CompactLBFGS.from_memory(memory), self.runs, self.steps, seed)
+        low = min(np.nanmin(hessian[0]), np.nanmin(lbfgs[0]))
+        high = max(np.nanmax(hessian[0]), np.nanmax(lbfgs[0]))
+        sigma = kernel_width(self.sigma2, low, high)
+        grid = default_grid(low, high, sigma, self.grid_size)
+        h, b = smooth(*hessian, sigma, grid), smooth(*lbfgs, sigma, grid)
+        n = context.objective.num_params
+        return {"grid": grid, "hessian_density": h.density, "lbfgs_density": b.density,
+                "hessian_nodes": h.nodes, "hessian_weights": h.weights, "lbfgs_nodes": b.nodes,
+                "lbfgs_weights": b.weights, "hessian_trace": n * h.moment(1), "lbfgs_trace": n * b.moment(1)}

@@ -1,0 +1,86 @@
+"""Hutchinson estimates of the Hessian's trace and Frobenius norm, and their ratio.
+
+For random ``v`` with ``E[v v'] = I`` (Rademacher signs or standard normal):
+
+    E[v' H v] = tr(H)               (Hutchinson 1989)
+    E[|H v|^2] = tr(H'H) = |H|_F^2
+
+so the sample means over ``samples`` vectors estimate both, with standard errors
+``std / sqrt(samples)``; the Frobenius norm is the square root, its standard
+error by the delta method ``se(|H|_F^2) / (2 |H|_F)``. Fort and Ganguli (2019)
+track the ratio ``tr(H) / |H|_F`` (1/sqrt(n) for isotropic curvature, 1 when
+one direction dominates). All products are taken in blocks of ``block``
+vectors with the objective's block Hessian-vector product.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .linalg import rademacher
+
+__all__ = ["Estimate", "HutchinsonResult", "hutchinson", "random_probes"]
+
+
+@dataclass
+class Estimate:
+    value: float
+    stderr: float
+    samples: int
+
+    def __str__(self):
+        return f"{self.value:.6g} +- {self.stderr:.2g} ({self.samples} samples)"
+
+
+@dataclass
+class HutchinsonResult:
+    trace: Estimate
+    frobenius: Estimate          # |H|_F
+    frobenius_squared: Estimate  # E|Hv|^2
+    ratio: float                 # tr(H) / |H|_F
+    quadratic_forms: torch.Tensor  # v'Hv per sample
+    squared_norms: torch.Tensor    # |Hv|^2 per sample
+
+
+def random_probes(n: int, k: int, generator: torch.Generator, distribution: str = "rademacher") -> torch.Tensor:
+    if distribution == "rademacher":
+        return rademacher(n, k, generator)
+    if distribution == "gaussian":
+        return torch.randn((n, k), generator=generator, dtype=torch.float64)
+    raise ValueError(f"distribution must be 'rademacher' or 'gaussian', got {distribution!r}")
+
+
+def _mean(values: torch.Tensor) -> Estimate:
+    n = values.numel()
+    stderr = float(values.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.nan
+    return Estimate(float(values.mean()), stderr, n)
+
+
+def hutchinson(operator, samples: int = 50, seed: int = 0, distribution: str = "rademacher",
+               block: int | None = None) -> HutchinsonResult:
+    """Trace and Frobenius norm of a symmetric operator from ``samples`` random products."""
+    if not isinstance(samples, int) or samples < 2:
+        raise ValueError(f"samples must be an integer >= 2 (for a standard error), got {samples!r}")
+    block = samples if block is None else int(block)
+    if block < 1:
+        raise ValueError(f"block must be a positive integer, got {block!r}")
+    n = operator.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    forms, norms = [], []
+    done = 0
+    while done < samples:
+        k = min(block, samples - done)
+        V = random_probes(n, k, generator, distribution)
+        HV = operator.matmat(V)
+        forms.append((V * HV).sum(dim=0))
+        norms.append((HV * HV).sum(dim=0))
+        done += k
+    forms_t, norms_t = torch.cat(forms), torch.cat(norms)
+    trace = _mean(forms_t)
+    squared = _mean(norms_t)
+    frob = math.sqrt(max(squared.value, 0.0))
+    frobenius = Estimate(frob, squared.stderr / (2 * frob) if frob > 0 else math.nan, samples)
+    ratio = trace.value / frob if frob > 0 else math.nan
+    return HutchinsonResult(trace, frobenius, squared, ratio, forms_t, norms_t)
