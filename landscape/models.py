@@ -66,7 +66,7 @@ class CNNModel(nn.Module):
 
     def __init__(self, problem, seed=0, latent_size=128, dense_channels=32, resizes=(1, 2, 2, 2, 1),
                  conv_filters=(128, 64, 32, 16, 1), offset_scale=10.0, kernel_size=5,
-                 latent_scale=1.0, dense_init_scale=1.0, transpose=False):
+                 latent_scale=1.0, dense_init_scale=1.0, transpose=False, dense=True):
         super().__init__()
         if len(resizes) != len(conv_filters):
             raise ValueError(f"resizes {resizes} and conv_filters {conv_filters} must have the same length")
@@ -88,13 +88,17 @@ class CNNModel(nn.Module):
 
         gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
         features = self.h * self.w * dense_channels
-        self.z = nn.Parameter(torch.randn((1, latent_size), generator=gen, dtype=torch.float64)
-                              * latent_scale)
-        dense = torch.empty((features, latent_size), dtype=torch.float64)
-        nn.init.orthogonal_(dense, gain=dense_init_scale * math.sqrt(max(features / latent_size, 1)),
-                            generator=gen)
-        self.dense_weight = nn.Parameter(dense)
-        self.dense_bias = nn.Parameter(torch.zeros(features, dtype=torch.float64))
+        self.dense = dense
+        if dense:
+            self.z = nn.Parameter(torch.randn((1, latent_size), generator=gen, dtype=torch.float64)
+                                  * latent_scale)
+            weight = torch.empty((features, latent_size), dtype=torch.float64)
+            nn.init.orthogonal_(weight, gain=dense_init_scale * math.sqrt(max(features / latent_size, 1)),
+                                generator=gen)
+            self.dense_weight = nn.Parameter(weight)
+            self.dense_bias = nn.Parameter(torch.zeros(features, dtype=torch.float64))
+        else:   # the thesis's small test CNN (appendix B.5): a trainable input feature map, no dense layer
+            self.z = nn.Parameter(torch.randn((1, features), generator=gen, dtype=torch.float64) * latent_scale)
 
         self.conv_weights = nn.ParameterList()
         self.conv_biases = nn.ParameterList()
@@ -126,7 +130,7 @@ class CNNModel(nn.Module):
         return out[..., :rows, :cols]
 
     def forward(self):
-        net = F.linear(self.z, self.dense_weight, self.dense_bias)
+        net = F.linear(self.z, self.dense_weight, self.dense_bias) if self.dense else self.z
         net = net.reshape(1, self.h, self.w, self.dense_channels).permute(0, 3, 1, 2)
         for resize, weight, bias, offset in zip(self.resizes, self.conv_weights, self.conv_biases,
                                                 self.offsets):

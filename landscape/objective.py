@@ -53,9 +53,11 @@ class LinearOperator:
         other = torch.as_tensor(other, dtype=self.dtype)
         return self.matvec(other) if other.dim() == 1 else self.matmat(other)
 
-    def to_dense(self) -> torch.Tensor:
-        """The explicit matrix (n x n): only for small n."""
-        return self.matmat(torch.eye(self.shape[1], dtype=self.dtype))
+    def to_dense(self, block: int = 256) -> torch.Tensor:
+        """The explicit matrix (n x n), built ``block`` columns at a time: only for small n."""
+        n = self.shape[1]
+        eye = torch.eye(n, dtype=self.dtype)
+        return torch.cat([self.matmat(eye[:, i:i + block]) for i in range(0, n, block)], dim=1)
 
     def scipy(self) -> spla.LinearOperator:
         """A ``scipy.sparse.linalg.LinearOperator`` view (NumPy in, NumPy out)."""

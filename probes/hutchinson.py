@@ -72,7 +72,8 @@ def hutchinson(operator, samples: int = 50, seed: int = 0, distribution: str = "
     done = 0
     while done < samples:
         k = min(block, samples - done)
-        V = random_probes(n, k, generator, distribution)
+        # one vector at a time from the generator, so the samples do not depend on the block size
+        V = torch.stack([random_probes(n, 1, generator, distribution)[:, 0] for _ in range(k)], dim=1)
         HV = operator.matmat(V)
         forms.append((V * HV).sum(dim=0))
         norms.append((HV * HV).sum(dim=0))

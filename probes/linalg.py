@@ -11,7 +11,9 @@ enough", Parlett), so ``Q`` stays orthonormal to rounding and no spurious
 copies of converged Ritz values appear. Ritz pairs are ``(theta_i, Q s_i)``
 from ``T = S diag(theta) S'``; the residual ``|A y_i - theta_i y_i|`` equals
 ``beta_m |s_{m,i}|``. The run stops early if ``beta_j`` vanishes (an invariant
-subspace: the Ritz values are then eigenvalues).
+subspace: the Ritz values are then eigenvalues); "vanishes" means below 1e-10
+times the largest ``|A q_j|`` seen, because past that point the new vector is
+rounding noise that reorthogonalization cannot make orthogonal.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import numpy as np
 import torch
 
 from landscape.objective import LinearOperator
+
+BREAKDOWN = 1e-10   # beta below this fraction of |A| ends the run
 
 __all__ = ["DenseOperator", "Lanczos", "lanczos", "Eigenpairs", "extreme_eigenpairs", "rademacher"]
 
@@ -98,9 +102,11 @@ def lanczos(operator, steps: int, start: torch.Tensor | None = None, seed: int =
     Q = torch.empty((n, steps), dtype=torch.float64)
     q = q / norm
     alphas, betas = [], []
+    norm_estimate = 0.0
     for j in range(steps):
         Q[:, j] = q
         w = operator.matvec(q)
+        norm_estimate = max(norm_estimate, float(w.norm()))
         alpha = float(q @ w)
         alphas.append(alpha)
         basis = Q[:, :j + 1]
@@ -108,8 +114,9 @@ def lanczos(operator, steps: int, start: torch.Tensor | None = None, seed: int =
             w = w - basis @ (basis.T @ w)
         beta = float(w.norm())
         betas.append(beta)
-        scale = max(abs(alpha), betas[-2] if j else 0.0, 1e-300)
-        if beta <= 1e-12 * scale:      # invariant subspace: T's eigenvalues are exact
+        # Invariant subspace (to working precision): what is left of w is rounding noise,
+        # which Gram-Schmidt can no longer make orthogonal; T's eigenvalues are exact to beta.
+        if beta <= BREAKDOWN * norm_estimate:
             break
         q = w / beta
     m = len(alphas)
