@@ -116,12 +116,13 @@ def probe_densities(trace, name: str):
     data = trace.probe(name)
     length = data["grid"].shape[1]
     keys = [k for k, v in data.items() if k not in ("step", "grid") and v.ndim == 2 and v.shape[1] == length]
-    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4), squeeze=False)
     for ax, key in zip(axes[0], keys):
+        peak = np.nanmax(data[key]) if np.isfinite(data[key]).any() else 1.0
         for i, step in enumerate(data["step"]):
             if np.isfinite(data[key][i]).any():
-                ax.semilogy(data["grid"][i], np.maximum(data[key][i], 1e-12), lw=1.2, label=f"step {step}")
-        ax.set_ylim(bottom=1e-8)
+                ax.semilogy(data["grid"][i], np.maximum(data[key][i], peak * 1e-12), lw=1.2, label=f"step {step}")
+        ax.set_ylim(peak * 1e-10, peak * 3)   # outliers carry weight ~1/n: show ten decades
         ax.set_xlabel("eigenvalue")
         ax.set_title(key, fontsize=9)
         ax.legend(fontsize=7)

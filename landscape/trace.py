@@ -1,6 +1,6 @@
 """HDF5 traces: one self-describing file per run, safe against crashes, readable while written.
 
-The schema is documented in ``docs/trace-schema.md``. In short::
+The schema is documented in ``landscape/trace-schema.md``. In short::
 
     /                 attrs: schema, schema_version, config (JSON), versions (JSON),
                              start_time, problem, model, optimizer, seed, num_params

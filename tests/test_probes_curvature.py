@@ -198,3 +198,21 @@ def test_probe_schedules_and_bad_settings():
         hutchinson(DenseOperator(torch.eye(3)), samples=1)
     with pytest.raises(ValueError, match="s'y > 0"):
         CompactLBFGS(torch.eye(3)[:, :1], -torch.eye(3)[:, :1])
+
+
+@pytest.mark.slow
+def test_lanczos_on_the_thesis_sized_small_cnn():
+    """The thesis's check (appendix B.5) at its size: ~7,200 parameters, no dense layer, problem A."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "studies" / "fig_b2_estimator_accuracy.py"
+    spec = importlib.util.spec_from_file_location("fig_b2", path)
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    objective, theta = study.build(quick=False)
+    H = objective.hessian(theta).to_dense()
+    exact = torch.linalg.eigvalsh(0.5 * (H + H.T))
+    pairs = extreme_eigenpairs(objective.hessian(theta), k=5, steps=50, vectors=False)
+    scale = float(exact.abs().max())
+    assert torch.allclose(pairs.top, exact.flip(0)[:5], rtol=0, atol=1e-6 * scale)
+    assert torch.allclose(pairs.bottom, exact[:5], rtol=0, atol=1e-6 * scale)
