@@ -83,12 +83,12 @@ class InverseLBFGS(LinearOperator):
         alphas = []
         for i in range(c.m - 1, -1, -1):
             a = c.rho[i] * (c.S[:, i] @ q)          # (k,)
-            q -= torch.outer(c.Y[:, i], a)
+            q.addr_(c.Y[:, i], a, alpha=-1.0)       # rank-one updates in place: no (n, k) temporaries
             alphas.append(a)
-        r = c.gamma * q
+        r = q.mul_(c.gamma)
         for i, a in zip(range(c.m), reversed(alphas)):
             b = c.rho[i] * (c.Y[:, i] @ r)
-            r += torch.outer(c.S[:, i], a - b)
+            r.addr_(c.S[:, i], a - b)
         return r
 
     def inverse(self) -> CompactLBFGS:

@@ -1,0 +1,255 @@
+"""Geometry of the loss landscape: 1D interpolations, filter-normalized directions, 2D surfaces, planes.
+
+* Linear interpolation (Goodfellow, Vinyals and Saxe 2015): ``L((1 - a) x + a y)``
+  for any ``a`` (outside [0, 1] extrapolates). The thesis's four uses (Figures 3.5,
+  C.13, C.14) are :func:`between_initializations`, :func:`iterates_to_final`,
+  :func:`initializations_to_final` and :func:`along_trajectory`.
+* Filter-normalized random directions (Li, Xu, Taylor, Studer and Goldstein 2018):
+  a Gaussian direction shaped like the parameters, each filter ``d_i`` (slice along
+  the output dimension of a weight with two or more dimensions) rescaled to
+  ``|d_i| / |d_i| * |theta_i|``. Rules for the other tensors (biases, offsets, the
+  latent vector, pixel logits): ``"ignore"`` (zero, Li et al.'s choice for biases)
+  or ``"tensor"`` (the whole tensor rescaled to the norm of theta's tensor).
+* 2D surfaces ``L(c + a d1 + b d2)`` on a grid, evaluated in batches (the network
+  part of a batch runs as one vmapped forward pass), resumable from a checkpoint
+  file, with a progress bar; planes from random filter-normalized directions, from
+  the top two PCA directions of a trajectory, or from the top two Hessian
+  eigenvectors; a trajectory is projected onto a plane by least squares, with the
+  residual reported.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["interpolate", "Interpolation", "between_initializations", "iterates_to_final",
+           "initializations_to_final", "along_trajectory", "filter_normalized_direction", "losses",
+           "Surface", "surface", "Plane", "random_plane", "pca_plane", "hessian_plane", "project"]
+
+
+def _flat(theta) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(theta) if not torch.is_tensor(theta) else theta,
+                           dtype=torch.float64).reshape(-1)
+
+
+def losses(objective, thetas: torch.Tensor, batch: int = 8) -> np.ndarray:
+    """Losses at the rows of ``thetas`` (k, n), without gradients.
+
+    For models with a network, ``batch`` rows go through the network as one
+    vmapped forward pass; the physics (one factorization per design) follows
+    row by row. Objectives without ``logits`` are evaluated row by row.
+    """
+    thetas = torch.as_tensor(thetas, dtype=torch.float64)
+    out = np.empty(thetas.shape[0])
+    if not hasattr(objective, "logits") or batch <= 1:
+        for i, theta in enumerate(thetas):
+            out[i] = objective.loss(theta)
+        return out
+    from landscape.design import physical_density
+    from landscape.physics import compliance
+    with torch.no_grad():
+        for start in range(0, thetas.shape[0], batch):
+            chunk = thetas[start:start + batch]
+            logits = torch.func.vmap(objective.logits)(chunk)
+            designs = physical_density(objective.problem, logits, objective.volume_constraint, objective.filter)
+            for j, design in enumerate(designs):
+                out[start + j] = float(compliance(objective.problem, design, objective.penal))
+    objective.evaluations += thetas.shape[0]
+    return out
+
+
+# -- 1D -------------------------------------------------------------------------------------
+@dataclass
+class Interpolation:
+    alphas: np.ndarray
+    losses: np.ndarray        # (len(alphas),) or (curves, len(alphas))
+    labels: list[str] | None = None
+
+
+def interpolate(objective, theta_x, theta_y, alphas=np.linspace(0, 1, 51), batch: int = 8) -> Interpolation:
+    """``L((1 - a) theta_x + a theta_y)`` for every ``a`` in ``alphas``."""
+    x, y = _flat(theta_x), _flat(theta_y)
+    a = torch.as_tensor(np.asarray(alphas, dtype=np.float64))
+    points = (1 - a)[:, None] * x[None, :] + a[:, None] * y[None, :]
+    return Interpolation(np.asarray(alphas, dtype=np.float64), losses(objective, points, batch))
+
+
+def _curves(objective, pairs, alphas, labels, batch):
+    values = np.stack([interpolate(objective, x, y, alphas, batch).losses for x, y in pairs])
+    return Interpolation(np.asarray(alphas, dtype=np.float64), values, labels)
+
+
+def between_initializations(objective, thetas0: Sequence, alphas=np.linspace(-0.5, 1.5, 41), batch=8):
+    """Between successive pairs of random initializations (thesis Figure 3.5, first kind)."""
+    pairs = list(zip(thetas0[:-1], thetas0[1:]))
+    return _curves(objective, pairs, alphas, [f"init {i} -> init {i + 1}" for i in range(len(pairs))], batch)
+
+
+def iterates_to_final(objective, iterates: Sequence, steps: Sequence[int], final, alphas=np.linspace(0, 1, 26),
+                      batch=8):
+    """From chosen iterates of a run to its final point (thesis Figure 3.5, second kind)."""
+    return _curves(objective, [(t, final) for t in iterates], alphas, [f"step {s} -> final" for s in steps], batch)
+
+
+def initializations_to_final(objective, thetas0: Sequence, final, alphas=np.linspace(0, 1, 26), batch=8):
+    """From several random initializations to one final point (thesis Figure 3.5, third kind)."""
+    return _curves(objective, [(t, final) for t in thetas0], alphas,
+                   [f"init {i} -> final" for i in range(len(thetas0))], batch)
+
+
+def along_trajectory(objective, iterates: Sequence, points_per_segment: int = 5, batch=8) -> Interpolation:
+    """Between successive iterates, segments joined end to end (thesis Figure 3.5, fourth kind).
+
+    ``alphas`` runs from 0 to ``len(iterates) - 1``: integers are the iterates themselves.
+    """
+    pieces, axis = [], []
+    inner = np.linspace(0, 1, points_per_segment + 1)[:-1]
+    for k in range(len(iterates) - 1):
+        pieces.append(interpolate(objective, iterates[k], iterates[k + 1], inner, batch).losses)
+        axis.append(k + inner)
+    pieces.append(np.array([objective.loss(_flat(iterates[-1]))]))
+    axis.append(np.array([len(iterates) - 1.0]))
+    return Interpolation(np.concatenate(axis), np.concatenate(pieces))
+
+
+# -- directions ------------------------------------------------------------------------------
+def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: str = "ignore",
+                                others: str = "tensor") -> torch.Tensor:
+    """A Gaussian direction with Li et al.'s filter normalization, as a flat vector like ``theta``.
+
+    Tensors whose name ends in ``weight`` and that have two or more dimensions
+    (convolution kernels, the dense layer) are normalized filter by filter (slices
+    along the first dimension). One-dimensional tensors follow ``biases``, all
+    others (offsets, the latent vector ``z``, pixel logits) follow ``others``:
+    ``"ignore"`` gives them zero direction, ``"tensor"`` rescales the whole tensor
+    to the norm of theta's, ``"filter"`` treats the first dimension as filters.
+    """
+    for label, rule in (("biases", biases), ("others", others)):
+        if rule not in ("ignore", "tensor", "filter"):
+            raise ValueError(f"{label} must be 'ignore', 'tensor' or 'filter', got {rule!r}")
+    theta = objective.theta0 if theta is None else _flat(theta)
+    generator = torch.Generator().manual_seed(seed)
+    pieces = []
+    for name, shape, chunk in zip(objective.names, objective.shapes, torch.split(theta, objective.sizes)):
+        weight = chunk.view(shape)
+        d = torch.randn(shape, generator=generator, dtype=torch.float64)
+        is_filter_weight = name.split(".")[0].endswith("weight") and len(shape) >= 2
+        rule = "filter" if is_filter_weight else (biases if len(shape) <= 1 else others)
+        if rule == "ignore":
+            d.zero_()
+        elif rule == "tensor" or len(shape) == 0:
+            norm = d.norm()
+            d = d * (weight.norm() / norm) if norm > 0 else d
+        else:
+            flat_d, flat_w = d.reshape(shape[0], -1), weight.reshape(shape[0], -1)
+            scale = flat_w.norm(dim=1) / flat_d.norm(dim=1).clamp_min(1e-300)
+            d = (flat_d * scale[:, None]).reshape(shape)
+        pieces.append(d.reshape(-1))
+    direction = torch.cat(pieces)
+    if not bool(direction.abs().sum() > 0):
+        raise ValueError("the filter-normalized direction is zero (every tensor was ignored or is zero); "
+                         "use others='tensor' for pixel models")
+    return direction
+
+
+# -- 2D ----------------------------------------------------------------------------------------
+@dataclass
+class Plane:
+    """A plane ``center + a d1 + b d2`` and how it was chosen."""
+
+    center: torch.Tensor
+    d1: torch.Tensor
+    d2: torch.Tensor
+    kind: str
+    info: dict
+
+
+def random_plane(objective, center=None, seed: int = 0, **rules) -> Plane:
+    """Two filter-normalized random directions around ``center`` (default theta0), thesis Figure 3.3."""
+    center = objective.theta0 if center is None else _flat(center)
+    return Plane(center, filter_normalized_direction(objective, center, seed, **rules),
+                 filter_normalized_direction(objective, center, seed + 1, **rules), "random", {"seed": seed})
+
+
+def pca_plane(thetas: np.ndarray, final=None) -> Plane:
+    """The top two PCA directions of a trajectory, centred at its final point (Li et al. 2018)."""
+    from .trajectory import trajectory_pca
+    thetas = np.asarray(thetas, dtype=np.float64)
+    final = thetas[-1] if final is None else np.asarray(final, dtype=np.float64).reshape(-1)
+    pca = trajectory_pca(thetas, final)
+    scale = np.sqrt(np.maximum(pca.singular_values[:2], 0))
+    return Plane(torch.from_numpy(final.copy()), torch.from_numpy(pca.components[0].copy()),
+                 torch.from_numpy(pca.components[1].copy()), "pca",
+                 {"explained_variance_ratio": pca.explained_variance_ratio[:2].tolist(), "scale": scale.tolist()})
+
+
+def hessian_plane(objective, center=None, steps: int = 30, seed: int = 0) -> Plane:
+    """The top two Hessian eigenvectors at ``center`` (unit vectors)."""
+    from .linalg import extreme_eigenpairs
+    center = objective.theta0 if center is None else _flat(center)
+    pairs = extreme_eigenpairs(objective.hessian(center), k=2, steps=steps, seed=seed)
+    return Plane(center, pairs.top_vectors[:, 0].clone(), pairs.top_vectors[:, 1].clone(), "hessian",
+                 {"eigenvalues": pairs.top.tolist()})
+
+
+def project(plane: Plane, thetas) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares coordinates (k, 2) of points in the plane, and each point's residual distance."""
+    A = torch.stack([plane.d1, plane.d2], dim=1)
+    X = torch.as_tensor(np.asarray(thetas), dtype=torch.float64).reshape(-1, A.shape[0]) - plane.center
+    coords = torch.linalg.lstsq(A, X.T).solution.T
+    residual = (X - coords @ A.T).norm(dim=1)
+    return coords.numpy(), residual.numpy()
+
+
+@dataclass
+class Surface:
+    alphas: np.ndarray
+    betas: np.ndarray
+    losses: np.ndarray             # (len(alphas), len(betas))
+    plane: Plane | None = None
+    path: np.ndarray | None = None           # projected trajectory (k, 2)
+    path_residual: np.ndarray | None = None  # distance of each iterate from the plane
+
+
+def surface(objective, plane: Plane, alphas=np.linspace(-1, 1, 21), betas=np.linspace(-1, 1, 21),
+            batch: int = 8, checkpoint=None, progress: bool = True, trajectory=None) -> Surface:
+    """``L(center + a d1 + b d2)`` on the grid ``alphas x betas``.
+
+    With ``checkpoint`` (a .npz path) finished rows of the grid are saved as they
+    complete, and a rerun with the same grid and plane picks up where it stopped.
+    ``trajectory`` (k, n) is projected onto the plane.
+    """
+    alphas, betas = np.asarray(alphas, dtype=np.float64), np.asarray(betas, dtype=np.float64)
+    values = np.full((alphas.size, betas.size), np.nan)
+    key = json.dumps({"alphas": alphas.round(12).tolist(), "betas": betas.round(12).tolist(),
+                      "d1": float(plane.d1.norm()), "d2": float(plane.d2.norm()),
+                      "c": float(plane.center.norm())})
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        saved = np.load(path, allow_pickle=False)
+        if str(saved["key"]) == key:
+            values = saved["losses"].copy()
+    rows = [i for i in range(alphas.size) if np.isnan(values[i]).any()]
+    bar = tqdm(total=values.size, initial=values.size - len(rows) * betas.size, desc="surface", unit="point",
+               disable=not progress, leave=False)
+    b = torch.as_tensor(betas)
+    for i in rows:
+        points = plane.center[None, :] + alphas[i] * plane.d1[None, :] + b[:, None] * plane.d2[None, :]
+        values[i] = losses(objective, points, batch)
+        bar.update(betas.size)
+        bar.set_postfix(row=f"{i + 1}/{alphas.size}", loss=f"{np.nanmin(values):.4g}", refresh=False)
+        if path is not None:
+            tmp = path.with_name(path.name + ".tmp.npz")
+            np.savez(tmp, losses=values, key=np.array(key))
+            tmp.replace(path)
+    bar.close()
+    result = Surface(alphas, betas, values, plane)
+    if trajectory is not None:
+        result.path, result.path_residual = project(plane, trajectory)
+    return result

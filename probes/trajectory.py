@@ -1,0 +1,139 @@
+"""Trajectories: PCA of the iterates, and the metrics that explain how an optimizer moves.
+
+PCA (Li et al. 2018): the rows ``theta_k - theta_final`` of the iterates,
+their principal directions and explained variance ratios, computed from the
+``k x k`` Gram matrix (so ``n`` may be millions). Thesis section 4.1 notes that
+two components seem to explain ~100 % only because late steps are large;
+:func:`explained_variance_by_prefix` recomputes the ratio for every prefix of
+the trajectory (each prefix centred at its own last point), from one Gram
+matrix of the raw iterates: ``(x_i - x_j)'(x_l - x_j) = G_il - G_ij - G_jl + G_jj``.
+
+Metrics per iterate (thesis Figure 3.9, appendix A.2.1):
+
+* distance from the initialization ``|theta_k - theta_0|`` and the gradient norm;
+* cosine of successive gradients ``g_{k-1}'g_k / (|g_{k-1}| |g_k|)``;
+* the gradient projected on the direction to the final point,
+  ``-g_k'(theta_T - theta_k) / |theta_T - theta_k|`` (positive: descent points at the end);
+* the star-convexity residual (Zhou et al. 2019) ``L(theta_k) - L(theta_T) + (theta_T - theta_k)'g_k``,
+  negative wherever the path is star-convex towards ``theta_T``;
+* step sizes ``|theta_{k+1} - theta_k|``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .curvature import Probe
+
+__all__ = ["PCA", "trajectory_pca", "explained_variance_by_prefix", "trajectory_metrics", "TrajectoryProbe"]
+
+
+@dataclass
+class PCA:
+    components: np.ndarray               # (r, n) unit rows
+    singular_values: np.ndarray          # (r,) variances (eigenvalues of the Gram matrix)
+    explained_variance_ratio: np.ndarray  # (r,)
+
+
+def _gram(X: np.ndarray) -> np.ndarray:
+    return X @ X.T
+
+
+def trajectory_pca(thetas, final=None, components: int = 2) -> PCA:
+    """PCA of ``thetas - final`` (rows are iterates; ``final`` defaults to the last row)."""
+    X = np.asarray(thetas, dtype=np.float64)
+    final = X[-1] if final is None else np.asarray(final, dtype=np.float64).reshape(-1)
+    M = X - final
+    values, vectors = np.linalg.eigh(_gram(M))
+    order = np.argsort(values)[::-1]
+    values, vectors = np.maximum(values[order], 0), vectors[:, order]
+    total = values.sum()
+    r = min(components, int((values > 1e-14 * max(total, 1e-300)).sum()) or 1)
+    comps = (vectors[:, :r].T @ M) / np.sqrt(np.maximum(values[:r], 1e-300))[:, None]
+    ratio = values / total if total > 0 else np.zeros_like(values)
+    return PCA(comps, values[:r], ratio[:max(r, components)])
+
+
+def explained_variance_by_prefix(thetas, components: int = 2) -> np.ndarray:
+    """Explained variance ratio of the top ``components`` for every prefix ``thetas[:j+1]``, j >= 1.
+
+    Row ``j - 1`` holds the ratios for the prefix ending at iterate ``j``, centred at that iterate.
+    """
+    X = np.asarray(thetas, dtype=np.float64)
+    G = _gram(X)
+    out = np.full((X.shape[0] - 1, components), np.nan)
+    for j in range(1, X.shape[0]):
+        g = G[:j + 1, :j + 1]
+        centred = g - g[:, [j]] - g[[j], :] + g[j, j]
+        values = np.sort(np.maximum(np.linalg.eigvalsh(centred), 0))[::-1]
+        total = values.sum()
+        if total > 0:
+            out[j - 1, :min(components, values.size)] = values[:components] / total
+    return out
+
+
+def trajectory_metrics(thetas, grads, losses, final=None, final_loss=None) -> dict[str, np.ndarray]:
+    """The metrics of the module docstring for iterates ``thetas`` (k, n), ``grads`` (k, n), ``losses`` (k,)."""
+    X = np.asarray(thetas, dtype=np.float64)
+    G = np.asarray(grads, dtype=np.float64)
+    f = np.asarray(losses, dtype=np.float64)
+    final = X[-1] if final is None else np.asarray(final, dtype=np.float64).reshape(-1)
+    final_loss = f[-1] if final_loss is None else float(final_loss)
+    gnorm = np.linalg.norm(G, axis=1)
+    to_final = final - X
+    dist_final = np.linalg.norm(to_final, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.full(len(X), np.nan)
+        cos[1:] = np.sum(G[1:] * G[:-1], axis=1) / (gnorm[1:] * gnorm[:-1])
+        projection = np.where(dist_final > 0, -np.sum(G * to_final, axis=1) / dist_final, np.nan)
+    steps = np.full(len(X), np.nan)
+    steps[1:] = np.linalg.norm(np.diff(X, axis=0), axis=1)
+    return {"distance": np.linalg.norm(X - X[0], axis=1), "grad_norm": gnorm, "grad_cosine": cos,
+            "grad_to_final": projection, "star_convexity": f - final_loss + np.sum(to_final * G, axis=1),
+            "step_norm": steps, "distance_to_final": dist_final}
+
+
+class TrajectoryProbe(Probe):
+    """Trajectory metrics every step, at the cost of a few vector operations.
+
+    Distance from the initialization, gradient norm, cosine with the previous
+    gradient and the step norm need nothing else. The two metrics that involve
+    the final point need it in advance: pass ``reference`` (e.g. the final theta
+    of an identical earlier run; runs are deterministic), otherwise they are NaN
+    and :func:`trajectory_metrics` computes them afterwards from snapshots.
+    """
+
+    name = "trajectory"
+
+    def __init__(self, reference=None, reference_loss: float | None = None, every: int | None = 1, **schedule):
+        super().__init__(every=every, **schedule)
+        self.reference = None if reference is None else torch.as_tensor(np.asarray(reference), dtype=torch.float64)
+        self.reference_loss = reference_loss
+        self._previous = None
+
+    def options(self):
+        return {"reference": self.reference is not None, "reference_loss": self.reference_loss}
+
+    def outputs(self, objective):
+        return {k: () for k in ("distance", "grad_norm", "grad_cosine", "step_norm", "grad_to_final",
+                                "star_convexity")}
+
+    def __call__(self, context):
+        theta, grad = context.theta, context.grad
+        previous = self._previous if self._previous is not None and self._previous[0] < context.step else None
+        out = {"distance": float(torch.dist(theta, context.theta0)), "grad_norm": float(grad.norm()),
+               "grad_cosine": np.nan, "step_norm": np.nan, "grad_to_final": np.nan, "star_convexity": np.nan}
+        if previous is not None:
+            _, prev_theta, prev_grad = previous
+            out["grad_cosine"] = float(grad @ prev_grad) / float(grad.norm() * prev_grad.norm())
+            out["step_norm"] = float(torch.dist(theta, prev_theta))
+        if self.reference is not None:
+            to_final = self.reference - theta
+            distance = float(to_final.norm())
+            out["grad_to_final"] = -float(grad @ to_final) / distance if distance > 0 else np.nan
+            if self.reference_loss is not None:
+                out["star_convexity"] = context.loss - self.reference_loss + float(to_final @ grad)
+        self._previous = (context.step, theta, grad)
+        return out

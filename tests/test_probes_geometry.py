@@ -1,0 +1,160 @@
+"""Geometry and trajectory probes against exact answers."""
+import numpy as np
+import pytest
+import torch
+
+import landscape as L
+from probes.geometry import (Plane, filter_normalized_direction, interpolate, losses, project, random_plane,
+                             surface, along_trajectory)
+from probes.trajectory import TrajectoryProbe, explained_variance_by_prefix, trajectory_metrics, trajectory_pca
+
+SMALL_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filters=(4, 3, 1), kernel_size=3)
+
+
+def small_cnn_objective(seed=0):
+    problem = L.problems.resized("A", 8, 16)
+    return L.Objective(problem, L.models.build("cnn", problem, seed=seed, **SMALL_CNN), penal=3.0)
+
+
+def test_interpolation_end_points_are_the_losses_at_the_two_points():
+    a, b = small_cnn_objective(0), small_cnn_objective(1)
+    curve = interpolate(a, a.theta0, b.theta0, np.array([0.0, 0.3, 1.0]))
+    assert curve.losses[0] == pytest.approx(a.loss(a.theta0), rel=1e-12)
+    assert curve.losses[-1] == pytest.approx(a.loss(b.theta0), rel=1e-12)
+    path = along_trajectory(a, [a.theta0, b.theta0, 0.5 * b.theta0], points_per_segment=4)
+    assert path.alphas[-1] == 2 and path.losses[4] == pytest.approx(a.loss(b.theta0), rel=1e-12)
+
+
+def test_batched_losses_equal_one_at_a_time():
+    objective = small_cnn_objective()
+    g = torch.Generator().manual_seed(0)
+    thetas = objective.theta0 + 0.1 * torch.randn(5, objective.num_params, generator=g, dtype=torch.float64)
+    np.testing.assert_allclose(losses(objective, thetas, batch=4), losses(objective, thetas, batch=1), rtol=1e-12)
+
+
+def test_filter_normalized_direction_matches_filter_norms():
+    objective = small_cnn_objective()
+    g = torch.Generator().manual_seed(2)
+    theta = objective.theta0 + 0.05 * torch.randn(objective.num_params, generator=g, dtype=torch.float64)
+    d = filter_normalized_direction(objective, theta, seed=3)
+    checked = 0
+    for name, shape, t, piece in zip(objective.names, objective.shapes, torch.split(theta, objective.sizes),
+                                     torch.split(d, objective.sizes)):
+        t, piece = t.view(shape), piece.view(shape)
+        if name.split(".")[0].endswith("weight") and len(shape) >= 2:
+            np.testing.assert_allclose(piece.reshape(shape[0], -1).norm(dim=1), t.reshape(shape[0], -1).norm(dim=1),
+                                       rtol=1e-12)
+            checked += shape[0]
+        elif len(shape) == 1:
+            assert float(piece.abs().max()) == 0.0           # biases ignored
+        else:
+            assert float(piece.norm()) == pytest.approx(float(t.norm()), rel=1e-12)   # per tensor
+    assert checked > 5
+    assert torch.equal(d, filter_normalized_direction(objective, theta, seed=3))      # seeded
+    problem = L.problems.resized("A", 8, 16)
+    pixel = L.Objective(problem, L.models.build("pixel", problem))
+    with pytest.raises(ValueError, match="direction is zero"):
+        filter_normalized_direction(pixel, others="ignore")
+    assert float(filter_normalized_direction(pixel).norm()) == pytest.approx(float(pixel.theta0.norm()))
+
+
+def test_surface_of_a_quadratic_is_the_analytic_form(tmp_path):
+    A = torch.tensor([[3.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]], dtype=torch.float64)
+    b = torch.tensor([1.0, -1.0, 0.5], dtype=torch.float64)
+    f = L.FunctionObjective(lambda x: 0.5 * x @ A @ x - b @ x, torch.zeros(3))
+    c = torch.tensor([0.2, -0.1, 0.3], dtype=torch.float64)
+    d1, d2 = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64), torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64)
+    plane = Plane(c, d1, d2, "test", {})
+    alphas, betas = np.linspace(-1, 1, 5), np.linspace(-2, 2, 7)
+    s = surface(f, plane, alphas, betas, progress=False)
+    for i, a in enumerate(alphas):
+        for j, bb in enumerate(betas):
+            x = c + a * d1 + bb * d2
+            assert s.losses[i, j] == pytest.approx(float(0.5 * x @ A @ x - b @ x), rel=1e-13, abs=1e-13)
+
+
+def test_surface_resumes_from_its_checkpoint(tmp_path):
+    objective = small_cnn_objective()
+    plane = random_plane(objective, seed=0)
+    alphas, betas = np.linspace(-1, 1, 4), np.linspace(-1, 1, 3)
+    checkpoint = tmp_path / "surface.npz"
+    full = surface(objective, plane, alphas, betas, progress=False)
+
+    class Stop(Exception):
+        pass
+
+    original = objective.logits
+    calls = {"n": 0}
+
+    def failing(theta):
+        calls["n"] += 1
+        if calls["n"] > 2:   # two rows get done, then the "machine dies"
+            raise Stop
+        return original(theta)
+
+    objective.logits = failing
+    with pytest.raises(Stop):
+        surface(objective, plane, alphas, betas, checkpoint=checkpoint, progress=False, batch=3)
+    objective.logits = original
+    before = objective.evaluations
+    resumed = surface(objective, plane, alphas, betas, checkpoint=checkpoint, progress=False, batch=3)
+    assert objective.evaluations - before == 2 * betas.size      # only the two missing rows
+    np.testing.assert_allclose(resumed.losses, full.losses, rtol=1e-12)
+
+
+def test_pca_of_points_on_a_line_is_one_component_and_prefixes():
+    direction = np.array([1.0, 2.0, -1.0, 0.5])
+    thetas = np.array([t * direction for t in (0.0, 0.5, 1.5, 3.0, 4.0)]) + 1.0
+    pca = trajectory_pca(thetas)
+    assert pca.explained_variance_ratio[0] == pytest.approx(1.0, abs=1e-12)
+    assert abs(abs(pca.components[0] @ direction) / np.linalg.norm(direction) - 1) < 1e-12
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(size=(8, 6)), axis=0)
+    prefix = explained_variance_by_prefix(walk, components=2)
+    for j in range(2, 8):
+        direct = trajectory_pca(walk[:j + 1], walk[j]).explained_variance_ratio[:2]
+        np.testing.assert_allclose(prefix[j - 1], direct, atol=1e-12)
+
+
+def test_projected_trajectory_in_the_plane_has_zero_residual():
+    rng = np.random.default_rng(1)
+    c, d1, d2 = (torch.from_numpy(rng.normal(size=10)) for _ in range(3))
+    coords = rng.normal(size=(6, 2))
+    points = c.numpy() + coords @ np.stack([d1.numpy(), d2.numpy()])
+    found, residual = project(Plane(c, d1, d2, "test", {}), points)
+    np.testing.assert_allclose(found, coords, atol=1e-12)
+    assert residual.max() < 1e-12
+    _, off = project(Plane(c, d1, d2, "test", {}), points + 0.1 * rng.normal(size=points.shape))
+    assert off.min() > 0
+
+
+def test_trajectory_metrics_by_hand():
+    thetas = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0]])
+    grads = np.array([[-1.0, 0.0], [0.0, -1.0], [-1.0, 0.0], [0.0, 0.0]])
+    losses_ = np.array([3.0, 2.0, 1.0, 0.5])
+    m = trajectory_metrics(thetas, grads, losses_)
+    np.testing.assert_allclose(m["distance"], [0, 1, np.sqrt(2), np.sqrt(5)])
+    np.testing.assert_allclose(m["grad_norm"], [1, 1, 1, 0])
+    np.testing.assert_allclose(m["grad_cosine"][1:3], [0.0, 0.0])
+    np.testing.assert_allclose(m["step_norm"][1:], [1, 1, 1])
+    # to the final point (2, 1): from (0,0) the direction is (2,1)/sqrt5 and -g.dir = 2/sqrt5
+    assert m["grad_to_final"][0] == pytest.approx(2 / np.sqrt(5))
+    # star-convexity residual: L_i - L_T + (theta_T - theta_i)'g_i
+    np.testing.assert_allclose(m["star_convexity"][:3], [3 - 0.5 - 2, 2 - 0.5 - 1, 1 - 0.5 - 1])
+
+
+def test_trajectory_probe_agrees_with_the_post_hoc_metrics(tmp_path):
+    problem = L.problems.resized("A", 8, 16)
+    objective = L.Objective(problem, L.models.build("pixel", problem), penal=3.0)
+    first = L.run(objective, "lbfgs", steps=6, progress=False)
+    probe = TrajectoryProbe(reference=first.theta, reference_loss=first.final_loss)
+    run = L.run(objective, "lbfgs", steps=6, probes=[probe], progress=False,
+                trace=L.TraceWriter(tmp_path / "t.h5", snapshot_every=1))
+    trace = L.open_trace(tmp_path / "t.h5")
+    recorded = trace.probe("trajectory")
+    snaps = trace.snapshots()["theta"]
+    grads = np.stack([objective.grad(torch.from_numpy(t)).numpy() for t in snaps])
+    post = trajectory_metrics(snaps, grads, trace.steps()["loss"])
+    for key in ("distance", "grad_norm", "grad_cosine", "step_norm", "grad_to_final", "star_convexity"):
+        np.testing.assert_allclose(recorded[key][:-1], post[key][:-1], rtol=1e-9, atol=1e-12, err_msg=key)
+    assert run.status == "completed"
