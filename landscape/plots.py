@@ -2,11 +2,14 @@
 
 Each function takes opened :class:`~landscape.trace.Trace` objects and returns
 the matplotlib ``Figure``; :func:`save` writes it. The command line's ``plot``
-and ``compare`` are thin wrappers around these. Probe kinds register here with
-:func:`register_kind`, so ``landscape plot TRACE KIND`` knows them.
+and ``compare`` are thin wrappers around these. More kinds come from
+:func:`register_kind` or from the ``landscape.plot_kinds`` entry points (the
+``probes`` package registers ``pca``, ``surface`` and ``interpolation`` there),
+and every recorded probe can be plotted by its name.
 """
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -203,5 +206,8 @@ def figure_for(trace, kind: str):
         return KINDS[kind](trace)
     if kind in trace.probe_names:
         return probe_curves(trace, kind)
-    known = sorted(KINDS) + [f"{p} (probe)" for p in trace.probe_names]
+    plugins = {ep.name: ep for ep in entry_points(group="landscape.plot_kinds")}
+    if kind in plugins:
+        return plugins[kind].load()(trace)
+    known = sorted(KINDS) + sorted(plugins) + [f"{p} (probe)" for p in trace.probe_names]
     raise ValueError(f"unknown plot kind {kind!r}; for this trace: {', '.join(known)}")

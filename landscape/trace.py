@@ -480,6 +480,18 @@ class Trace:
         """The design at the best step (None if the run has not finished or has no design)."""
         return self._final_image("best_design")
 
+    def objective(self):
+        """Rebuild the run's :class:`~landscape.Objective` from the config (problem, model, seed, penal)."""
+        from . import models, problems
+        from .objective import Objective
+        config = self.config
+        problem = problems.get(config["problem"])
+        model = models.build(config["model"], problem, seed=config.get("model_seed", config.get("seed", 0)),
+                             **(config.get("model_options") or {}))
+        return Objective(problem, model, penal=config.get("penal", 3.0),
+                         volume_constraint=config.get("volume_constraint", True) is not False,
+                         filter=config.get("filter", True) is not False)
+
     def summary(self) -> dict[str, Any]:
         config = self.config
         steps = self.steps()

@@ -158,3 +158,17 @@ def test_trajectory_probe_agrees_with_the_post_hoc_metrics(tmp_path):
     for key in ("distance", "grad_norm", "grad_cosine", "step_norm", "grad_to_final", "star_convexity"):
         np.testing.assert_allclose(recorded[key][:-1], post[key][:-1], rtol=1e-9, atol=1e-12, err_msg=key)
     assert run.status == "completed"
+
+
+def test_geometry_plot_kinds_from_a_trace(tmp_path):
+    from landscape import plots
+    objective = L.Objective(L.problems.get("A"), L.models.build("pixel", L.problems.get("A")), penal=3.0)
+    path = tmp_path / "run.h5"
+    L.run(objective, "lbfgs", steps=8, probes=[TrajectoryProbe()], progress=False,
+          trace=L.TraceWriter(path, snapshot_every=2))
+    trace = L.open_trace(path)
+    for kind in ("pca", "surface", "interpolation", "trajectory", "distance"):
+        out = plots.save(plots.figure_for(trace, kind), tmp_path / f"{kind}.png")
+        assert out.read_bytes()[:4] == b"\x89PNG"
+    rebuilt = trace.objective()
+    assert rebuilt.loss(trace.final()["theta"]) == pytest.approx(trace.steps()["loss"][-1], rel=1e-12)

@@ -1,0 +1,113 @@
+"""Plots of the geometry probes: interpolation curves, 2D surfaces with the projected path, PCA variance.
+
+Functions return matplotlib figures; ``trace_*`` variants work from a saved
+trace (they rebuild the objective from its config and use its snapshots) and
+are registered as ``landscape plot TRACE KIND`` kinds through the
+``landscape.plot_kinds`` entry points: ``pca``, ``surface``, ``interpolation``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from landscape.plots import _pyplot, _title
+from .geometry import Interpolation, Surface, interpolate, pca_plane, surface
+from .trajectory import explained_variance_by_prefix, trajectory_pca
+
+__all__ = ["interpolation_figure", "surface_figure", "pca_figure", "trace_pca", "trace_surface",
+           "trace_interpolation"]
+
+
+def interpolation_figure(curves: Interpolation, title: str = "", xlabel: str = "alpha", log: bool = True):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    values = np.atleast_2d(curves.losses)
+    labels = curves.labels or [None] * len(values)
+    for i, (row, label) in enumerate(zip(values, labels)):
+        ax.plot(curves.alphas, row, lw=1.4, color=f"C{i % 10}", label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel="loss")
+    if curves.labels:
+        ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def surface_figure(s: Surface, title: str = "", log: bool = True, three_d: bool = True,
+                   center_label: str = "center"):
+    """Contour plot (and a 3D view) of a surface, with the projected path when there is one."""
+    plt = _pyplot()
+    values = np.log10(s.losses) if log else s.losses
+    A, B = np.meshgrid(s.alphas, s.betas, indexing="ij")
+    fig = plt.figure(figsize=(12 if three_d else 6.5, 5))
+    ax = fig.add_subplot(1, 2 if three_d else 1, 1)
+    contour = ax.contourf(A, B, values, levels=30, cmap="viridis")
+    ax.contour(A, B, values, levels=15, colors="k", linewidths=0.4, alpha=0.5)
+    fig.colorbar(contour, ax=ax, label="log10 loss" if log else "loss")
+    ax.plot(0, 0, "o", color="red", ms=6, label=center_label)
+    if s.path is not None:
+        ax.plot(s.path[:, 0], s.path[:, 1], ".-", color="white", lw=1, ms=3, label="projected path")
+        ax.set_title(f"{title}\npath's largest distance from the plane: {np.max(s.path_residual):.3g}", fontsize=8)
+    else:
+        ax.set_title(title, fontsize=8)
+    ax.set(xlabel="alpha (d1)", ylabel="beta (d2)")
+    ax.legend(fontsize=7, loc="upper right")
+    if three_d:
+        ax3 = fig.add_subplot(1, 2, 2, projection="3d")
+        ax3.plot_surface(A, B, values, cmap="viridis", linewidth=0, antialiased=True)
+        ax3.set(xlabel="alpha", ylabel="beta", zlabel="log10 loss" if log else "loss")
+    fig.tight_layout()
+    return fig
+
+
+def pca_figure(thetas, title: str = ""):
+    """Explained variance of the top two PCA directions for every prefix of a trajectory (thesis 4.1)."""
+    plt = _pyplot()
+    prefix = explained_variance_by_prefix(thetas, components=2)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = np.arange(1, len(prefix) + 1)
+    ax.plot(steps, prefix[:, 0], label="PC 1")
+    ax.plot(steps, prefix[:, 0] + prefix[:, 1], label="PC 1 + PC 2")
+    ax.set(xlabel="iterates in the prefix (snapshot index)", ylabel="explained variance ratio", ylim=(0, 1.02))
+    ax.legend()
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _snapshots(trace, minimum: int = 3):
+    snaps = trace.snapshots()
+    if len(snaps["step"]) < minimum:
+        raise ValueError(f"{trace.path} has {len(snaps['step'])} snapshots; this plot needs at least {minimum} "
+                         f"(run with --snapshot-every N)")
+    return snaps
+
+
+def trace_pca(trace):
+    snaps = _snapshots(trace)
+    fig = pca_figure(snaps["theta"], f"PCA of the trajectory, every prefix: {_title(trace)}")
+    return fig
+
+
+def trace_surface(trace, points: int = 11):
+    """The loss on the plane of the top two PCA directions of the snapshots, with the path (Li et al.)."""
+    snaps = _snapshots(trace)
+    plane = pca_plane(snaps["theta"])
+    coords_scale = np.abs(np.stack([snaps["theta"] - plane.center.numpy()]) @ np.stack(
+        [plane.d1.numpy(), plane.d2.numpy()]).T).max() * 1.2
+    grid = np.linspace(-coords_scale, coords_scale, points)
+    s = surface(trace.objective(), plane, grid, grid, progress=False, trajectory=snaps["theta"])
+    ratio = plane.info["explained_variance_ratio"]
+    return surface_figure(s, f"PCA plane ({100 * sum(ratio):.1f} % of the variance)\n{_title(trace)}",
+                          center_label="final point")
+
+
+def trace_interpolation(trace, points: int = 41):
+    """The loss on the segment from the first snapshot (initialization) to the final point, extended by 25 %."""
+    snaps = _snapshots(trace, minimum=1)
+    final = trace.final()["theta"]
+    if np.isnan(final).all():
+        final = snaps["theta"][-1]
+    curve = interpolate(trace.objective(), snaps["theta"][0], final, np.linspace(-0.25, 1.25, points))
+    return interpolation_figure(curve, f"initialization (0) to final point (1): {_title(trace)}")
