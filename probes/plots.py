@@ -11,7 +11,7 @@ import numpy as np
 
 from landscape.plots import _pyplot, _title
 from .geometry import Interpolation, Surface, interpolate, pca_plane, surface
-from .trajectory import explained_variance_by_prefix, trajectory_pca
+from .trajectory import explained_variance_by_prefix
 
 __all__ = ["interpolation_figure", "surface_figure", "pca_figure", "trace_pca", "trace_surface",
            "trace_interpolation"]
