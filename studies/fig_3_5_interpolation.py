@@ -1,0 +1,83 @@
+"""Thesis Figure 3.5 (and C.13, C.14): the four kinds of linear interpolation.
+
+Problem A with the CNN, p = 3 (``--problem``/``--model`` for the other panels):
+
+1. between random initializations (seeds 0..4), extrapolated to [-0.5, 1.5];
+2. from iterates of an L-BFGS run (seed 0) to its final point;
+3. from random initializations (seeds 1..4) to that final point;
+4. between successive iterates of the run, joined end to end.
+
+The L-BFGS run is recorded in ``runs/fig_3_5/`` with snapshots.
+
+    python studies/fig_3_5_interpolation.py --quick    # 60 L-BFGS steps, coarse curves (~1 minute)
+    python studies/fig_3_5_interpolation.py            # 300 steps (the thesis's budget), finer curves
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import landscape as L
+from landscape.plots import _pyplot, save
+from probes.geometry import along_trajectory, between_initializations, initializations_to_final, iterates_to_final
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--problem", default="A")
+    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--penal", type=float, default=3.0)
+    args = parser.parse_args(argv)
+    steps = 60 if args.quick else 300
+    points = 11 if args.quick else 41
+    problem = L.problems.get(args.problem)
+
+    def objective_for(seed):
+        return L.Objective(problem, L.models.build(args.model, problem, seed=seed), penal=args.penal)
+
+    objective = objective_for(0)
+    every = max(steps // 10, 1)
+    trace_path = ROOT / "runs" / "fig_3_5" / f"{args.problem}_{args.model}_p{args.penal:g}_lbfgs.h5"
+    result = L.run(objective, "lbfgs", steps=steps, trace=L.TraceWriter(trace_path, overwrite=True,
+                                                                         snapshot_every=every))
+    print(f"L-BFGS on {problem.name}, {args.model}: {result.status}, loss {result.losses[0]:.5g} -> "
+          f"{result.final_loss:.5g} in {result.steps} steps")
+    snaps = L.open_trace(trace_path).snapshots()
+    inits = [objective_for(seed).theta0 for seed in range(5)]
+    final = result.theta
+    curves = [
+        ("between random initializations", between_initializations(objective, inits, np.linspace(-0.5, 1.5, points)),
+         "alpha"),
+        ("iterates to the final point", iterates_to_final(objective, list(snaps["theta"][:-1]), list(snaps["step"][:-1]),
+                                                          final, np.linspace(0, 1, points)), "alpha"),
+        ("random initializations to the final point",
+         initializations_to_final(objective, inits[1:], final, np.linspace(0, 1, points)), "alpha"),
+        ("between successive iterates", along_trajectory(objective, list(snaps["theta"]), 4 if args.quick else 8),
+         f"snapshot index (every {every} steps)"),
+    ]
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for ax, (title, curve, xlabel) in zip(axes.ravel(), curves):
+        values = np.atleast_2d(curve.losses)
+        for i, row in enumerate(values):
+            label = curve.labels[i] if curve.labels else None
+            ax.semilogy(curve.alphas, row, lw=1.2, color=f"C{i % 10}", label=label)
+        ax.set(title=title, xlabel=xlabel, ylabel="loss")
+        if curve.labels and len(curve.labels) <= 10:
+            ax.legend(fontsize=6)
+        monotone = np.all(np.diff(values, axis=1) <= 1e-9 * np.abs(values[:, 1:]), axis=1)
+        print(f"{title}: {len(values)} curve(s), monotone decreasing: {int(monotone.sum())}/{len(values)}, "
+              f"max loss on the curves {np.nanmax(values):.4g}")
+    fig.suptitle(f"Linear interpolations, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
+    fig.tight_layout()
+    out = save(fig, ROOT / "figures" / f"fig_3_5_interpolation_{args.problem}_{args.model}.png")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
