@@ -58,6 +58,9 @@ def test_round_trip_of_every_field(tmp_path):
         for column, values in table.items():
             np.testing.assert_array_equal(trace.steps()[column], values)
         assert list(trace.frame().index) == list(range(10))
+        dataset = trace.to_xarray()
+        np.testing.assert_array_equal(dataset["loss"].values, table["loss"])
+        assert list(dataset["step"].values) == list(range(10))
         evaluations = result.history.evaluation_table()
         np.testing.assert_array_equal(trace.evaluations()["loss"].to_numpy(), evaluations["loss"])
         np.testing.assert_array_equal(trace.evaluations()["alpha"].to_numpy(), evaluations["alpha"])
