@@ -123,7 +123,7 @@ def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: st
                                 others: str = "tensor") -> torch.Tensor:
     """A Gaussian direction with Li et al.'s filter normalization, as a flat vector like ``theta``.
 
-    Tensors whose name ends in ``weight`` and that have two or more dimensions
+    Tensors whose name contains ``weight`` and that have two or more dimensions
     (convolution kernels, the dense layer) are normalized filter by filter (slices
     along the first dimension). One-dimensional tensors follow ``biases``, all
     others (offsets, the latent vector ``z``, pixel logits) follow ``others``:
@@ -139,7 +139,7 @@ def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: st
     for name, shape, chunk in zip(objective.names, objective.shapes, torch.split(theta, objective.sizes)):
         weight = chunk.view(shape)
         d = torch.randn(shape, generator=generator, dtype=torch.float64)
-        is_filter_weight = name.split(".")[0].endswith("weight") and len(shape) >= 2
+        is_filter_weight = "weight" in name.split(".")[0] and len(shape) >= 2
         rule = "filter" if is_filter_weight else (biases if len(shape) <= 1 else others)
         if rule == "ignore":
             d.zero_()
