@@ -74,7 +74,7 @@ def cmd_run(args) -> int:
     writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=args.snapshot_every,
                          config={"model": args.model, "model_options": model_options})
     model = L.models.build(args.model, problem, seed=args.seed, **model_options)
-    objective = L.Objective(problem, model, penal=args.penal)
+    objective = L.Objective(problem, model, penal=args.penal, filter=not args.no_filter)
     result = L.run(objective, optimizer, steps=args.steps, seed=args.seed, probes=probes, trace=writer,
                    progress=not args.no_progress)
     print(f"{result.status}: {result.message}")
@@ -153,11 +153,12 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one optimizer on one problem and write its trace")
     run.add_argument("--problem", required=True, help="suite name or thesis code (A, B, D, E)")
-    run.add_argument("--model", default="pixel", help="pixel, cnn, cnn_transpose, ...")
+    run.add_argument("--model", default="pixel", help="pixel, cnn, cnn_transpose, mlp")
     run.add_argument("--model-option", action="append", metavar="KEY=VALUE")
     run.add_argument("--optimizer", default="lbfgs")
     run.add_argument("--option", action="append", metavar="KEY=VALUE", help="optimizer option, e.g. m=10, lr=0.1")
     run.add_argument("--penal", type=float, default=3.0)
+    run.add_argument("--no-filter", action="store_true", help="no cone filter (as the NTK paper runs the mlp)")
     run.add_argument("--steps", type=int, default=100)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--probe", action="append", metavar="NAME[:KEY=VALUE,...]")

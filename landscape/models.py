@@ -143,7 +143,13 @@ KINDS = {
     "pixel": PixelModel,
     "cnn": CNNModel,
     "cnn_transpose": lambda problem, seed=0, **kw: CNNModel(problem, seed=seed, transpose=True, **kw),
+    "mlp": lambda problem, seed=0, **kw: _mlp(problem, seed=seed, **kw),
 }
+
+
+def _mlp(problem, seed=0, **options):
+    from .mlp import MLPModel   # coordinate MLPs live in their own module
+    return MLPModel(problem, seed=seed, **options)
 
 
 def register(kind: str, factory) -> None:
@@ -152,7 +158,7 @@ def register(kind: str, factory) -> None:
 
 
 def build(kind: str, problem, seed: int | None = 0, **options) -> nn.Module:
-    """A float64 parameterization of ``problem``: ``pixel``, ``cnn`` or ``cnn_transpose``."""
+    """A float64 parameterization of ``problem``: ``pixel``, ``cnn``, ``cnn_transpose`` or ``mlp``."""
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; accepted: {', '.join(KINDS)}")
     if kind == "pixel" and options:
