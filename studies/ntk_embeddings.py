@@ -1,0 +1,99 @@
+"""The NTK paper's qualitative results (seed 000): embeddings, NTK eigen-images, filter radius vs length-scale.
+
+On a Michell-type problem (michell_centered_both, problem A's family) with the
+coordinate MLP (NTK parameterization, cosine activation, no cone filter, p = 3):
+
+1. optimized shapes for raw, torus and Fourier embeddings (L-BFGS), with their
+   compliance, filter radius and translation-invariance score at initialization;
+2. the top eigen-images of the empirical NTK (logits) at initialization;
+3. the NTK filter radius at half maximum against the Fourier length-scale.
+
+Writes ``figures/ntk_shapes.png``, ``figures/ntk_eigenimages.png`` and
+``figures/ntk_radius_vs_length_scale.png``; traces in ``runs/ntk/``.
+
+    python studies/ntk_embeddings.py --quick    # 16x32 grid, width 256, 100 steps (~1 minute)
+    python studies/ntk_embeddings.py            # 32x64 (problem A), width 1000, 300 steps
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import landscape as L
+from landscape.plots import _pyplot, save
+from probes.linalg import extreme_eigenpairs
+from probes.ntk import filter_radius, kernel_row, ntk, translation_invariance
+
+ROOT = Path(__file__).resolve().parent.parent
+EMBEDDINGS = {"raw": {"embedding": "raw"}, "torus": {"embedding": "torus"},
+              "fourier (ell = 4)": {"embedding": "fourier", "length_scale": 4.0}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    size, width, steps = ((16, 32), 256, 100) if args.quick else ((32, 64), 1000, 300)
+    problem = L.problems.resized("A", *size)
+    height_, width_ = problem.shape
+    centre = (height_ // 2, width_ // 2)
+    window = max(2, min(problem.shape) // 4 - 1)
+
+    def objective(**options):
+        model = L.models.build("mlp", problem, seed=0, widths=(width, width), **options)
+        return L.Objective(problem, model, penal=3.0, filter=False)
+
+    rows, designs, eigen_images = [], {}, {}
+    for label, options in EMBEDDINGS.items():
+        obj = objective(**options)
+        op = ntk(obj)
+        radius = filter_radius(kernel_row(op, *centre), *centre)
+        invariance = translation_invariance(op, window=window)
+        pairs = extreme_eigenpairs(op, k=3, steps=30, seed=0)
+        eigen_images[label] = [pairs.top_vectors[:, i].reshape(problem.shape).numpy() for i in range(3)]
+        trace = ROOT / "runs" / "ntk" / f"{problem.name}_{options['embedding']}.h5"
+        result = L.run(obj, "lbfgs", steps=steps, trace=L.TraceWriter(trace, overwrite=True))
+        designs[label] = (result.best_design, result.best_loss)
+        rows.append((label, radius, invariance, result.best_loss))
+    print(f"{problem.name}, MLP width {width} x 2, cosine, no filter, p = 3, L-BFGS {steps} steps")
+    print(f"{'embedding':<20} {'NTK radius':>11} {'invariance':>11} {'compliance':>11}")
+    for label, radius, invariance, loss in rows:
+        print(f"{label:<20} {radius:>11.2f} {invariance:>11.3f} {loss:>11.4g}")
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(9, 5.5))
+    for ax, (label, (design, loss)), row in zip(axes, designs.items(), rows):
+        ax.imshow(design, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"{label}\ncompliance {loss:.4g}\nradius {row[1]:.2f}, invariance {row[2]:.3f}", fontsize=8)
+        ax.set_axis_off()
+    fig.suptitle(f"MLP embeddings on {problem.name} (no filter, p = 3)", fontsize=9)
+    fig.tight_layout()
+    save(fig, ROOT / "figures" / "ntk_shapes.png")
+
+    fig, axes = plt.subplots(3, 3, figsize=(7, 9))
+    for i, (label, images) in enumerate(eigen_images.items()):
+        for j, image in enumerate(images):
+            axes[i, j].imshow(image, cmap="RdBu_r", interpolation="nearest")
+            axes[i, j].set_axis_off()
+            axes[i, j].set_title(f"{label}: eigen-image {j + 1}", fontsize=7)
+    fig.tight_layout()
+    save(fig, ROOT / "figures" / "ntk_eigenimages.png")
+
+    scales = [1.0, 2.0, 4.0, 8.0, 16.0] if not args.quick else [1.0, 2.0, 4.0, 8.0]
+    radii = [filter_radius(kernel_row(ntk(objective(embedding="fourier", length_scale=s)), *centre), *centre)
+             for s in scales]
+    print("Fourier length-scale -> NTK radius: " + ", ".join(f"{s:g}: {r:.2f}" for s, r in zip(scales, radii)))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(scales, radii, "o-")
+    ax.set(xscale="log", xlabel="Fourier length-scale ell (elements)", ylabel="NTK radius at half maximum",
+           title=f"filter radius vs length-scale, {problem.name}")
+    ax.title.set_fontsize(9)
+    fig.tight_layout()
+    save(fig, ROOT / "figures" / "ntk_radius_vs_length_scale.png")
+    print("wrote figures/ntk_shapes.png, figures/ntk_eigenimages.png, figures/ntk_radius_vs_length_scale.png")
+
+
+if __name__ == "__main__":
+    main()
