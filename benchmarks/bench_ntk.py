@@ -8,22 +8,12 @@ Usage:  python benchmarks/bench_ntk.py [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from bench_graph import timed as median_time   # median wall time of fn() over repeats
 
 import landscape as L
 from probes.ntk import NTKOperator
-
-
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv=None):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 
 import landscape as L
 from landscape.plots import _pyplot, save
