@@ -114,3 +114,41 @@ def test_mlp_runs_with_optimizers_and_the_ntk_probe(tmp_path):
     assert list(probe["step"]) == [0, 5, 10] and probe["centre_row"].shape == (3, 16, 8)
     assert (np.diff(probe["top"], axis=1) <= 0).all()
     assert trace.config["model"] == "mlp" and trace.config["filter"] is False
+
+
+def test_torus_inner_products_are_exactly_translation_invariant():
+    angle = 2 * math.pi / 12
+    e = embed((6, 12), "torus", angle=angle)
+    gram = (e @ e.T).numpy()
+    y, x = np.divmod(np.arange(72), 12)
+    dx, dy = x[:, None] - x[None, :], y[:, None] - y[None, :]
+    np.testing.assert_allclose(gram, 2 * (np.cos(angle * dx) + np.cos(angle * dy)), atol=1e-13)
+
+
+def test_fourier_inner_products_approach_the_gaussian_kernel():
+    y, x = np.divmod(np.arange(64), 8)
+    d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2
+    target = np.exp(-d2 / (2 * 2.0 ** 2))
+    errors = []
+    for m in (100, 1000, 10000):
+        e = embed((8, 8), "fourier", length_scale=2.0, features=m, generator=torch.Generator().manual_seed(3))
+        errors.append(np.abs((e @ e.T).numpy() / m - target).max())
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.06
+
+
+def test_eigen_images_of_a_translation_invariant_kernel_are_fourier_modes():
+    """On the full torus a kernel of e(p)'e(q) is circulant: each eigen-image lives on the
+    frequencies where the kernel's symbol equals its eigenvalue."""
+    from probes.linalg import DenseOperator, extreme_eigenpairs
+    n = 12
+    e = embed((n, n), "torus", angle=2 * math.pi / n)
+    kernel = torch.exp(e @ e.T / 2)              # any function of e(p)'e(q): translation invariant
+    symbol = np.real(np.fft.fft2(kernel[0].reshape(n, n).numpy()))   # eigenvalue of each frequency
+    pairs = extreme_eigenpairs(DenseOperator(kernel), k=6, steps=60)
+    for value, vector in zip(pairs.top, pairs.top_vectors.T):
+        power = np.abs(np.fft.fft2(vector.reshape(n, n).numpy())) ** 2
+        on_shell = np.isclose(symbol, float(value), rtol=1e-8, atol=1e-8 * float(pairs.top[0]))
+        assert power[on_shell].sum() / power.sum() > 1 - 1e-10
+    # the top eigen-image is the constant mode; the next ones oscillate once across the grid
+    first = np.abs(np.fft.fft2(pairs.top_vectors[:, 0].reshape(n, n).numpy())) ** 2
+    assert np.unravel_index(first.argmax(), first.shape) == (0, 0)
