@@ -1,4 +1,4 @@
-"""The ``landscape`` command line: run, show, plot, compare, problems.
+"""The ``landscape`` command line: run, show, plot, compare, sweep, problems.
 
 Errors are one line on stderr (``landscape: error: ...``) and a non-zero exit.
 Probes are found through the ``landscape.probes`` entry-point group, so
@@ -147,6 +147,24 @@ def cmd_problems(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from landscape import sweep as sweeps
+    config = sweeps.load_config(args.config)
+    if args.out:
+        config["out"] = args.out
+    plan = sweeps.expand(config, base=None)
+    done = sum(sweeps._trace_status(t.trace) in sweeps.TERMINAL for t in plan.tasks)
+    print(f"sweep {plan.name}: {len(plan.tasks)} tasks ({done} already done) -> {plan.out}")
+    if args.dry_run:
+        for task in plan.tasks:
+            print(f"  {task.name}")
+        return 0
+    frame = sweeps.run_sweep(plan, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress)
+    counts = frame["status"].value_counts().to_dict()
+    print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; index: {plan.index_path}")
+    return 1 if counts.get("failed") else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="landscape", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -186,6 +204,15 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--linear", action="store_true", help="linear y axis")
     compare.set_defaults(func=cmd_compare)
 
+    sweep = sub.add_parser("sweep", help="run a sweep config (TOML/YAML) on Dask, skipping finished tasks")
+    sweep.add_argument("config")
+    sweep.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("--workers", type=int, default=2, help="local worker processes (without --scheduler)")
+    sweep.add_argument("--out", help="output directory (overrides the config's 'out')")
+    sweep.add_argument("--dry-run", action="store_true", help="list the tasks and stop")
+    sweep.add_argument("--no-progress", action="store_true")
+    sweep.set_defaults(func=cmd_sweep)
+
     problems = sub.add_parser("problems", help="the problem suite with sizes")
     problems.add_argument("--category")
     problems.set_defaults(func=cmd_problems)
@@ -196,13 +223,14 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     from landscape.optim import OptimizerError
     from landscape.problems import ProblemError
+    from landscape.sweep import SweepError
     from landscape.trace import TraceError
     try:
         return args.func(args)
     except BrokenPipeError:        # e.g. `landscape problems | head`
         sys.stdout = open(os.devnull, "w")
         return 0
-    except (CLIError, TraceError, OptimizerError, ProblemError, KeyError, ValueError, OSError) as error:
+    except (CLIError, TraceError, OptimizerError, ProblemError, SweepError, KeyError, ValueError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         print(f"landscape: error: {message}", file=sys.stderr)
         return 2

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from typing import Callable
 
 import numpy as np
@@ -510,10 +511,32 @@ def categories() -> list[str]:
     return list(_SUITE)
 
 
+_SIZED = re.compile(r"^(?P<category>.+)_(?P<width>\d+)x(?P<height>\d+)_(?P<volfrac>[0-9.]+)$")
+
+
+def _from_pattern(name: str) -> Problem | None:
+    """``<category>_<W>x<H>_<volfrac>`` for a known category at any size (the first suite entry's options)."""
+    match = _SIZED.match(str(name))
+    if match is None or match["category"] not in _SUITE:
+        return None
+    family, _, _, _, options = _SUITE[match["category"]][0]
+    volfrac = float(match["volfrac"])
+    normals, forces, mask = family(int(match["width"]), int(match["height"]), **options)
+    return Problem(normals, forces, volfrac, mask, name=str(name))
+
+
 def get(name: str) -> Problem:
-    """A fresh :class:`Problem` by suite name or thesis code (``A``, ``B``, ``D``, ``E``)."""
+    """A fresh :class:`Problem` by suite name or thesis code (``A``, ``B``, ``D``, ``E``).
+
+    Names of the form ``<category>_<W>x<H>_<volfrac>`` outside the suite build the
+    category's problem at that size and volume fraction (e.g.
+    ``michell_centered_both_8x16_0.12``, a coarse problem A).
+    """
     key = THESIS_CODES.get(name, name)
     if key not in _CATALOGUE:
+        sized = _from_pattern(key)
+        if sized is not None:
+            return sized
         close = difflib.get_close_matches(str(name), list(_CATALOGUE) + list(THESIS_CODES), n=5,
                                           cutoff=0.4)
         hint = f"; closest: {', '.join(close)}" if close else ""

@@ -1,0 +1,407 @@
+"""Sweeps: the product of run settings, run as independent tasks on Dask, restartable, with an index.
+
+A sweep is a declarative config (TOML or YAML; a dict in Python)::
+
+    name = "thesis-quick"
+    out = "runs/thesis-quick"            # traces in <out>/traces/, the index in <out>/index.csv
+    steps = 100
+    retries = 2                          # extra attempts for a task whose worker died
+
+    [axes]
+    problem = ["A", "B"]                 # suite names, thesis codes, or <category>_<W>x<H>_<volfrac>
+    model = ["pixel", "cnn"]             # or tables: {kind = "cnn", latent_size = 64}
+    penal = [1, 3]
+    optimizer = ["lbfgs", {name = "gd", lr = 0.1}]
+    seed = [0, 1, 2]
+    steps = [100]                        # optional axis; otherwise the top-level steps
+
+    [[exclude]]                          # drop every task matching all listed values
+    model = "cnn"
+    optimizer = "oc"
+
+Optional keys: ``probes`` (a list of ``{name = ..., every = ...}`` tables,
+recorded in every trace), ``snapshot_every``, ``filter`` (bool).
+
+Every task writes one trace named after its settings plus a short hash of its
+full config, so names are deterministic. Execution uses Dask: a
+``LocalCluster`` of single-threaded worker processes by default (torch is
+limited to one thread per worker), or any running cluster given its scheduler
+address. Completed traces are skipped on a rerun; a task whose worker dies is
+rescheduled by Dask up to ``retries`` more times, and its half-written trace
+(status ``running``) is replaced; a task that raises is recorded as ``failed``
+(in its trace and the index) and the sweep goes on. Invalid configs are
+rejected before anything runs, with the bad entry named.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["Sweep", "SweepError", "load_config", "expand", "run_sweep", "load", "medians", "Task"]
+
+AXES = ("problem", "model", "penal", "optimizer", "seed", "steps")
+TERMINAL = ("completed", "diverged", "line_search_failed", "max_evaluations", "failed")
+INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "optimizer", "optimizer_options",
+                 "seed", "steps", "final_loss", "best_loss", "steps_taken", "evaluations", "wall_time", "trace",
+                 "error", "config")
+
+
+class SweepError(ValueError):
+    """An invalid sweep config (named entry), or a sweep that cannot start."""
+
+
+@dataclass
+class Task:
+    name: str
+    config: dict
+    trace: Path
+
+
+@dataclass
+class Sweep:
+    name: str
+    out: Path
+    tasks: list[Task]
+    retries: int = 2
+    raw: dict = field(default_factory=dict)
+
+    @property
+    def index_path(self) -> Path:
+        return self.out / "index.csv"
+
+
+# -- config ----------------------------------------------------------------------------------
+def load_config(path) -> dict:
+    """Read a TOML (.toml) or YAML (.yaml, .yml) sweep config."""
+    path = Path(path)
+    if not path.exists():
+        raise SweepError(f"no such sweep config: {path}")
+    text = path.read_text()
+    if path.suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:   # Python 3.10
+            import tomli as tomllib
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise SweepError(f"{path}: not valid TOML: {error}") from None
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            raise SweepError(f"{path}: not valid YAML: {error}") from None
+    raise SweepError(f"{path}: sweep configs are .toml, .yaml or .yml files")
+
+
+def _as_list(axis: str, value) -> list:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise SweepError(f"axis {axis!r} is empty: the product of the axes has no task")
+    return values
+
+
+def _model_entry(entry) -> tuple[str, dict]:
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, Mapping) and "kind" in entry:
+        return str(entry["kind"]), {k: v for k, v in entry.items() if k != "kind"}
+    raise SweepError(f"model entry {entry!r} must be a kind name or a table with 'kind'")
+
+
+def _optimizer_entry(entry) -> tuple[str, dict]:
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, Mapping) and "name" in entry:
+        return str(entry["name"]), {k: v for k, v in entry.items() if k != "name"}
+    raise SweepError(f"optimizer entry {entry!r} must be a name or a table with 'name'")
+
+
+def _validate(config: dict) -> None:
+    from . import models, optim, problems
+    axes = config.get("axes")
+    if not isinstance(axes, Mapping) or not axes:
+        raise SweepError("the config needs an [axes] table (problem, model, penal, optimizer, seed)")
+    for axis in axes:
+        if axis not in AXES:
+            raise SweepError(f"unknown axis {axis!r}; known axes: {', '.join(AXES)}")
+    for required in ("problem", "optimizer"):
+        if required not in axes:
+            raise SweepError(f"the axes need {required!r}")
+    for entry in _as_list("problem", axes["problem"]):
+        try:
+            problems.get(str(entry))
+        except KeyError as error:
+            raise SweepError(f"axis 'problem': {error.args[0]}") from None
+    for entry in _as_list("model", axes.get("model", ["pixel"])):
+        kind, _ = _model_entry(entry)
+        if kind not in models.KINDS:
+            raise SweepError(f"axis 'model': unknown model kind {kind!r}; known: {', '.join(models.KINDS)}")
+    for entry in _as_list("optimizer", axes["optimizer"]):
+        name, options = _optimizer_entry(entry)
+        try:
+            optim.build(name, **options)
+        except optim.OptimizerError as error:
+            raise SweepError(f"axis 'optimizer': {error}") from None
+    for entry in _as_list("penal", axes.get("penal", [3.0])):
+        if not isinstance(entry, (int, float)) or entry < 1:
+            raise SweepError(f"axis 'penal': {entry!r} is not a number >= 1")
+    for entry in _as_list("seed", axes.get("seed", [0])):
+        if not isinstance(entry, int) or isinstance(entry, bool):
+            raise SweepError(f"axis 'seed': {entry!r} is not an integer")
+    steps = axes.get("steps", config.get("steps"))
+    if steps is None:
+        raise SweepError("give 'steps' (top level or as an axis)")
+    for entry in _as_list("steps", steps):
+        if not isinstance(entry, int) or isinstance(entry, bool) or entry < 0:
+            raise SweepError(f"steps: {entry!r} is not an integer >= 0")
+    for rule in config.get("exclude", []):
+        if not isinstance(rule, Mapping) or not rule:
+            raise SweepError(f"exclude entry {rule!r} must be a non-empty table")
+        for axis in rule:
+            if axis not in AXES:
+                raise SweepError(f"exclude entry {dict(rule)!r}: unknown axis {axis!r}")
+    for probe in config.get("probes", []):
+        if not isinstance(probe, Mapping) or "name" not in probe:
+            raise SweepError(f"probe entry {probe!r} must be a table with 'name'")
+        from .cli import probe_registry
+        if probe["name"] not in probe_registry():
+            raise SweepError(f"unknown probe {probe['name']!r}; available: {', '.join(sorted(probe_registry()))}")
+
+
+def _matches(task: dict, rule: Mapping) -> bool:
+    for axis, wanted in rule.items():
+        value = task[axis]
+        if axis == "model":
+            value = value["kind"]
+        elif axis == "optimizer":
+            value = value["name"]
+        if isinstance(wanted, list):
+            if value not in wanted:
+                return False
+        elif value != wanted and not (axis == "problem" and _same_problem(value, wanted)):
+            return False
+    return True
+
+
+def _same_problem(a, b) -> bool:
+    from . import problems
+    return problems.THESIS_CODES.get(a, a) == problems.THESIS_CODES.get(b, b)
+
+
+def _task_name(task: dict) -> str:
+    canonical = json.dumps(task, sort_keys=True, default=str)
+    digest = hashlib.sha1(canonical.encode()).hexdigest()[:8]
+    opts = "".join(f"_{k}{v}" for k, v in sorted(task["optimizer"]["options"].items()))
+    label = f"{task['problem']}_{task['model']['kind']}_{task['optimizer']['name']}{opts}_p{task['penal']:g}_s{task['seed']}"
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in label)
+    return f"{safe}_{digest}"
+
+
+def expand(config: dict, base: Path | None = None) -> Sweep:
+    """Validate ``config`` and expand it into tasks; nothing runs."""
+    _validate(config)
+    axes = config["axes"]
+    out = Path(config.get("out", f"runs/{config.get('name', 'sweep')}"))
+    if base is not None and not out.is_absolute():
+        out = base / out
+    values = {
+        "problem": [str(p) for p in _as_list("problem", axes["problem"])],
+        "model": [dict(zip(("kind", "options"), _model_entry(m))) for m in _as_list("model", axes.get("model", ["pixel"]))],
+        "penal": [float(p) for p in _as_list("penal", axes.get("penal", [3.0]))],
+        "optimizer": [dict(zip(("name", "options"), _optimizer_entry(o))) for o in _as_list("optimizer", axes["optimizer"])],
+        "seed": [int(s) for s in _as_list("seed", axes.get("seed", [0]))],
+        "steps": [int(s) for s in _as_list("steps", axes.get("steps", config.get("steps")))],
+    }
+    extra = {"probes": list(config.get("probes", [])), "snapshot_every": config.get("snapshot_every"),
+             "filter": bool(config.get("filter", True))}
+    tasks = []
+    for combo in itertools.product(*(values[a] for a in AXES)):
+        task = dict(zip(AXES, combo))
+        if any(_matches(task, rule) for rule in config.get("exclude", [])):
+            continue
+        task.update(extra)
+        name = _task_name(task)
+        tasks.append(Task(name, task, out / "traces" / f"{name}.h5"))
+    if not tasks:
+        raise SweepError("the product of the axes minus the exclusions has no task")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise SweepError("two tasks have the same settings (repeated axis values?)")
+    return Sweep(str(config.get("name", out.name)), out, tasks, int(config.get("retries", 2)), dict(config))
+
+
+# -- one task (runs on a worker) ---------------------------------------------------------------
+def _trace_status(path: Path) -> str | None:
+    from .trace import TraceError, open_trace
+    if not path.exists():
+        return None
+    try:
+        with open_trace(path) as trace:
+            return trace.status
+    except (TraceError, OSError):
+        return "unreadable"
+
+
+def _summary(task: Task, status: str, error: str = "") -> dict:
+    from .trace import open_trace
+    row = {"name": task.name, "status": status, "problem": task.config["problem"],
+           "model": task.config["model"]["kind"], "model_options": json.dumps(task.config["model"]["options"]),
+           "penal": task.config["penal"], "optimizer": task.config["optimizer"]["name"],
+           "optimizer_options": json.dumps(task.config["optimizer"]["options"], sort_keys=True),
+           "seed": task.config["seed"], "steps": task.config["steps"], "final_loss": math.nan,
+           "best_loss": math.nan, "steps_taken": 0, "evaluations": 0, "wall_time": math.nan,
+           "trace": str(task.trace), "error": error, "config": json.dumps(task.config, sort_keys=True, default=str)}
+    if task.trace.exists():
+        try:
+            with open_trace(task.trace) as trace:
+                s = trace.summary()
+                row.update(status=s["status"] if status != "failed" else "failed", final_loss=s["final_loss"],
+                           best_loss=s["best_loss"], steps_taken=s["steps"], evaluations=s["evaluations"],
+                           wall_time=s["wall_time"])
+                if s["status"] == "failed" and not error:
+                    row["error"] = s["message"]
+        except Exception as exc:   # noqa: BLE001 - reported in the index
+            row.update(status="failed", error=f"trace unreadable: {exc}")
+    return row
+
+
+def run_task(task: Task) -> dict:
+    """Run one task in this process (a Dask worker), writing its trace; returns its index row."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from . import models, optim, problems
+    from .cli import make_probe
+    from .objective import Objective
+    from .runner import run
+    from .trace import TraceWriter
+
+    status = _trace_status(task.trace)
+    if status in TERMINAL:
+        return _summary(task, status)
+    torch.set_num_threads(1)
+    c = task.config
+    try:
+        with threadpool_limits(limits=1):
+            problem = problems.get(c["problem"])
+            model = models.build(c["model"]["kind"], problem, seed=c["seed"], **c["model"]["options"])
+            objective = Objective(problem, model, penal=c["penal"], filter=c["filter"])
+            probes = [make_probe(p["name"] + (":" + ",".join(f"{k}={json.dumps(v)}" for k, v in p.items()
+                                                             if k != "name") if len(p) > 1 else ""))
+                      for p in c["probes"]]
+            # a trace left "running" by a worker that died is replaced (its task is being retried)
+            writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=c["snapshot_every"],
+                                 config={"model": c["model"]["kind"], "model_options": c["model"]["options"],
+                                         "sweep_task": task.name})
+            optimizer = optim.build(c["optimizer"]["name"], **c["optimizer"]["options"])
+            run(objective, optimizer, steps=c["steps"], seed=c["seed"], probes=probes, trace=writer, progress=False)
+    except Exception as error:   # noqa: BLE001 - a failed task is recorded and the sweep goes on
+        return _summary(task, "failed", f"{type(error).__name__}: {error}")
+    return _summary(task, _trace_status(task.trace) or "failed")
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+def _write_index(sweep: Sweep, rows: dict[str, dict]) -> None:
+    import pandas as pd
+    frame = pd.DataFrame([rows[t.name] for t in sweep.tasks if t.name in rows], columns=list(INDEX_COLUMNS))
+    sweep.out.mkdir(parents=True, exist_ok=True)
+    tmp = sweep.index_path.with_name(f".{sweep.index_path.name}.{os.getpid()}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, sweep.index_path)
+
+
+def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 2, progress: bool = True,
+              client=None) -> "pd.DataFrame":   # noqa: F821
+    """Run every task not yet completed; returns the index as a DataFrame (also written to ``index.csv``).
+
+    ``scheduler`` is the address of a running Dask scheduler (``tcp://host:8786``);
+    without it a ``LocalCluster`` of ``workers`` single-threaded processes runs here.
+    """
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
+    if isinstance(sweep, dict):
+        sweep = expand(sweep)
+    sweep.out.mkdir(parents=True, exist_ok=True)
+    (sweep.out / "sweep.json").write_text(json.dumps(sweep.raw, indent=2, default=str))
+    rows: dict[str, dict] = {}
+    todo = []
+    for task in sweep.tasks:
+        status = _trace_status(task.trace)
+        if status in TERMINAL:
+            rows[task.name] = _summary(task, status)
+        else:
+            todo.append(task)
+    if not todo:          # nothing to do: no cluster needed
+        _write_index(sweep, rows)
+        return load(sweep.index_path)
+    import dask
+    owned = []
+    if client is None:
+        if scheduler is None:
+            # the scheduler reads allowed-failures when it starts: a task whose worker died is
+            # rescheduled at most `retries` times before it counts as failed
+            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries}):
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None,
+                                       env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                                            "OPENBLAS_NUM_THREADS": "1"})
+            owned.append(cluster)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler)
+        owned.insert(0, client)
+    bar = tqdm(total=len(sweep.tasks), initial=len(rows), desc=f"sweep {sweep.name}", unit="task",
+               disable=not progress, dynamic_ncols=True)
+    start = time.perf_counter()
+    try:
+        futures = {client.submit(run_task, task, key=f"landscape-{task.name}", pure=False): task for task in todo}
+        failed = finished = 0
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                row = future.result()
+            except Exception as error:   # noqa: BLE001 - e.g. the worker died more than `retries` times
+                row = _summary(task, "failed", f"{type(error).__name__}: {error}")
+            rows[task.name] = row
+            failed += row["status"] == "failed"
+            finished += 1
+            _write_index(sweep, rows)
+            bar.update()
+            bar.set_postfix(done=len(rows), running=min(len(futures) - finished, workers), failed=failed,
+                            refresh=False)
+    finally:
+        bar.close()
+        for resource in owned:
+            resource.close()
+    _write_index(sweep, rows)
+    frame = load(sweep.index_path)
+    frame.attrs["seconds"] = time.perf_counter() - start
+    return frame
+
+
+# -- reading -----------------------------------------------------------------------------------
+def load(path) -> "pd.DataFrame":   # noqa: F821
+    """The index of a sweep (its directory or its index.csv) as a DataFrame."""
+    import pandas as pd
+    path = Path(path)
+    if path.is_dir():
+        path = path / "index.csv"
+    if not path.exists():
+        raise SweepError(f"no sweep index at {path}")
+    return pd.read_csv(path, keep_default_na=False, na_values=["", "nan", "NaN"])
+
+
+def medians(frame, by=("problem", "model", "penal", "optimizer", "optimizer_options"), value: str = "best_loss"):
+    """Median, min, max and count of ``value`` across seeds for each configuration."""
+    grouped = frame[frame["status"] != "failed"].groupby(list(by))[value]
+    return grouped.agg(["median", "min", "max", "count"]).reset_index()

@@ -1,0 +1,120 @@
+"""Sweeps on a real Dask LocalCluster of two worker processes."""
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from landscape import sweep as sweeps
+from landscape.trace import open_trace
+
+PROBLEM = "michell_centered_both_16x32_0.12"
+
+
+def config(out, steps=30, optimizers=("lbfgs", {"name": "gd", "lr": 0.05}, "gd_ls"), **extra):
+    return {"name": "test", "out": str(out), "steps": steps,
+            "axes": {"problem": [PROBLEM], "model": ["pixel"], "penal": [1, 3], "optimizer": list(optimizers),
+                     "seed": [0]}, **extra}
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _traces(out):
+    return sorted(p.name for p in (out / "traces").glob("*.h5"))
+
+
+def test_a_sweep_runs_every_task_once_and_a_rerun_does_no_work(tmp_path, client):
+    plan = sweeps.expand(config(tmp_path / "s"))
+    assert len(plan.tasks) == 6
+    index = sweeps.run_sweep(plan, client=client, progress=False)
+    assert len(index) == 6 and set(index["status"]) == {"completed"}
+    assert index["name"].is_unique
+    assert len(_traces(plan.out)) == 6
+    for path in index["trace"]:
+        with open_trace(path) as trace:
+            assert trace.status == "completed" and trace.num_steps == 30
+    loaded = sweeps.load(plan.out)
+    assert list(loaded["name"]) == [t.name for t in plan.tasks]
+    table = sweeps.medians(loaded)
+    assert len(table) == 6 and (table["count"] == 1).all()
+    mtimes = {p: p.stat().st_mtime_ns for p in (plan.out / "traces").glob("*.h5")}
+    start = time.perf_counter()
+    again = sweeps.run_sweep(sweeps.expand(config(tmp_path / "s")), client=client, progress=False)
+    assert time.perf_counter() - start < 5
+    assert {p: p.stat().st_mtime_ns for p in (plan.out / "traces").glob("*.h5")} == mtimes
+    assert list(again["best_loss"]) == list(loaded["best_loss"])
+
+
+def test_a_killed_worker_loses_and_duplicates_nothing(tmp_path, client):
+    plan = sweeps.expand(config(tmp_path / "k", steps=150, optimizers=("gd_ls", "lbfgs", {"name": "gd", "lr": 0.05})))
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(index=sweeps.run_sweep(plan, client=client,
+                                                                                    progress=False)))
+    thread.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and not any((plan.out / "traces").glob("*.h5")):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    pids = client.run(os.getpid)
+    victim = next(iter(pids.values()))
+    os.kill(victim, signal.SIGKILL)          # a worker dies in the middle of a task
+    thread.join(timeout=300)
+    assert victim not in client.run(os.getpid).values()     # the nanny replaced the killed worker
+    index = result["index"]
+    assert len(index) == 6 and index["name"].is_unique
+    assert set(index["status"]) <= {"completed", "line_search_failed"}, index[["name", "status", "error"]]
+    assert len(_traces(plan.out)) == 6
+    for path in index["trace"]:
+        with open_trace(path) as trace:
+            assert trace.status in ("completed", "line_search_failed")
+
+
+def test_a_failing_task_is_recorded_and_the_rest_complete(tmp_path, client):
+    cfg = config(tmp_path / "f", steps=5, optimizers=("lbfgs", "oc"))
+    cfg["axes"]["model"] = ["pixel", {"kind": "cnn", "latent_size": 4, "dense_channels": 2, "resizes": [1, 2, 1],
+                                      "conv_filters": [4, 2, 1], "kernel_size": 3}]
+    index = sweeps.run_sweep(sweeps.expand(cfg), client=client, progress=False)
+    failed = index[index["status"] == "failed"]
+    assert len(index) == 8 and len(failed) == 2                # oc on the CNN, p = 1 and 3
+    assert set(failed["model"]) == {"cnn"} and set(failed["optimizer"]) == {"oc"}
+    assert failed["error"].str.contains("pixel densities only").all()
+    assert set(index[index["status"] != "failed"]["status"]) == {"completed"}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["axes"].update(learning_rate=[1]), "unknown axis 'learning_rate'"),
+    (lambda c: c["axes"].update(problem=["no_such_problem"]), "unknown problem 'no_such_problem'"),
+    (lambda c: c["axes"].update(model=["resnet"]), "unknown model kind 'resnet'"),
+    (lambda c: c["axes"].update(optimizer=["lbfgs", {"name": "gd", "lr": -1}]), "lr must be a finite number > 0"),
+    (lambda c: c["axes"].update(seed=[]), "axis 'seed' is empty"),
+    (lambda c: c.update(exclude=[{"optimizer": ["lbfgs", "gd", "gd_ls"]}]), "has no task"),
+    (lambda c: c.update(probes=[{"name": "nope"}]), "unknown probe 'nope'"),
+])
+def test_invalid_configs_are_rejected_before_anything_runs(tmp_path, change, message):
+    cfg = config(tmp_path / "bad")
+    change(cfg)
+    with pytest.raises(sweeps.SweepError, match=message):
+        sweeps.expand(cfg)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_configs_load_from_toml_and_yaml(tmp_path):
+    (tmp_path / "s.toml").write_text('steps = 3\n[axes]\nproblem = ["A"]\noptimizer = ["lbfgs", {name = "gd", lr = 0.1}]\n'
+                                     'seed = [0, 1]\n[[exclude]]\noptimizer = "gd"\nseed = 1\n')
+    (tmp_path / "s.yaml").write_text("steps: 3\naxes:\n  problem: [A]\n  optimizer: [lbfgs, {name: gd, lr: 0.1}]\n"
+                                     "  seed: [0, 1]\nexclude:\n  - {optimizer: gd, seed: 1}\n")
+    a = sweeps.expand(sweeps.load_config(tmp_path / "s.toml"))
+    b = sweeps.expand(sweeps.load_config(tmp_path / "s.yaml"))
+    assert [t.name for t in a.tasks] == [t.name for t in b.tasks] and len(a.tasks) == 3
+    with pytest.raises(sweeps.SweepError, match="not valid TOML"):
+        (tmp_path / "bad.toml").write_text("steps = = 3")
+        sweeps.load_config(tmp_path / "bad.toml")
