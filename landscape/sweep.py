@@ -42,7 +42,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Sweep", "SweepError", "load_config", "expand", "run_sweep", "load", "medians", "Task"]
 
@@ -320,7 +323,7 @@ def _write_index(sweep: Sweep, rows: dict[str, dict]) -> None:
 
 
 def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 2, progress: bool = True,
-              client=None) -> "pd.DataFrame":   # noqa: F821
+              client=None) -> pd.DataFrame:
     """Run every task not yet completed; returns the index as a DataFrame (also written to ``index.csv``).
 
     ``scheduler`` is the address of a running Dask scheduler (``tcp://host:8786``);
@@ -390,7 +393,7 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
 
 
 # -- reading -----------------------------------------------------------------------------------
-def load(path) -> "pd.DataFrame":   # noqa: F821
+def load(path) -> pd.DataFrame:
     """The index of a sweep (its directory or its index.csv) as a DataFrame."""
     import pandas as pd
     path = Path(path)
