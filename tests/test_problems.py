@@ -30,8 +30,17 @@ def test_thesis_codes_and_figure3_beam():
 
 def test_unknown_name_lists_close_matches():
     with pytest.raises(KeyError) as err:
-        problems.get("michell_centered_both_32x64_0.13")
+        problems.get("michel_centered_both_32x64_0.12")
     assert "michell_centered_both_32x64_0.12" in str(err.value)
+
+
+def test_category_size_volfrac_names_build_problems_outside_the_suite():
+    coarse = problems.get("michell_centered_both_8x16_0.12")
+    assert coarse.shape == (16, 8) and coarse.volfrac == 0.12
+    assert np.array_equal(coarse.forces, problems.resized("A", 8, 16).forces)
+    assert problems.get("michell_centered_both_32x64_0.13").volfrac == 0.13
+    with pytest.raises(problems.ProblemError):
+        problems.get("michell_centered_both_8x16_1.5")
 
 
 def test_boundary_condition_quirks_are_reproduced():
