@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml | system-packages
 	touch $@
 
 run: setup
-	$(PY) -m landscape.demo
+	$(PY) studies/run_quick.py
 
 test: setup
 	$(PY) -m pytest

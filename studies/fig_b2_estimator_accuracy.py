@@ -56,8 +56,9 @@ def relative(a, b):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=str(FIGURES / "fig_b2_estimator_accuracy"))
+    parser.add_argument("--out", default=None, help="output stem (default figures/fig_b2_estimator_accuracy[_quick])")
     args = parser.parse_args(argv)
+    args.out = args.out or str(FIGURES / ("fig_b2_estimator_accuracy" + ("_quick" if args.quick else "")))
 
     objective, theta = build(args.quick)
     n = objective.num_params

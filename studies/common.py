@@ -1,0 +1,51 @@
+"""What the study scripts share: running a grid of cases through the sweep runner, and reading them back.
+
+Every study describes its runs as a sweep config (see :mod:`landscape.sweep`):
+traces land in ``runs/<study>/traces/``, finished traces are reused on a rerun,
+and cases run in parallel on a local Dask cluster. ``curves`` reads the loss
+curves back and takes medians over seeds.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "figures"
+RUNS = ROOT / "runs"
+sys.path.insert(0, str(ROOT))
+
+
+def run_cases(study: str, axes: dict, steps: int, workers: int = 2, progress: bool = True, **extra):
+    """Run (or reuse) the product of ``axes`` for ``steps`` steps; returns the sweep index DataFrame."""
+    from landscape import sweep
+    config = {"name": study, "out": str(RUNS / study), "steps": steps, "axes": axes, **extra}
+    return sweep.run_sweep(sweep.expand(config), workers=workers, progress=progress)
+
+
+def curves(index, by=("problem", "model", "penal", "optimizer", "optimizer_options"), column: str = "loss"):
+    """``{configuration: (steps, median curve, min curve, max curve, runs)}`` from the traces of an index."""
+    from landscape.trace import open_trace
+    groups = {}
+    for _, row in index[index["status"] != "failed"].iterrows():
+        with open_trace(row["trace"]) as trace:
+            values = trace.steps()[column]
+        groups.setdefault(tuple(row[k] for k in by), []).append(values)
+    out = {}
+    for key, series in groups.items():
+        length = max(len(s) for s in series)
+        table = np.full((len(series), length), np.nan)
+        for row, s in zip(table, series):
+            row[:len(s)] = s
+            row[len(s):] = s[-1]          # a run that stopped early keeps its last value
+        out[key] = (np.arange(length), np.median(table, axis=0), table.min(axis=0), table.max(axis=0), len(series))
+    return out
+
+
+def converged_step(curve: np.ndarray, tolerance: float = 1e-3) -> int:
+    """The first step after which the loss stays within ``tolerance`` (relative) of its final value."""
+    final = curve[-1]
+    far = np.flatnonzero(np.abs(curve - final) > tolerance * abs(final))
+    return int(far[-1] + 1) if far.size else 0

@@ -1,0 +1,55 @@
+"""The quick thesis reproduction behind ``make run``: every study with ``--quick``, then a summary.
+
+Runs, in order, the p = 1 pixel check (``landscape.demo``) and the quick version
+of every study script, each as its own process so one failure does not stop the
+rest, and prints a table of what ran, how long it took, and what it wrote.
+Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
+
+    python studies/run_quick.py            # ~12 minutes on 2 cores from scratch
+    python studies/run_quick.py --only fig_3_3_plane ntk_embeddings
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDIES = [
+    ("demo", [sys.executable, "-m", "landscape.demo"], "thesis p = 1 pixel values (A, B) and the CNN at init"),
+    ("fig_b2_estimator_accuracy", ["--quick"], "Figure B.2: estimator accuracy"),
+    ("fig_3_3_plane", ["--quick"], "Figure 3.3: plane around the initialization (D, CNN)"),
+    ("fig_3_5_interpolation", ["--quick"], "Figure 3.5: the four interpolations (A, CNN)"),
+    ("table_3_3_decomposition", ["--quick"], "Table 3.3 / Figure 3.8: L-BFGS taken apart (A, B, p = 3)"),
+    ("tune_step_sizes", ["--quick"], "Appendix B.7: step-size search (CNN, A and B)"),
+    ("ntk_embeddings", ["--quick"], "NTK paper: embeddings, eigen-images, radius"),
+]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", help="run only these studies")
+    args = parser.parse_args(argv)
+    rows = []
+    for name, command, what in STUDIES:
+        if args.only and name not in args.only:
+            continue
+        if name != "demo":
+            command = [sys.executable, str(ROOT / "studies" / f"{name}.py"), *command]
+        print(f"\n=== {name}: {what}", flush=True)
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT)
+        rows.append((name, "ok" if done.returncode == 0 else f"FAILED ({done.returncode})",
+                     time.perf_counter() - start, what))
+    print("\nQuick thesis reproduction: summary")
+    print(f"{'study':<28} {'result':<12} {'seconds':>8}  what")
+    for name, result, seconds, what in rows:
+        print(f"{name:<28} {result:<12} {seconds:>8.0f}  {what}")
+    print("figures and tables: figures/ (see figures/README.md); traces: runs/")
+    return 0 if all(r[1] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
