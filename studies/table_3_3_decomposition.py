@@ -116,7 +116,7 @@ def main(argv=None):
     table = table.sort_values(["model", "penal", "problem", "optimizer"])
     name = "table_3_3_decomposition" + ("_quick" if args.quick else "")
     table.to_csv(FIGURES / f"{name}.csv", index=False)
-    lines = [f"| model | p | problem | " + " | ".join(LABELS) + " |", "|---|---|---|" + "---|" * len(LABELS)]
+    lines = ["| model | p | problem | " + " | ".join(LABELS) + " |", "|---|---|---|" + "---|" * len(LABELS)]
     for (model, penal, problem), part in table.groupby(["model", "penal", "problem"], observed=True):
         cells = []
         for label in LABELS:
