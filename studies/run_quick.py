@@ -24,6 +24,9 @@ STUDIES = [
     ("fig_3_5_interpolation", ["--quick"], "Figure 3.5: the four interpolations (A, CNN)"),
     ("table_3_3_decomposition", ["--quick"], "Table 3.3 / Figure 3.8: L-BFGS taken apart (A, B, p = 3)"),
     ("tune_step_sizes", ["--quick"], "Appendix B.7: step-size search (CNN, A and B)"),
+    ("fig_b1_density_hessian", ["--quick"], "Figure B.1: density-space Hessian spectra, p = 1"),
+    ("sec_4_1_pca", ["--quick"], "Section 4.1: PCA of every prefix of a trajectory"),
+    ("hoyer_fig3_mbb", ["--quick"], "Hoyer et al. Figure 3: MBB beam, four optimizers"),
     ("ntk_embeddings", ["--quick"], "NTK paper: embeddings, eigen-images, radius"),
 ]
 
