@@ -1,0 +1,60 @@
+"""Thesis Figure 3.7 (C.9-C.12): eigenvalue densities of the true Hessian and of the L-BFGS (m = 1) matrix.
+
+L-BFGS with m = 1 on problem A with the CNN, p = 3; at step 1 (the first step
+with a curvature pair), after 10 steps and at the last step, the SLQ density of
+the Hessian and of the compact L-BFGS matrix B on one common grid (the ``b_vs_h``
+probe), with their traces.
+
+    python studies/fig_3_7_b_vs_h.py --quick   # 40 steps, SLQ k = 2, o = 30
+    python studies/fig_3_7_b_vs_h.py           # 300 steps, the thesis's k = 3, o = 50
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from common import FIGURES, RUNS
+
+import landscape as L
+from landscape.plots import _pyplot, save
+from probes.curvature import BvsHProbe
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--problem", default="A")
+    args = parser.parse_args(argv)
+    steps, runs, lanczos = (40, 2, 30) if args.quick else (300, 3, 50)
+    problem = L.problems.get(args.problem)
+    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0), penal=3.0)
+    probe = BvsHProbe(runs=runs, steps=lanczos, grid_size=400, at=[1, 10], every=None)
+    path = RUNS / "fig_3_7" / f"{problem.name}_cnn_lbfgs_m1_{steps}.h5"
+    L.run(objective, L.optim.build("lbfgs", m=1), steps=steps, probes=[probe],
+          trace=L.TraceWriter(path, overwrite=True))
+    data = L.open_trace(path).probe("b_vs_h")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(data["step"]), figsize=(5 * len(data["step"]), 3.8), squeeze=False)
+    for ax, i in zip(axes[0], range(len(data["step"]))):
+        grid = data["grid"][i]
+        for key, color, label in (("hessian_density", "C0", "Hessian"), ("lbfgs_density", "C3", "L-BFGS B (m = 1)")):
+            values = data[key][i]
+            peak = np.nanmax(values)
+            ax.semilogy(grid, np.maximum(values, peak * 1e-12), color=color, label=label)
+        top = max(np.nanmax(data["hessian_density"][i]), np.nanmax(data["lbfgs_density"][i]))
+        ax.set(ylim=(top * 1e-10, top * 3), xlabel="eigenvalue", ylabel="density")
+        ax.set_title(f"step {data['step'][i]}: tr H = {data['hessian_trace'][i]:.3g}, "
+                     f"tr B = {data['lbfgs_trace'][i]:.3g}", fontsize=9)
+        ax.legend(fontsize=7)
+        print(f"step {data['step'][i]}: trace of H {data['hessian_trace'][i]:.4g}, of B {data['lbfgs_trace'][i]:.4g}; "
+              f"H nodes in [{np.nanmin(data['hessian_nodes'][i]):.3g}, {np.nanmax(data['hessian_nodes'][i]):.3g}], "
+              f"B nodes in [{np.nanmin(data['lbfgs_nodes'][i]):.3g}, {np.nanmax(data['lbfgs_nodes'][i]):.3g}]")
+    fig.suptitle(f"Hessian vs L-BFGS (m = 1) eigenvalue densities, {problem.name}, CNN, p = 3", fontsize=10)
+    fig.tight_layout()
+    out = save(fig, FIGURES / ("fig_3_7_b_vs_h" + ("_quick" if args.quick else "") + ".png"))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
