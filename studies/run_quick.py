@@ -5,7 +5,7 @@ of every study script, each as its own process so one failure does not stop the
 rest, and prints a table of what ran, how long it took, and what it wrote.
 Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
 
-    python studies/run_quick.py            # ~15 minutes on 2 cores from scratch
+    python studies/run_quick.py            # ~17 minutes on 2 cores from scratch
     python studies/run_quick.py --only fig_3_3_plane ntk_embeddings
 """
 from __future__ import annotations
@@ -22,7 +22,9 @@ STUDIES = [
     ("fig_b2_estimator_accuracy", ["--quick"], "Figure B.2: estimator accuracy"),
     ("fig_3_3_plane", ["--quick"], "Figure 3.3: plane around the initialization (D, CNN)"),
     ("fig_3_5_interpolation", ["--quick"], "Figure 3.5: the four interpolations (A, CNN)"),
+    ("table_3_2_lbfgs_vs_gd", ["--quick"], "Table 3.2 / Figures 3.4, C.2: L-BFGS vs GD (A, B, p = 3)"),
     ("table_3_3_decomposition", ["--quick"], "Table 3.3 / Figure 3.8: L-BFGS taken apart (A, B, p = 3)"),
+    ("fig_3_6_memory", ["--quick"], "Figures 3.6, C.5: L-BFGS m = 1 vs m = 10"),
     ("fig_3_7_b_vs_h", ["--quick"], "Figure 3.7: Hessian vs L-BFGS (m = 1) densities"),
     ("fig_3_9_trajectory", ["--quick"], "Figure 3.9: distance and gradient norm, L-BFGS vs GD"),
     ("tune_step_sizes", ["--quick"], "Appendix B.7: step-size search (CNN, A and B)"),
