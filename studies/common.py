@@ -49,3 +49,17 @@ def converged_step(curve: np.ndarray, tolerance: float = 1e-3) -> int:
     final = curve[-1]
     far = np.flatnonzero(np.abs(curve - final) > tolerance * abs(final))
     return int(far[-1] + 1) if far.size else 0
+
+
+def plot_median(ax, curve, color: str, label: str):
+    """Draw one ``curves`` entry: the median on a log scale, and the min-max band when there are several runs."""
+    steps, median, low, high, runs = curve
+    ax.semilogy(steps, median, color=color, lw=1.4, label=label)
+    if runs > 1:
+        ax.fill_between(steps, low, high, color=color, alpha=0.15, lw=0)
+
+
+def finish_case_axes(ax, title: str, ylabel: str = "loss (median over seeds)"):
+    ax.set(title=title, xlabel="step", ylabel=ylabel)
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)

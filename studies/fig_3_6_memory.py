@@ -10,8 +10,9 @@ their final losses.
 from __future__ import annotations
 
 import argparse
+import json
 
-from common import FIGURES, curves, run_cases
+from common import FIGURES, curves, finish_case_axes, plot_median, run_cases
 
 from landscape.plots import _pyplot, save
 
@@ -33,16 +34,11 @@ def main(argv=None):
                  "optimizer": [{"name": "lbfgs", "m": 1}, {"name": "lbfgs", "m": 10}]}
         groups = curves(run_cases(study, axes_, steps, workers=args.workers, progress=False))
         finals = {}
-        for (_, _, _, _, options), (x, median, low, high, runs) in groups.items():
-            m = 1 if '"m": 1,' in options or options.endswith('"m": 1}') else 10
-            finals[m] = median[-1]
-            ax.semilogy(x, median, color="C3" if m == 1 else "C0", label=f"L-BFGS m = {m}")
-            if runs > 1:
-                ax.fill_between(x, low, high, color="C3" if m == 1 else "C0", alpha=0.15, lw=0)
-        ax.set(title=f"{model}, p = {penal:g}, {code}: m=1 {finals[1]:.4g}, m=10 {finals[10]:.4g}",
-               xlabel="step", ylabel="loss (median)")
-        ax.title.set_fontsize(8)
-        ax.legend(fontsize=7)
+        for (_, _, _, _, options), curve in groups.items():
+            m = json.loads(options)["m"]
+            finals[m] = curve[1][-1]
+            plot_median(ax, curve, "C3" if m == 1 else "C0", f"L-BFGS m = {m}")
+        finish_case_axes(ax, f"{model}, p = {penal:g}, {code}: m=1 {finals[1]:.4g}, m=10 {finals[10]:.4g}")
         print(f"{model:5s} p={penal:g} {code}: final m = 1 {finals[1]:.4g}, m = 10 {finals[10]:.4g}, "
               f"ratio {finals[1] / finals[10]:.3f}")
     fig.tight_layout()

@@ -16,7 +16,7 @@ import argparse
 
 import pandas as pd
 
-from common import FIGURES, curves, run_cases
+from common import FIGURES, curves, finish_case_axes, plot_median, run_cases
 
 from landscape.optim.thesis import step_size
 
@@ -81,13 +81,9 @@ def main(argv=None):
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.8), squeeze=False)
     for ax, ((model, penal, code), (lb, g)) in zip(axes[0], groups.items()):
-        for curve, color, label in ((lb, "C0", "L-BFGS"), (g, "C1", "GD")):
-            ax.semilogy(curve[0], curve[1], color=color, label=f"{label} (median)")
-            if curve[4] > 1:
-                ax.fill_between(curve[0], curve[2], curve[3], color=color, alpha=0.2, lw=0)
-        ax.set(title=f"{model}, p = {penal:g}, {code}", xlabel="step", ylabel="loss")
-        ax.title.set_fontsize(9)
-        ax.legend(fontsize=7)
+        plot_median(ax, lb, "C0", "L-BFGS")
+        plot_median(ax, g, "C1", "GD")
+        finish_case_axes(ax, f"{model}, p = {penal:g}, {code}")
     fig.tight_layout()
     out = save(fig, FIGURES / ("fig_3_4_lbfgs_vs_gd" + ("_quick" if args.quick else "") + ".png"))
     print(f"wrote {out}")

@@ -20,7 +20,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from common import FIGURES, converged_step, curves, run_cases
+from common import FIGURES, converged_step, curves, finish_case_axes, plot_median, run_cases
 
 from landscape.optim.thesis import step_size
 
@@ -141,13 +141,8 @@ def main(argv=None):
             if (m, p, problem) != (model, penal, code):
                 continue
             label = label_of(optimizer, options)
-            color = f"C{LABELS.index(label)}"
-            ax.semilogy(steps_, median, color=color, lw=1.4, label=label)
-            if runs > 1:
-                ax.fill_between(steps_, low, high, color=color, alpha=0.15, lw=0)
-        ax.set(title=f"{model}, p = {penal:g}, {code}", xlabel="step", ylabel="loss (median over seeds)")
-        ax.title.set_fontsize(9)
-        ax.legend(fontsize=7)
+            plot_median(ax, (steps_, median, low, high, runs), f"C{LABELS.index(label)}", label)
+        finish_case_axes(ax, f"{model}, p = {penal:g}, {code}")
     fig.tight_layout()
     out = save(fig, FIGURES / ("fig_3_8_decomposition" + ("_quick" if args.quick else "") + ".png"))
     print(f"wrote {out}, {FIGURES / (name + '.md')}")
