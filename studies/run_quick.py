@@ -5,7 +5,7 @@ of every study script, each as its own process so one failure does not stop the
 rest, and prints a table of what ran, how long it took, and what it wrote.
 Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
 
-    python studies/run_quick.py            # ~17 minutes on 2 cores from scratch
+    python studies/run_quick.py            # 13 minutes on 2 cores from scratch (measured)
     python studies/run_quick.py --only fig_3_3_plane ntk_embeddings
 """
 from __future__ import annotations
