@@ -44,19 +44,24 @@ def probe_registry() -> dict:
     return {ep.name: ep for ep in entry_points(group="landscape.probes")}
 
 
-def make_probe(spec: str):
-    """``NAME`` or ``NAME:key=value,key=value`` -> a probe instance."""
-    name, _, rest = spec.partition(":")
+def build_probe(name: str, options: dict | None = None):
+    """The installed probe ``name`` built with ``options``."""
     registry = probe_registry()
     if name not in registry:
         known = ", ".join(sorted(registry)) or "none installed"
         raise CLIError(f"unknown probe {name!r}; available: {known}")
-    # commas inside brackets belong to a list value: at=[0,10,20]
-    options = _options([p for p in re.split(r",(?![^\[]*\])", rest) if p]) if rest else {}
     try:
-        return registry[name].load()(**options)
+        return registry[name].load()(**(options or {}))
     except TypeError as error:
         raise CLIError(f"bad options for probe {name!r}: {error}") from None
+
+
+def make_probe(spec: str):
+    """``NAME`` or ``NAME:key=value,key=value`` -> a probe instance."""
+    name, _, rest = spec.partition(":")
+    # commas inside brackets belong to a list value: at=[0,10,20]
+    options = _options([p for p in re.split(r",(?![^\[]*\])", rest) if p]) if rest else {}
+    return build_probe(name, options)
 
 
 # -- commands --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ and every recorded probe can be plotted by its name.
 """
 from __future__ import annotations
 
+import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, Sequence
@@ -155,12 +156,10 @@ def compare(traces: Sequence, column: str = "loss", log: bool = True):
         for row, s in zip(table, series):
             row[:len(s)] = s.to_numpy()
         steps = np.arange(length)
-        with np.errstate(all="ignore"):
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                median = np.nanmedian(table, axis=0)
-                low, high = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+        with warnings.catch_warnings():      # columns where every run has a NaN loss (diverged)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(table, axis=0)
+            low, high = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
         color = f"C{i % 10}"
         ax.plot(steps, median, color=color, lw=1.8, label=f"{label} (n={len(series)})")
         if len(series) > 1:

@@ -64,7 +64,7 @@ class Recorder:
             config.setdefault("penal", getattr(self.objective, "penal", None))
         config["probes"] = [p.config() if hasattr(p, "config") else {"name": p.name} for p in self.probes]
         self.writer.open(config, num_params, tuple(problem.shape) if problem is not None else None,
-                         {p.name: probe_outputs(p, self.objective) for p in self.probes})
+                         {p.name: probe_outputs(p, self.objective) for p in self.probes}, self.objective)
 
     # -- recording --------------------------------------------------------------------
     def observe(self, step: int, theta, loss: float, grad=None, **extra) -> None:
@@ -89,11 +89,7 @@ class Recorder:
         distance = float(torch.dist(theta, self.theta0))
         wall = time.perf_counter() - self._clock
         self.history.add_step(record, evaluations, distance, wall)
-        self.writer.append_step((record.step, loss, grad_norm, record.step_size, step_norm, evaluations,
-                                 distance, wall))
-        if self.writer.wants_snapshot(record.step, last=False):
-            design = self.objective.design(theta).numpy() if getattr(self.objective, "problem", None) else None
-            self.writer.append_snapshot(record.step, theta, design)
+        self.writer.step(record, evaluations, distance, wall)
         if loss < self.best[0]:
             self.best = (loss, theta, record.step)
         self._previous = theta

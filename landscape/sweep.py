@@ -283,7 +283,7 @@ def run_task(task: Task) -> dict:
     from threadpoolctl import threadpool_limits
 
     from . import models, optim, problems
-    from .cli import make_probe
+    from .cli import build_probe
     from .objective import Objective
     from .runner import run
     from .trace import TraceWriter
@@ -298,9 +298,7 @@ def run_task(task: Task) -> dict:
             problem = problems.get(c["problem"])
             model = models.build(c["model"]["kind"], problem, seed=c["seed"], **c["model"]["options"])
             objective = Objective(problem, model, penal=c["penal"], filter=c["filter"])
-            probes = [make_probe(p["name"] + (":" + ",".join(f"{k}={json.dumps(v)}" for k, v in p.items()
-                                                             if k != "name") if len(p) > 1 else ""))
-                      for p in c["probes"]]
+            probes = [build_probe(p["name"], {k: v for k, v in p.items() if k != "name"}) for p in c["probes"]]
             # a trace left "running" by a worker that died is replaced (its task is being retried)
             writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=c["snapshot_every"],
                                  config={"model": c["model"]["kind"], "model_options": c["model"]["options"],

@@ -135,9 +135,13 @@ class TraceWriter:
             raise TraceError(f"cannot write a trace in {parent}: permission denied")
 
     def open(self, config: Mapping[str, Any], num_params: int, design_shape: tuple[int, ...] | None,
-             probes: Mapping[str, Mapping[str, tuple[int, ...]]] = {}) -> None:
-        """Create the file with every dataset, write the static attributes, and enter SWMR mode."""
+             probes: Mapping[str, Mapping[str, tuple[int, ...]]] = {}, objective=None) -> None:
+        """Create the file with every dataset, write the static attributes, and enter SWMR mode.
+
+        ``objective`` (optional) renders the designs of snapshots and of the final state.
+        """
         self._check_path()
+        self._objective = objective
         # Write to a temporary name and move into place, so that an existing file is never
         # truncated before the new one is complete enough to open.
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -266,7 +270,6 @@ class TraceWriter:
 
     # -- the interface landscape.run uses ----------------------------------------------
     def start(self, objective, optimizer, steps: int, seed: int, probes: Sequence = ()) -> None:
-        self._objective = objective
         problem = getattr(objective, "problem", None)
         config = {
             "problem": getattr(problem, "name", None) or getattr(objective, "name", "objective"),
@@ -286,7 +289,7 @@ class TraceWriter:
         }
         design_shape = tuple(problem.shape) if problem is not None else None
         self.open(config, objective.num_params, design_shape,
-                  {probe.name: probe_outputs(probe, objective) for probe in probes})
+                  {probe.name: probe_outputs(probe, objective) for probe in probes}, objective)
 
     def _design(self, theta):
         if self._objective is None or getattr(self._objective, "problem", None) is None:

@@ -23,14 +23,13 @@ from __future__ import annotations
 import difflib
 
 from .adam import Adam
-from .base import Evaluation, Memory, Optimizer, OptimizerError, Step
+from .base import Evaluation, Memory, Optimizer, OptimizerError, Step, check_count, check_positive
 from .decomposed import Decomposed
 from .directions import LBFGSDirection, LBFGSMemory, SteepestDescent, two_loop
 from .mma import MMA
 from .oc import OC
 from .scipy_lbfgsb import ScipyLBFGSB
 from .steps import ConstantStep, StrongWolfe
-from .base import check_count, check_positive
 
 __all__ = ["build", "NAMES", "Optimizer", "OptimizerError", "Step", "Evaluation", "Memory",
            "Decomposed", "SteepestDescent", "LBFGSDirection", "LBFGSMemory", "two_loop",

@@ -36,10 +36,7 @@ class Decomposed(Optimizer):
         self.rule = rule
 
     def _start(self, theta, steps):
-        self.direction.reset()
-        if hasattr(self.direction, "store"):
-            self.direction.store.resets = 0
-            self.direction.store.skipped = 0
+        self.direction.start()
         self.theta = theta
         self.loss, self.grad = self._evaluate(theta)
         return Step(0, theta.clone(), self.loss, self.grad, float(self.grad.norm()),

@@ -96,6 +96,9 @@ class SteepestDescent:
     def update(self, s, y, g_old) -> None:
         pass
 
+    def start(self) -> None:
+        pass
+
     def reset(self) -> None:
         pass
 
@@ -125,7 +128,12 @@ class LBFGSDirection:
     def update(self, s, y, g_old) -> None:
         self.store.push(s, y, g_old)
 
+    def start(self) -> None:
+        """A fresh memory and fresh counts, for a new run."""
+        self.store = LBFGSMemory(self.store.m)
+
     def reset(self) -> None:
+        """Drop the pairs during a run (counted as a reset)."""
         self.store.clear()
 
     def memory(self) -> Memory | None:
