@@ -5,7 +5,7 @@ The twice-differentiable graph: parameters -> logits (:mod:`landscape.models`)
 elements and compliance (:mod:`landscape.physics`), composed by
 :class:`landscape.Objective`.
 """
-from . import design, models, optim, physics, problems
+from . import design, models, optim, physics, precision, problems, threads
 from .objective import FunctionObjective, HessianOperator, LinearOperator, Objective
 from .recorder import Recorder
 from .runner import RunResult, run
@@ -14,4 +14,4 @@ from .trace import Trace, TraceWriter, open_trace
 __version__ = "0.1.0"
 
 __all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace", "TraceWriter", "design", "models", "optim",
-           "physics", "problems", "run", "open_trace", "__version__"]
+           "physics", "precision", "problems", "threads", "run", "open_trace", "__version__"]

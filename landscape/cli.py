@@ -64,6 +64,16 @@ def make_probe(spec: str):
     return build_probe(name, options)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
 # -- commands --------------------------------------------------------------------------------
 def cmd_run(args) -> int:
     import landscape as L
@@ -78,10 +88,10 @@ def cmd_run(args) -> int:
     model_options = _options(args.model_option)
     writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=args.snapshot_every,
                          config={"model": args.model, "model_options": model_options})
-    model = L.models.build(args.model, problem, seed=args.seed, **model_options)
+    model = L.models.build(args.model, problem, seed=args.seed, precision=args.precision, **model_options)
     objective = L.Objective(problem, model, penal=args.penal, filter=not args.no_filter)
     result = L.run(objective, optimizer, steps=args.steps, seed=args.seed, probes=probes, trace=writer,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, threads=args.threads)
     print(f"{result.status}: {result.message}")
     print(f"steps {result.steps}, evaluations {result.evaluations}, final loss {result.final_loss:.6g}, "
           f"best {result.best_loss:.6g} at step {result.best_step}, {result.wall_time:.1f} s")
@@ -182,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--option", action="append", metavar="KEY=VALUE", help="optimizer option, e.g. m=10, lr=0.1")
     run.add_argument("--penal", type=float, default=3.0)
     run.add_argument("--no-filter", action="store_true", help="no cone filter (as the NTK paper runs the mlp)")
+    run.add_argument("--precision", choices=("mixed", "float64"), default="mixed",
+                     help="mixed: float32 network over float64 physics (default, as Hoyer and the thesis); "
+                          "float64: everything in float64 (exact curvature work)")
+    run.add_argument("--threads", type=_positive, default=None, metavar="N",
+                     help="torch and BLAS threads (default: the thread policy, 1; or $LANDSCAPE_THREADS)")
     run.add_argument("--steps", type=int, default=100)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--probe", action="append", metavar="NAME[:KEY=VALUE,...]")

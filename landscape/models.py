@@ -1,6 +1,10 @@
 """Parameterizations: modules whose forward pass returns density logits of shape (height, width).
 
-* ``pixel``: one free logit per element, initialized at ``volfrac * mask`` (Hoyer's PixelModel).
+* ``pixel``: one free logit per element. ``init="constant"`` (the default) starts at
+  ``volfrac * mask``, Hoyer's PixelModel and the start of the thesis's p = 1 check;
+  ``init="random"`` draws standard-normal logits inside the mask (zero outside)
+  from a generator seeded with ``seed``, the random starts the thesis's medians
+  over seeds need for pixels.
 * ``cnn``: Hoyer et al.'s CNNModel: a trainable latent vector (128, N(0, 1)), a
   dense layer into ``h x w x 32`` (orthogonal init, gain ``sqrt(max(h w 32 / 128, 1))``),
   then five blocks ``tanh -> bilinear resize (1, 2, 2, 2, 1) -> global
@@ -13,8 +17,11 @@
   Keras computes the fan-in of a transposed-convolution kernel from its
   *output* channels; the initializer here does the same.
 
-All parameters are float64 and drawn from one ``torch.Generator`` seeded with
-``seed`` in a fixed order, so the same seed gives the same parameters bit for bit.
+All parameters are drawn in float64 from one ``torch.Generator`` seeded with
+``seed`` in a fixed order, so the same seed gives the same parameters bit for
+bit. ``build(..., precision="mixed")`` (the default) then rounds a network's
+parameters to float32, as Hoyer et al. and the thesis ran their networks;
+``precision="float64"`` keeps them. ``pixel`` has no network and stays float64.
 """
 from __future__ import annotations
 
@@ -24,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .precision import network_dtype
 
 __all__ = ["PixelModel", "CNNModel", "build", "KINDS", "global_normalization", "register"]
 
@@ -49,13 +58,27 @@ def global_normalization(x: torch.Tensor, epsilon: float = 1e-6) -> torch.Tensor
     return (x - mean) * torch.rsqrt(var + epsilon)
 
 
-class PixelModel(nn.Module):
-    """Free logits on the grid, initialized to ``volfrac * mask`` (the constant start)."""
+PIXEL_INITS = ("constant", "random")
 
-    def __init__(self, problem, seed=None):
+
+class PixelModel(nn.Module):
+    """Free logits on the grid: the constant start ``volfrac * mask``, or seeded standard-normal logits."""
+
+    has_network = False   # no float32 network: always float64
+
+    def __init__(self, problem, seed=None, init: str = "constant"):
         super().__init__()
-        init = problem.volfrac * np.broadcast_to(problem.mask, problem.shape)
-        self.logits = nn.Parameter(torch.tensor(init, dtype=torch.float64))
+        mask = np.broadcast_to(np.asarray(problem.mask, dtype=np.float64), problem.shape)
+        if init == "constant":
+            logits = torch.tensor(problem.volfrac * mask, dtype=torch.float64)
+        elif init == "random":
+            gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
+            noise = torch.randn(problem.shape, generator=gen, dtype=torch.float64)
+            logits = noise * torch.from_numpy(np.ascontiguousarray(mask > 0)).to(torch.float64)
+        else:
+            raise ValueError(f"unknown pixel init {init!r}; accepted: {', '.join(PIXEL_INITS)}")
+        self.init = init
+        self.logits = nn.Parameter(logits)
 
     def forward(self):
         return self.logits
@@ -157,12 +180,18 @@ def register(kind: str, factory) -> None:
     KINDS[kind] = factory
 
 
-def build(kind: str, problem, seed: int | None = 0, **options) -> nn.Module:
-    """A float64 parameterization of ``problem``: ``pixel``, ``cnn``, ``cnn_transpose`` or ``mlp``."""
+def build(kind: str, problem, seed: int | None = 0, precision: str = "mixed", **options) -> nn.Module:
+    """A parameterization of ``problem``: ``pixel``, ``cnn``, ``cnn_transpose`` or ``mlp``.
+
+    ``precision="mixed"`` gives a float32 network (the objective keeps the
+    physics in float64), ``"float64"`` a float64 one; ``pixel`` is always float64.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; accepted: {', '.join(KINDS)}")
-    if kind == "pixel" and options:
-        raise ValueError(f"the pixel model takes no options, got {sorted(options)}")
+    if kind == "pixel" and set(options) - {"init"}:
+        raise ValueError(f"the pixel model takes only the option 'init' ({', '.join(PIXEL_INITS)}), "
+                         f"got {sorted(options)}")
     module = KINDS[kind](problem, seed=seed, **options).double()
+    module = module.to(network_dtype(module, precision))
     module.kind, module.seed, module.options = kind, seed, dict(options)   # for run configs and traces
     return module

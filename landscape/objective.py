@@ -6,6 +6,20 @@
     theta -> model logits -> physical_density (constrained sigmoid, mask, cone
     filter) -> modified SIMP -> K(x) u = f -> compliance f'u.
 
+Precision (``precision=``):
+
+``"mixed"``    the network runs in float32, as Hoyer et al. and the thesis ran it:
+               ``theta`` is rounded to float32 on the way into the module and the
+               logits are cast back to float64, so the constrained sigmoid, the
+               filter, the physics and the solve stay float64. Optimizers still
+               see a float64 ``theta`` and a float64 gradient (the float32
+               gradient of the network, widened). 5 to 9 times faster for CNNs.
+``"float64"``  everything in float64: derivatives exact to rounding, for
+               curvature work and every comparison with dense truth.
+
+A module without a network (``pixel``, marked ``has_network = False``) always
+runs in float64; its precision reads ``"float64"`` whatever was asked.
+
 Hessian-vector products are exact (Pearlmutter 1994), computed forward-over-
 reverse with ``torch.func.jvp(torch.func.grad(loss))``. A block ``V`` of shape
 ``(n, k)`` is pushed through with ``torch.func.vmap``, so every linear solve of
@@ -14,6 +28,8 @@ K shared by all columns.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse.linalg as spla
 import torch
@@ -21,8 +37,11 @@ from torch.func import functional_call
 
 from .design import physical_density
 from .physics import compliance
+from .precision import PRECISIONS, network_dtype
 
-__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator"]
+__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "PRECISIONS",
+           "network_dtype"]
+
 
 
 def _as_theta(theta, n) -> torch.Tensor:
@@ -89,14 +108,20 @@ class Objective:
     model : ``torch.nn.Module`` whose ``forward()`` returns logits (height, width)
     penal : SIMP penalization ``p`` (1 gives the convex pixel problem, 3 the usual one)
     volume_constraint, filter : passed to :func:`~landscape.design.physical_density`
+    precision : ``"mixed"`` (float32 network, float64 physics), ``"float64"``, or None
+        (the default) to keep the module's own dtype: float32 parameters mean
+        ``"mixed"``, float64 mean ``"float64"``. ``models.build`` makes mixed
+        networks unless asked otherwise. The module is converted in place.
     """
 
     def __init__(self, problem, model: torch.nn.Module, penal: float = 3.0,
-                 volume_constraint: bool = True, filter: bool = True):   # noqa: A002
-        if not penal >= 1.0:
-            raise ValueError(f"penal must be >= 1, got {penal!r}")
+                 volume_constraint: bool = True, filter: bool = True,   # noqa: A002
+                 precision: str | None = None):
+        if not penal >= 1.0 or not math.isfinite(penal):
+            raise ValueError(f"penal must be a finite number >= 1, got {penal!r}")
         self.problem = problem
-        self.model = model.double()
+        self.network_dtype = network_dtype(model, precision)
+        self.model = model.to(self.network_dtype)
         self.penal = float(penal)
         self.volume_constraint = volume_constraint
         self.filter = filter
@@ -107,7 +132,7 @@ class Objective:
         self.shapes = [tuple(p.shape) for _, p in named]
         self.sizes = [p.numel() for _, p in named]
         self.num_params = sum(self.sizes)
-        self.theta0 = torch.cat([p.detach().reshape(-1) for _, p in named]).clone()
+        self.theta0 = torch.cat([p.detach().reshape(-1) for _, p in named]).to(torch.float64)
         with torch.no_grad():
             logits = model()
         if tuple(logits.shape) != problem.shape:
@@ -115,14 +140,21 @@ class Objective:
                              f"problem {problem.name} needs {problem.shape}")
         self.evaluations = 0   # objective evaluations (loss or gradient), for optimizers' bookkeeping
 
+    @property
+    def precision(self) -> str:
+        """``"mixed"`` (float32 network, float64 physics) or ``"float64"``."""
+        return "float64" if self.network_dtype == torch.float64 else "mixed"
+
     # -- the graph ------------------------------------------------------------
     def parameters(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``theta`` split into named tensors shaped like the module's parameters (views)."""
+        """``theta`` in the network's dtype, split into named tensors shaped like the module's parameters."""
+        theta = theta.to(self.network_dtype)
         return {name: chunk.view(shape) for name, chunk, shape
                 in zip(self.names, torch.split(theta, self.sizes), self.shapes)}
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.model, self.parameters(theta), ())
+        """The module's output at ``theta``, in float64 (the cast of a mixed network is here)."""
+        return functional_call(self.model, self.parameters(theta), ()).to(torch.float64)
 
     def design_graph(self, theta: torch.Tensor) -> torch.Tensor:
         """Differentiable physical density at ``theta``."""
@@ -179,13 +211,14 @@ class Objective:
         For training loops written with ``torch.optim``: ``objective.module_loss().backward()``
         fills ``p.grad`` of the model's parameters.
         """
-        return compliance(self.problem, physical_density(self.problem, self.model(), self.volume_constraint,
+        logits = self.model().to(torch.float64)
+        return compliance(self.problem, physical_density(self.problem, logits, self.volume_constraint,
                                                          self.filter), self.penal)
 
     def module_theta(self) -> torch.Tensor:
         """The module's current parameters as one flat vector (the order of ``theta``)."""
         return torch.cat([p.detach().reshape(-1) for name, p in self.model.named_parameters()
-                          if p.requires_grad]).clone()
+                          if p.requires_grad]).to(torch.float64)
 
     def hessian(self, theta) -> HessianOperator:
         """The Hessian at ``theta`` as a :class:`LinearOperator` (``matvec``, ``matmat``, ``.scipy()``)."""
@@ -193,7 +226,7 @@ class Objective:
 
     def __repr__(self):
         return (f"Objective(problem={self.problem.name!r}, model={type(self.model).__name__}, "
-                f"penal={self.penal}, params={self.num_params})")
+                f"penal={self.penal}, precision={self.precision!r}, params={self.num_params})")
 
 
 class FunctionObjective:

@@ -16,10 +16,13 @@ SciPy callback (``minimize(..., callback=recorder.scipy_callback)``) the
 recorder takes ``x`` and ``fun`` of each iterate. ``observe(step, theta, loss,
 grad=None, **extra)`` records anything else. Probes run on their schedules
 with the same context as in :func:`landscape.run`, and the file is the same
-trace format.
+trace format. From construction until :meth:`close` torch and BLAS run with
+the thread counts of :mod:`landscape.threads` (``threads=`` overrides), and
+the counts are recorded.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Callable, Sequence
@@ -29,6 +32,8 @@ import torch
 
 from .optim.base import Step
 from .runner import History, ProbeContext, RunInterrupted
+from .threads import limited
+from .threads import policy as thread_policy
 from .trace import TraceWriter, probe_outputs
 
 __all__ = ["Recorder"]
@@ -38,7 +43,8 @@ class Recorder:
     """Writes a trace of an optimization loop driven by someone else's code."""
 
     def __init__(self, path, objective=None, probes: Sequence = (), config: dict | None = None,
-                 overwrite: bool = False, snapshot_every: int | None = None, seed: int = 0):
+                 overwrite: bool = False, snapshot_every: int | None = None, seed: int = 0, threads=None):
+        self.threads = thread_policy(threads)
         self.objective = objective
         self.probes = list(probes)
         self.seed = seed
@@ -51,17 +57,25 @@ class Recorder:
         self._count = 0
         self._hooks = []
         self.best = (math.inf, None, -1)
+        self._limits = contextlib.ExitStack()
+        self._limits.enter_context(limited(self.threads))
         if objective is not None:
-            self._open(objective.num_params)
+            try:
+                self._open(objective.num_params)
+            except BaseException:
+                self._limits.close()
+                raise
 
     def _open(self, num_params: int):
         problem = getattr(self.objective, "problem", None)
-        config = {"optimizer": "external", "seed": self.seed, "num_params": num_params, **self.config}
+        config = {"optimizer": "external", "seed": self.seed, "num_params": num_params,
+                  "threads": self.threads.to_dict(), **self.config}
         if self.objective is not None:
             from .trace import _model_kind
             config.setdefault("problem", getattr(problem, "name", None) or getattr(self.objective, "name", ""))
             config.setdefault("model", _model_kind(self.objective))
             config.setdefault("penal", getattr(self.objective, "penal", None))
+            config.setdefault("precision", getattr(self.objective, "precision", None))
         config["probes"] = [p.config() if hasattr(p, "config") else {"name": p.name} for p in self.probes]
         self.writer.open(config, num_params, tuple(problem.shape) if problem is not None else None,
                          {p.name: probe_outputs(p, self.objective) for p in self.probes}, self.objective)
@@ -138,6 +152,7 @@ class Recorder:
         for handle in self._hooks:
             handle.remove()
         self._hooks.clear()
+        self._limits.close()
         if self.writer.file is None:
             return
         try:

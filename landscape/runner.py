@@ -5,8 +5,9 @@ evaluations (line-search trials included) are counted separately. A run ends
 with one of these statuses:
 
 ``completed``           the step budget was used, or the optimizer stopped by its own test
-``diverged``            a non-finite loss or gradient, or a loss above ``divergence_factor``
-                        (1e6) times the initial loss (the thesis saw GD diverge on some CNN seeds)
+``diverged``            a non-finite loss or gradient, or a loss that stays above the
+                        :class:`Divergence` threshold (see there; the thesis saw GD diverge
+                        on some CNN seeds); the message names the step it began
 ``line_search_failed``  no step satisfying the strong-Wolfe conditions, even along ``-g``
 ``max_evaluations``     the evaluation budget (``max_evaluations``, or SciPy's ``maxfun``) ran out
 ``interrupted``         Ctrl-C (or SIGTERM when the command line runs it)
@@ -34,8 +35,10 @@ import torch
 from tqdm.auto import tqdm
 
 from . import optim
+from .threads import limited
+from .threads import policy as thread_policy
 
-__all__ = ["run", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES"]
+__all__ = ["run", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES", "Divergence"]
 
 STATUSES = ("running", "completed", "diverged", "line_search_failed", "max_evaluations",
             "interrupted", "failed")
@@ -43,6 +46,30 @@ STATUSES = ("running", "completed", "diverged", "line_search_failed", "max_evalu
 STEP_COLUMNS = ("step", "loss", "grad_norm", "step_size", "step_norm", "evaluations",
                 "distance", "wall_time")
 EVALUATION_COLUMNS = ("step", "loss", "grad_norm", "alpha", "slope")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """When a finite run counts as diverged: its loss stays above ``factor`` x the initial loss.
+
+    A design that has lost its load path has a compliance of order ``1 / Emin``
+    (1e9) times a connected one: CNN GD at the thesis's step size jumps from
+    4.8e3 to 4e9 on problem A and stays there. Line searches and constant steps
+    also make brief spikes that the run recovers from (pixel HD on problem B
+    spikes to 1e6 x its start for one step). So a run is diverged when its loss
+    has been above ``factor`` x the initial loss for ``patience`` consecutive
+    steps, or when it ends above it; non-finite values diverge at once. The
+    step the excursion began is recorded (``RunResult.diverged_at``).
+    """
+
+    factor: float = 1e3
+    patience: int = 20
+
+    def __post_init__(self):
+        if not self.factor > 1 or not math.isfinite(self.factor):
+            raise ValueError(f"divergence factor must be a finite number > 1, got {self.factor!r}")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1:
+            raise ValueError(f"divergence patience must be an integer >= 1, got {self.patience!r}")
 
 
 class RunInterrupted(Exception):
@@ -113,6 +140,7 @@ class RunResult:
     objective: Any = field(repr=False, default=None)
     probes: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     wall_time: float = 0.0
+    diverged_at: int | None = None
 
     @functools.cached_property
     def design(self) -> np.ndarray:
@@ -182,9 +210,9 @@ def _finite(step: optim.Step) -> bool:
     return math.isfinite(step.loss) and math.isfinite(step.grad_norm)
 
 
-def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), trace=None,
+def run(objective, optimizer, steps: int, *, seed: int = 0, probes: Sequence = (), trace=None,
         progress: bool = True, theta0=None, max_evaluations: int | None = None,
-        divergence_factor: float = 1e6, callback=None) -> RunResult:
+        divergence: Divergence = Divergence(), callback=None, threads=None) -> RunResult:
     """Run ``optimizer`` (an :class:`~landscape.optim.Optimizer` or a name) on ``objective``.
 
     ``steps`` accepted iterates at most; ``seed`` is handed to the probes (and
@@ -193,7 +221,20 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
     :class:`~landscape.trace.TraceWriter`; ``callback(step_record)`` is called
     after every accepted step and may raise :class:`RunInterrupted`. SIGINT
     and SIGTERM end the run after the current step with status ``interrupted``.
+    ``threads`` (an int or :class:`~landscape.threads.Threads`; None = the
+    policy of :mod:`landscape.threads`) limits torch and BLAS for the run and is
+    recorded in the trace. ``divergence`` says when a finite run has diverged.
     """
+    if not isinstance(divergence, Divergence):
+        raise TypeError(f"divergence must be a landscape.runner.Divergence, got {divergence!r}")
+    threads = thread_policy(threads)
+    with limited(threads):
+        return _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max_evaluations,
+                    divergence, callback, threads)
+
+
+def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max_evaluations,
+         divergence, callback, threads) -> RunResult:
     if isinstance(optimizer, str):
         optimizer = optim.build(optimizer)
     if isinstance(trace, (str, Path)):
@@ -218,6 +259,7 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
     best = {"loss": math.inf, "theta": theta_start, "step": 0}
     current: optim.Step | None = None
     total_evaluations = 0
+    above_since: int | None = None     # first step of the current stretch above the divergence threshold
     target = getattr(objective.problem, "name", None) or getattr(objective, "name", "objective")
     bar = tqdm(total=steps, desc=f"{optimizer.name} on {target}",
                unit="step", disable=not progress, leave=False, dynamic_ncols=True,
@@ -247,7 +289,7 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
             best.update(loss=record.loss, theta=record.theta, step=record.step)
 
     if trace is not None:
-        trace.start(objective, optimizer, steps=steps, seed=seed, probes=probes)
+        trace.start(objective, optimizer, steps=steps, seed=seed, probes=probes, threads=threads)
     stop = contextlib.ExitStack()
     request = stop.enter_context(_stop_requests())
     try:
@@ -266,16 +308,27 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
                 if trace is not None:
                     trace.evaluations(record.step, record.evaluations)
                 status, message = record.status or "completed", record.message
+                if above_since is not None:   # stopped while blown up: that is divergence
+                    status, message = "diverged", (
+                        f"loss above {divergence.factor:g} x the initial loss {initial_loss:.4g} from step "
+                        f"{above_since} until the optimizer stopped ({record.status}: {record.message})")
                 break
             accept(record)
             bar.update()
             bar.set_postfix(loss=f"{record.loss:.5g}", grad=f"{record.grad_norm:.2e}",
                             evals=total_evaluations, refresh=False)
+            if record.loss > divergence.factor * abs(initial_loss):
+                above_since = record.step if above_since is None else above_since
+            else:
+                above_since = None
+            ends = current.step >= steps or (max_evaluations is not None and total_evaluations >= max_evaluations)
             if not _finite(record):
                 status, message = "diverged", f"non-finite loss or gradient at step {record.step}"
-            elif record.loss > divergence_factor * abs(initial_loss):
-                status, message = "diverged", (f"loss {record.loss:.4g} at step {record.step} exceeds "
-                                               f"{divergence_factor:g} x the initial loss {initial_loss:.4g}")
+                above_since = record.step
+            elif above_since is not None and (record.step - above_since + 1 >= divergence.patience or ends):
+                status, message = "diverged", (
+                    f"loss above {divergence.factor:g} x the initial loss {initial_loss:.4g} from step "
+                    f"{above_since} to step {record.step} (now {record.loss:.4g})")
             elif max_evaluations is not None and total_evaluations >= max_evaluations:
                 status, message = "max_evaluations", f"{total_evaluations} evaluations (budget {max_evaluations})"
             elif current.step >= steps:
@@ -301,7 +354,7 @@ def run(objective, optimizer, steps: int, seed: int = 0, probes: Sequence = (), 
         raise RuntimeError(f"run ended ({status}) before the initial evaluation completed")
     result = RunResult(status, message, optimizer.name, history, current.theta, best["theta"], best["loss"],
                        best["step"], objective, probe_results,
-                       time.perf_counter() - clock)
+                       time.perf_counter() - clock, above_since if status == "diverged" else None)
     _finish(trace, status, message, result)
     return result
 

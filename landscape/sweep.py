@@ -14,18 +14,21 @@ A sweep is a declarative config (TOML or YAML; a dict in Python)::
     optimizer = ["lbfgs", {name = "gd", lr = 0.1}]
     seed = [0, 1, 2]
     steps = [100]                        # optional axis; otherwise the top-level steps
+    precision = ["mixed"]                # optional axis: "mixed" (the default) and/or "float64"
 
     [[exclude]]                          # drop every task matching all listed values
     model = "cnn"
     optimizer = "oc"
 
 Optional keys: ``probes`` (a list of ``{name = ..., every = ...}`` tables,
-recorded in every trace), ``snapshot_every``, ``filter`` (bool).
+recorded in every trace), ``snapshot_every``, ``filter`` (bool), ``threads``
+(torch and BLAS threads per task; default the policy of :mod:`landscape.threads`,
+one thread, the same a ``landscape run`` of the task uses, so both give the
+same numbers bit for bit).
 
 Every task writes one trace named after its settings plus a short hash of its
 full config, so names are deterministic. Execution uses Dask: a
-``LocalCluster`` of single-threaded worker processes by default (torch is
-limited to one thread per worker), or any running cluster given its scheduler
+``LocalCluster`` of single-threaded worker processes by default, or any running cluster given its scheduler
 address. Completed traces are skipped on a rerun; a task whose worker dies is
 rescheduled by Dask up to ``retries`` more times, and its half-written trace
 (status ``running``) is replaced; a task that raises is recorded as ``failed``
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Sweep", "SweepError", "load_config", "expand", "run_sweep", "load", "medians", "Task"]
 
-AXES = ("problem", "model", "penal", "optimizer", "seed", "steps")
+AXES = ("problem", "model", "penal", "optimizer", "seed", "steps", "precision")
 TERMINAL = ("completed", "diverged", "line_search_failed", "max_evaluations", "failed")
 INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "optimizer", "optimizer_options",
                  "seed", "steps", "final_loss", "best_loss", "steps_taken", "evaluations", "wall_time", "trace",
@@ -160,6 +163,16 @@ def _validate(config: dict) -> None:
     for entry in _as_list("seed", axes.get("seed", [0])):
         if not isinstance(entry, int) or isinstance(entry, bool):
             raise SweepError(f"axis 'seed': {entry!r} is not an integer")
+    from .precision import PRECISIONS
+    for entry in _as_list("precision", axes.get("precision", ["mixed"])):
+        if entry not in PRECISIONS:
+            raise SweepError(f"axis 'precision': {entry!r}; accepted: {', '.join(PRECISIONS)}")
+    if config.get("threads") is not None:
+        from .threads import policy
+        try:
+            policy(config["threads"])
+        except ValueError as error:
+            raise SweepError(f"threads: {error}") from None
     steps = axes.get("steps", config.get("steps"))
     if steps is None:
         raise SweepError("give 'steps' (top level or as an axis)")
@@ -223,9 +236,10 @@ def expand(config: dict, base: Path | None = None) -> Sweep:
         "optimizer": [dict(zip(("name", "options"), _optimizer_entry(o))) for o in _as_list("optimizer", axes["optimizer"])],
         "seed": [int(s) for s in _as_list("seed", axes.get("seed", [0]))],
         "steps": [int(s) for s in _as_list("steps", axes.get("steps", config.get("steps")))],
+        "precision": [str(p) for p in _as_list("precision", axes.get("precision", ["mixed"]))],
     }
     extra = {"probes": list(config.get("probes", [])), "snapshot_every": config.get("snapshot_every"),
-             "filter": bool(config.get("filter", True))}
+             "filter": bool(config.get("filter", True)), "threads": config.get("threads")}
     tasks = []
     for combo in itertools.product(*(values[a] for a in AXES)):
         task = dict(zip(AXES, combo))
@@ -279,9 +293,6 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
 
 def run_task(task: Task) -> dict:
     """Run one task in this process (a Dask worker), writing its trace; returns its index row."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
     from . import models, optim, problems
     from .cli import build_probe
     from .objective import Objective
@@ -291,20 +302,20 @@ def run_task(task: Task) -> dict:
     status = _trace_status(task.trace)
     if status in TERMINAL:
         return _summary(task, status)
-    torch.set_num_threads(1)
     c = task.config
     try:
-        with threadpool_limits(limits=1):
-            problem = problems.get(c["problem"])
-            model = models.build(c["model"]["kind"], problem, seed=c["seed"], **c["model"]["options"])
-            objective = Objective(problem, model, penal=c["penal"], filter=c["filter"])
-            probes = [build_probe(p["name"], {k: v for k, v in p.items() if k != "name"}) for p in c["probes"]]
-            # a trace left "running" by a worker that died is replaced (its task is being retried)
-            writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=c["snapshot_every"],
-                                 config={"model": c["model"]["kind"], "model_options": c["model"]["options"],
-                                         "sweep_task": task.name})
-            optimizer = optim.build(c["optimizer"]["name"], **c["optimizer"]["options"])
-            run(objective, optimizer, steps=c["steps"], seed=c["seed"], probes=probes, trace=writer, progress=False)
+        problem = problems.get(c["problem"])
+        model = models.build(c["model"]["kind"], problem, seed=c["seed"], precision=c.get("precision", "mixed"),
+                             **c["model"]["options"])
+        objective = Objective(problem, model, penal=c["penal"], filter=c["filter"])
+        probes = [build_probe(p["name"], {k: v for k, v in p.items() if k != "name"}) for p in c["probes"]]
+        # a trace left "running" by a worker that died is replaced (its task is being retried)
+        writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=c["snapshot_every"],
+                             config={"model": c["model"]["kind"], "model_options": c["model"]["options"],
+                                     "sweep_task": task.name})
+        optimizer = optim.build(c["optimizer"]["name"], **c["optimizer"]["options"])
+        run(objective, optimizer, steps=c["steps"], seed=c["seed"], probes=probes, trace=writer, progress=False,
+            threads=c.get("threads"))
     except Exception as error:   # noqa: BLE001 - a failed task is recorded and the sweep goes on
         return _summary(task, "failed", f"{type(error).__name__}: {error}")
     return _summary(task, _trace_status(task.trace) or "failed")
@@ -321,11 +332,13 @@ def _write_index(sweep: Sweep, rows: dict[str, dict]) -> None:
 
 
 def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 2, progress: bool = True,
-              client=None) -> pd.DataFrame:
+              client=None, on_result=None) -> pd.DataFrame:
     """Run every task not yet completed; returns the index as a DataFrame (also written to ``index.csv``).
 
     ``scheduler`` is the address of a running Dask scheduler (``tcp://host:8786``);
     without it a ``LocalCluster`` of ``workers`` single-threaded processes runs here.
+    ``on_result(task, row)`` is called (in this process) as each task's index row
+    arrives, finished earlier or now, for writing results as they come.
     """
     from distributed import Client, LocalCluster, as_completed
     from tqdm.auto import tqdm
@@ -340,6 +353,8 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
         status = _trace_status(task.trace)
         if status in TERMINAL:
             rows[task.name] = _summary(task, status)
+            if on_result is not None:
+                on_result(task, rows[task.name])
         else:
             todo.append(task)
     if not todo:          # nothing to do: no cluster needed
@@ -353,9 +368,7 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
             # rescheduled at most `retries` times before it counts as failed
             with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries}):
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None,
-                                       env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                                            "OPENBLAS_NUM_THREADS": "1"})
+                                       dashboard_address=None)
             owned.append(cluster)
             client = Client(cluster)
         else:
@@ -377,6 +390,8 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
             failed += row["status"] == "failed"
             finished += 1
             _write_index(sweep, rows)
+            if on_result is not None:
+                on_result(task, row)
             bar.update()
             bar.set_postfix(done=len(rows), running=min(len(futures) - finished, workers), failed=failed,
                             refresh=False)

@@ -269,7 +269,7 @@ class TraceWriter:
         return self.snapshot_every is not None and (step % self.snapshot_every == 0 or last)
 
     # -- the interface landscape.run uses ----------------------------------------------
-    def start(self, objective, optimizer, steps: int, seed: int, probes: Sequence = ()) -> None:
+    def start(self, objective, optimizer, steps: int, seed: int, probes: Sequence = (), threads=None) -> None:
         problem = getattr(objective, "problem", None)
         config = {
             "problem": getattr(problem, "name", None) or getattr(objective, "name", "objective"),
@@ -277,6 +277,8 @@ class TraceWriter:
             "model_options": getattr(getattr(objective, "model", None), "options", {}),
             "model_seed": getattr(getattr(objective, "model", None), "seed", None),
             "penal": getattr(objective, "penal", None),
+            "precision": getattr(objective, "precision", None),
+            "threads": threads.to_dict() if threads is not None else None,
             "volume_constraint": getattr(objective, "volume_constraint", None),
             "filter": getattr(objective, "filter", None),
             "num_params": int(objective.num_params),
@@ -489,11 +491,13 @@ class Trace:
         from .objective import Objective
         config = self.config
         problem = problems.get(config["problem"])
+        # traces written before the precision option ran everything in float64
+        precision = config.get("precision") or "float64"
         model = models.build(config["model"], problem, seed=config.get("model_seed", config.get("seed", 0)),
-                             **(config.get("model_options") or {}))
+                             precision=precision, **(config.get("model_options") or {}))
         return Objective(problem, model, penal=config.get("penal", 3.0),
                          volume_constraint=config.get("volume_constraint", True) is not False,
-                         filter=config.get("filter", True) is not False)
+                         filter=config.get("filter", True) is not False, precision=precision)
 
     def summary(self) -> dict[str, Any]:
         config = self.config
@@ -501,7 +505,8 @@ class Trace:
         return {"path": str(self.path), "status": self.status, "message": self.message,
                 "problem": config.get("problem"), "model": config.get("model"),
                 "optimizer": config.get("optimizer"), "optimizer_options": config.get("optimizer_options"),
-                "penal": config.get("penal"), "seed": config.get("seed"), "steps": self.num_steps,
+                "penal": config.get("penal"), "precision": config.get("precision"),
+                "threads": config.get("threads"), "seed": config.get("seed"), "steps": self.num_steps,
                 "budget": config.get("steps"),
                 "evaluations": int(self.file["evaluations"].shape[0]),
                 "initial_loss": float(steps["loss"][0]) if len(steps) else math.nan,

@@ -18,10 +18,30 @@ RUNS = ROOT / "runs"
 sys.path.insert(0, str(ROOT))
 
 
-def run_cases(study: str, axes: dict, steps: int, workers: int = 2, progress: bool = True, **extra):
+def add_run_options(parser, precision: str = "mixed"):
+    """The options every study takes: ``--precision``, ``--threads`` (see landscape.threads) and ``--workers``."""
+    parser.add_argument("--precision", choices=("mixed", "float64"), default=precision,
+                        help=f"network precision (default {precision}): mixed = float32 network over float64 "
+                             "physics, as Hoyer and the thesis ran it; float64 = everything in float64")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch and BLAS threads per run (default: the thread policy, 1)")
+    parser.add_argument("--workers", type=int, default=2, help="runs in parallel (local Dask workers)")
+    return parser
+
+
+def setup(args):
+    """Apply the thread policy to this process (the study's own evaluations outside the sweep runner)."""
+    from landscape import threads
+    threads.apply(args.threads)
+    return args
+
+
+def run_cases(study: str, axes: dict, steps: int, workers: int = 2, progress: bool = True, precision: str = "mixed",
+              threads: int | None = None, **extra):
     """Run (or reuse) the product of ``axes`` for ``steps`` steps; returns the sweep index DataFrame."""
     from landscape import sweep
-    config = {"name": study, "out": str(RUNS / study), "steps": steps, "axes": axes, **extra}
+    config = {"name": study, "out": str(RUNS / study), "steps": steps,
+              "axes": {"precision": [precision], **axes}, "threads": threads, **extra}
     return sweep.run_sweep(sweep.expand(config), workers=workers, progress=progress)
 
 

@@ -1,7 +1,7 @@
 """The README's worked example: trace, extreme eigenvalues and eigenvalue density of the CNN at initialization.
 
 Problem A (michell_centered_both_32x64_0.12), Hoyer's CNN (567,553 parameters),
-p = 3, at theta0: Hutchinson (50 samples, one block), Lanczos top and bottom 5,
+float64 end to end (exact curvature), p = 3, at theta0: Hutchinson (50 samples, one block), Lanczos top and bottom 5,
 and the SLQ density with the thesis's settings (k = 3, o = 50, sigma^2 = 1e-4).
 Writes ``figures/example_cnn_A_hessian_density.png``.
 
@@ -17,7 +17,7 @@ from probes import THESIS, extreme_eigenpairs, hutchinson, slq
 def main():
     start = time.perf_counter()
     problem = L.problems.get("A")
-    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0), penal=3.0)
+    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0, precision="float64"), penal=3.0)
     H = objective.hessian(objective.theta0)                 # a LinearOperator of exact HVPs
 
     est = hutchinson(H, samples=50, seed=0)                  # 50 products, one block

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import add_run_options, setup
+
 import landscape as L
 from landscape.plots import save
 from probes.geometry import random_plane, surface
@@ -29,13 +31,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--problem", default="D")
-    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--model", default="cnn_transpose", help="default: the thesis's CNN")
     parser.add_argument("--points", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = setup(add_run_options(parser).parse_args(argv))
     points = args.points or (11 if args.quick else 31)
     problem = L.problems.get(args.problem)
-    objective = L.Objective(problem, L.models.build(args.model, problem, seed=args.seed), penal=3.0)
+    objective = L.Objective(problem, L.models.build(args.model, problem, seed=args.seed, precision=args.precision), penal=3.0)
     plane = random_plane(objective, seed=args.seed)
     grid = np.linspace(-1, 1, points)
     runs = ROOT / "runs" / "fig_3_3"

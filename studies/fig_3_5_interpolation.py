@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import add_run_options, setup
+
 import landscape as L
 from landscape.plots import _pyplot, save
 from probes.geometry import along_trajectory, between_initializations, initializations_to_final, iterates_to_final
@@ -30,15 +32,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--problem", default="A")
-    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--model", default="cnn_transpose", help="default: the thesis's CNN")
     parser.add_argument("--penal", type=float, default=3.0)
-    args = parser.parse_args(argv)
+    args = setup(add_run_options(parser).parse_args(argv))
     steps = 60 if args.quick else 300
     points = 11 if args.quick else 41
     problem = L.problems.get(args.problem)
 
     def objective_for(seed):
-        return L.Objective(problem, L.models.build(args.model, problem, seed=seed), penal=args.penal)
+        return L.Objective(problem, L.models.build(args.model, problem, seed=seed, precision=args.precision), penal=args.penal)
 
     objective = objective_for(0)
     every = max(steps // 10, 1)

@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from common import FIGURES, RUNS
+from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
 from landscape.plots import _pyplot, save
@@ -25,12 +25,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--problem", default="A")
-    args = parser.parse_args(argv)
+    parser.add_argument("--model", default="cnn_transpose", help="the CNN kind (default the thesis's cnn_transpose)")
+    parser.add_argument("--penal", type=float, default=3.0)
+    args = setup(add_run_options(parser, "float64").parse_args(argv))
     steps, runs, lanczos = (40, 2, 30) if args.quick else (300, 3, 50)
     problem = L.problems.get(args.problem)
-    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0), penal=3.0)
+    objective = L.Objective(problem, L.models.build(args.model, problem, seed=0, precision=args.precision),
+                            penal=args.penal)
     probe = BvsHProbe(runs=runs, steps=lanczos, grid_size=400, at=[1, 10], every=None)
-    path = RUNS / "fig_3_7" / f"{problem.name}_cnn_lbfgs_m1_{steps}.h5"
+    path = RUNS / "fig_3_7" / f"{problem.name}_{args.model}_p{args.penal:g}_lbfgs_m1_{steps}_{args.precision}.h5"
     L.run(objective, L.optim.build("lbfgs", m=1), steps=steps, probes=[probe],
           trace=L.TraceWriter(path, overwrite=True))
     data = L.open_trace(path).probe("b_vs_h")
@@ -50,9 +53,9 @@ def main(argv=None):
         print(f"step {data['step'][i]}: trace of H {data['hessian_trace'][i]:.4g}, of B {data['lbfgs_trace'][i]:.4g}; "
               f"H nodes in [{np.nanmin(data['hessian_nodes'][i]):.3g}, {np.nanmax(data['hessian_nodes'][i]):.3g}], "
               f"B nodes in [{np.nanmin(data['lbfgs_nodes'][i]):.3g}, {np.nanmax(data['lbfgs_nodes'][i]):.3g}]")
-    fig.suptitle(f"Hessian vs L-BFGS (m = 1) eigenvalue densities, {problem.name}, CNN, p = 3", fontsize=10)
+    fig.suptitle(f"Hessian vs L-BFGS (m = 1) eigenvalue densities, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
     fig.tight_layout()
-    out = save(fig, FIGURES / ("fig_3_7_b_vs_h" + ("_quick" if args.quick else "") + ".png"))
+    out = save(fig, FIGURES / (f"fig_3_7_b_vs_h_{args.problem}_p{args.penal:g}" + ("_quick" if args.quick else "") + ".png"))
     print(f"wrote {out}")
 
 

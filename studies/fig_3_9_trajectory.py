@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import FIGURES, RUNS
+from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
 from landscape.plots import _pyplot, save
@@ -22,7 +22,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--lr-cnn", type=float, default=3e-7)
-    args = parser.parse_args(argv)
+    args = setup(add_run_options(parser).parse_args(argv))
     steps = 150 if args.quick else 700
     problem = L.problems.get("A")
     plt = _pyplot()
@@ -30,7 +30,7 @@ def main(argv=None):
     for row, model in enumerate(("cnn", "pixel")):
         gd = {"lr": args.lr_cnn if model == "cnn" else 0.1}
         for col, (name, options) in enumerate((("lbfgs", {}), ("gd", gd))):
-            objective = L.Objective(problem, L.models.build(model, problem, seed=0), penal=3.0)
+            objective = L.Objective(problem, L.models.build(model, problem, seed=0, precision=args.precision), penal=3.0)
             path = RUNS / "fig_3_9" / f"{problem.name}_{model}_{name}_{steps}.h5"
             result = L.run(objective, L.optim.build(name, **options), steps=steps,
                            trace=L.TraceWriter(path, overwrite=True))

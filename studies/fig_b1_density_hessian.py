@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 
-from common import FIGURES
+from common import FIGURES, add_run_options, setup
 
 import landscape as L
 from landscape.plots import _pyplot, save
@@ -27,14 +27,14 @@ from probes import THESIS, density_hessian, extreme_eigenpairs, slq
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
+    args = setup(add_run_options(parser).parse_args(argv))
     plt = _pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for ax, code in zip(axes, "ABDE"):
         problem = L.problems.get(code)
         if args.quick and code in "DE":
             problem = L.problems.resized(code, 64, 64)
-        objective = L.Objective(problem, L.models.build("pixel", problem), penal=1.0)
+        objective = L.Objective(problem, L.models.build("pixel", problem, precision=args.precision), penal=1.0)
         H = density_hessian(objective)
         pairs = extreme_eigenpairs(H, k=1, steps=80, vectors=False)
         lowest, highest = float(pairs.bottom[0]), float(pairs.top[0])

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common import add_run_options, setup
+
 import landscape as L
 from probes import DenseOperator, extreme_eigenpairs, hutchinson, slq, smoothed_density
 
@@ -39,10 +41,10 @@ QUICK = ((8, 16), dict(dense=False, dense_channels=4, resizes=(1, 2, 1), conv_fi
 FULL = ((32, 64), dict(dense=False, dense_channels=4, resizes=(2, 2, 1), conv_filters=(4, 1, 1), kernel_size=5))
 
 
-def build(quick: bool):
+def build(quick: bool, precision: str = "float64"):
     size, options = QUICK if quick else FULL
     problem = L.problems.resized("A", *size)
-    model = L.models.build("cnn", problem, seed=0, **options)
+    model = L.models.build("cnn", problem, seed=0, **options, precision=precision)
     objective = L.Objective(problem, model, penal=3.0)
     g = torch.Generator().manual_seed(1)
     theta = objective.theta0 + 0.1 * torch.randn(objective.num_params, generator=g, dtype=torch.float64)
@@ -57,10 +59,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=None, help="output stem (default figures/fig_b2_estimator_accuracy[_quick])")
-    args = parser.parse_args(argv)
+    args = setup(add_run_options(parser, "float64").parse_args(argv))
     args.out = args.out or str(FIGURES / ("fig_b2_estimator_accuracy" + ("_quick" if args.quick else "")))
 
-    objective, theta = build(args.quick)
+    objective, theta = build(args.quick, args.precision)
     n = objective.num_params
     start = time.perf_counter()
     H = objective.hessian(theta).to_dense()

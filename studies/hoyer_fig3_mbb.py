@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import FIGURES, RUNS
+from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
 from landscape.plots import _pyplot, save
@@ -26,14 +26,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--problem", default="mbb_beam_96x32_0.5")
-    args = parser.parse_args(argv)
+    args = setup(add_run_options(parser).parse_args(argv))
     steps = 100 if args.quick else 300
     problem = L.problems.get(args.problem)
     plt = _pyplot()
     fig, axes = plt.subplots(2, len(CASES), figsize=(4 * len(CASES), 4.2),
                              gridspec_kw={"height_ratios": [1, 1.3]})
     for i, (label, model, optimizer) in enumerate(CASES):
-        objective = L.Objective(problem, L.models.build(model, problem, seed=0), penal=3.0)
+        objective = L.Objective(problem, L.models.build(model, problem, seed=0, precision=args.precision), penal=3.0)
         path = RUNS / "hoyer_fig3" / f"{problem.name}_{model}_{optimizer}_{steps}.h5"
         result = L.run(objective, optimizer, steps=steps, trace=L.TraceWriter(path, overwrite=True))
         axes[0, i].imshow(result.best_design, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")

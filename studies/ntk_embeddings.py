@@ -20,6 +20,8 @@ import argparse
 from pathlib import Path
 
 
+from common import add_run_options, setup
+
 import landscape as L
 from landscape.plots import _pyplot, save
 from probes.linalg import extreme_eigenpairs
@@ -33,7 +35,7 @@ EMBEDDINGS = {"raw": {"embedding": "raw"}, "torus": {"embedding": "torus"},
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
+    args = setup(add_run_options(parser).parse_args(argv))
     size, width, steps = ((16, 32), 256, 100) if args.quick else ((32, 64), 1000, 300)
     problem = L.problems.resized("A", *size)
     height_, width_ = problem.shape
@@ -41,7 +43,7 @@ def main(argv=None):
     window = max(2, min(problem.shape) // 4 - 1)
 
     def objective(**options):
-        model = L.models.build("mlp", problem, seed=0, widths=(width, width), **options)
+        model = L.models.build("mlp", problem, seed=0, widths=(width, width), **options, precision=args.precision)
         return L.Objective(problem, model, penal=3.0, filter=False)
 
     rows, designs, eigen_images = [], {}, {}

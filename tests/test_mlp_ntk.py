@@ -59,7 +59,7 @@ def test_embeddings_lie_on_the_standard_sphere_and_fourier_approximates_the_gaus
 @pytest.mark.parametrize("output", ["logits", "density"])
 def test_ntk_products_match_the_explicit_jacobian(kind, options, output):
     problem = tiny_beam(width=8, height=4)
-    objective = L.Objective(problem, L.models.build(kind, problem, seed=2, **options), penal=3.0)
+    objective = L.Objective(problem, L.models.build(kind, problem, seed=2, precision="float64", **options), penal=3.0)
     theta = objective.theta0 + 0.05 * torch.randn(objective.num_params, generator=torch.Generator().manual_seed(1),
                                                   dtype=torch.float64)
     graph = objective.logits if output == "logits" else objective.design_graph

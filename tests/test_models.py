@@ -4,14 +4,24 @@ import torch
 from landscape import models, problems
 
 
-@pytest.mark.parametrize("kind", ["pixel", "cnn", "cnn_transpose"])
+@pytest.mark.parametrize("kind", ["pixel", "cnn", "cnn_transpose", "mlp"])
 def test_same_seed_same_parameters_bit_for_bit(kind):
     problem = problems.get("A")
-    a = models.build(kind, problem, seed=7)
-    b = models.build(kind, problem, seed=7)
+    a = models.build(kind, problem, seed=7, precision="float64")
+    b = models.build(kind, problem, seed=7, precision="float64")
     for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters()):
         assert na == nb and torch.equal(pa, pb)
     assert a().shape == (64, 32) and a().dtype == torch.float64
+    # the mixed network is the float64 one rounded to float32; pixel has no network and stays float64
+    mixed = models.build(kind, problem, seed=7)
+    for (_, p64), (_, p32) in zip(a.named_parameters(), mixed.named_parameters()):
+        expected = torch.float64 if kind == "pixel" else torch.float32
+        assert p32.dtype == expected and torch.equal(p32, p64.to(expected))
+
+
+def test_unknown_precision_is_refused_with_the_accepted_values():
+    with pytest.raises(ValueError, match="unknown precision 'half'.*mixed, float64"):
+        models.build("cnn", problems.get("A"), precision="half")
 
 
 def test_different_seeds_differ_and_pixel_starts_at_volfrac_times_mask():
@@ -23,7 +33,7 @@ def test_different_seeds_differ_and_pixel_starts_at_volfrac_times_mask():
 
 def test_hoyer_cnn_architecture():
     problem = problems.get("A")   # 64 rows x 32 columns -> 8 x 4 base grid
-    cnn = models.build("cnn", problem, seed=0)
+    cnn = models.build("cnn", problem, seed=0, precision="float64")
     sizes = {name: tuple(p.shape) for name, p in cnn.named_parameters()}
     assert sizes["z"] == (1, 128)
     assert sizes["dense_weight"] == (8 * 4 * 32, 128)
@@ -52,3 +62,21 @@ def test_bad_model_options():
         models.build("cnn", problems.get("mbb_beam_60x20_0.5"))
     with pytest.raises(ValueError, match="same length"):
         models.build("cnn", problem, resizes=(2, 2))
+
+
+def test_pixel_random_starts_are_seeded_and_stay_inside_the_mask():
+    problem = problems.get("A")
+    a = models.build("pixel", problem, seed=3, init="random")
+    b = models.build("pixel", problem, seed=3, init="random")
+    c = models.build("pixel", problem, seed=4, init="random")
+    assert torch.equal(a.logits, b.logits) and not torch.equal(a.logits, c.logits)
+    logits = a.logits.detach()
+    assert 0.9 < float(logits.std()) < 1.1 and abs(float(logits.mean())) < 0.1
+    masked = problems.get("l_shape_0.2_64x64_0.4")   # a quarter of the grid lies outside its design region
+    outside = torch.from_numpy(~masked.design_mask)
+    logits = models.build("pixel", masked, seed=0, init="random").logits.detach()
+    assert torch.all(logits[outside] == 0) and torch.all(logits[~outside] != 0)
+    with pytest.raises(ValueError, match="unknown pixel init 'noise'.*constant, random"):
+        models.build("pixel", problem, init="noise")
+    with pytest.raises(ValueError, match="only the option 'init'"):
+        models.build("pixel", problem, latent_size=3)

@@ -15,7 +15,7 @@ SMALL_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filter
 def _objective(kind, penal=3.0):
     problem = tiny_beam(8, 4)
     options = {} if kind == "pixel" else SMALL_CNN
-    model = models.build(kind, problem, seed=3, **options)
+    model = models.build(kind, problem, seed=3, precision="float64", **options)
     obj = Objective(problem, model, penal=penal)
     theta = obj.theta0 + 0.1 * torch.randn(obj.num_params, dtype=torch.float64)
     return obj, theta

@@ -252,3 +252,51 @@ def test_step_size_search_saves_its_trials(tmp_path):
     assert float(np.median(finals)) == pytest.approx(result.best_value, rel=1e-12)
     with pytest.raises(optim.OptimizerError, match="constant-step"):
         tune_step_size(problem, "pixel", "lbfgs", trials=1)
+
+
+class _Scripted:
+    """An optimizer that walks through a given list of losses (for the divergence rule)."""
+
+    name = "scripted"
+    options = {}
+
+    def __init__(self, losses):
+        self.losses = list(losses)
+
+    def start(self, objective, theta, steps):
+        self.theta, self.k = theta, 0
+        return optim.Step(0, theta, self.losses[0], torch.ones(1), 1.0, math.nan, math.nan)
+
+    def step(self):
+        self.k += 1
+        return optim.Step(self.k, self.theta, self.losses[self.k], torch.ones(1), 1.0, 0.1, 0.1)
+
+    def memory(self):
+        return None
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("losses, status, began", [
+    ([10.0] + [5.0] * 10 + [4e4] * 25, "diverged", 11),           # jumps and stays: diverged where it began
+    ([10.0] + [5.0] * 5 + [2e5] + [4.0] * 30, "completed", None),  # a one-step spike that recovers is not
+    ([10.0] + [5.0] * 30 + [3e4] * 3, "diverged", 31),             # ends blown up, before the patience ran out
+    ([10.0] + [5.0] * 10 + [float("nan")], "diverged", 11),        # non-finite: at once
+])
+def test_divergence_rule(losses, status, began):
+    objective = landscape.FunctionObjective(lambda t: (t ** 2).sum(), torch.zeros(1))
+    steps = len(losses) - 1
+    result = landscape.run(objective, _Scripted(losses), steps=steps, progress=False)
+    assert result.status == status, result.message
+    assert result.diverged_at == began
+    if began is not None:
+        assert f"step {began}" in result.message
+
+
+def test_divergence_rule_validates_its_settings():
+    from landscape.runner import Divergence
+    with pytest.raises(ValueError, match="factor"):
+        Divergence(factor=0.5)
+    with pytest.raises(ValueError, match="patience"):
+        Divergence(patience=0)

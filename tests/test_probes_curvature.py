@@ -24,7 +24,7 @@ def dense_hessians():
     problem = L.problems.resized("A", 8, 16)
     out = {}
     for kind, options in (("pixel", {}), ("cnn", SMALL_CNN)):
-        objective = L.Objective(problem, L.models.build(kind, problem, seed=0, **options), penal=3.0)
+        objective = L.Objective(problem, L.models.build(kind, problem, seed=0, precision="float64", **options), penal=3.0)
         theta = perturbed(objective)
         H = objective.hessian(theta).to_dense()
         H = 0.5 * (H + H.T)

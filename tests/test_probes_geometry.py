@@ -13,7 +13,7 @@ SMALL_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filter
 
 def small_cnn_objective(seed=0):
     problem = L.problems.resized("A", 8, 16)
-    return L.Objective(problem, L.models.build("cnn", problem, seed=seed, **SMALL_CNN), penal=3.0)
+    return L.Objective(problem, L.models.build("cnn", problem, seed=seed, precision="float64", **SMALL_CNN), penal=3.0)
 
 
 def test_interpolation_end_points_are_the_losses_at_the_two_points():

@@ -58,6 +58,10 @@ class Decomposed(Optimizer):
         return result, points.get(result.alpha)
 
     def _step(self) -> Step:
+        if not bool(self.grad.any()):   # an exactly stationary point (e.g. a saturated design): nowhere to go
+            return Step(self.steps_taken, self.theta.clone(), self.loss, self.grad, 0.0, accepted=False,
+                        status="completed", message=f"the gradient is exactly zero at step {self.steps_taken}",
+                        extra=self.direction.stats())
         d = self.direction.direction(self.grad)
         result, theta = self._search(d)
         if not result.ok and self.direction.has_curvature:

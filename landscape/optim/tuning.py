@@ -55,8 +55,15 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
                    steps: int = 100, seeds: Sequence[int] = (0, 1, 2), trials: int = 30,
                    search_range: tuple[float, float] | None = None, m: int = 10,
                    sampler_seed: int = 0, out=None, progress: bool = True,
-                   model_options: dict | None = None) -> TuningResult:
-    """TPE search of ``log10(lr)`` for ``optimizer`` (``gd`` or ``hd`` with memory ``m``)."""
+                   model_options: dict | None = None, precision: str = "mixed",
+                   storage: str | None = None) -> TuningResult:
+    """TPE search of ``log10(lr)`` for ``optimizer`` (``gd`` or ``hd`` with memory ``m``).
+
+    ``precision`` is the network's (see :mod:`landscape.precision`); every trial
+    runs under the thread policy of :func:`landscape.run`. ``storage`` (an
+    optuna storage URL such as ``sqlite:///runs/tuning/case.db``) makes the search
+    resumable: finished trials are kept and a rerun continues up to ``trials``.
+    """
     import optuna
 
     from ..runner import run
@@ -73,7 +80,7 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    objectives = [Objective(problem, models.build(model, problem, seed=s, **(model_options or {})), penal)
+    objectives = [Objective(problem, models.build(model, problem, seed=s, precision=precision, **(model_options or {})), penal)
                   for s in seeds]
     records: list[dict] = []
 
@@ -94,8 +101,16 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
         return value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=sampler_seed))
-    study.optimize(score, n_trials=trials, show_progress_bar=progress)
+    name = f"{optimizer}_m{m}_{getattr(problem, 'name', problem)}_{model}_p{penal:g}_{steps}_{low:g}_{high:g}"
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+                                storage=storage, study_name=name, load_if_exists=storage is not None)
+    for trial in study.trials:   # a resumed search: earlier trials count toward the budget and the records
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            records.append({"trial": trial.number, "log10_lr": trial.params["log10_lr"],
+                            "lr": 10.0 ** trial.params["log10_lr"], "median_final_loss": trial.value})
+    remaining = trials - sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    if remaining > 0:
+        study.optimize(score, n_trials=remaining, show_progress_bar=progress)
     best = study.best_trial
     result = TuningResult(optimizer, getattr(problem, "name", str(problem)), model, float(penal), steps,
                           seeds, (low, high), 10.0 ** best.params["log10_lr"], best.params["log10_lr"],

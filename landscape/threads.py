@@ -1,0 +1,115 @@
+"""The thread policy: how many threads torch and the BLAS under CHOLMOD may use, decided in one place.
+
+Every entry point (``landscape.run``, the ``Recorder``, the command line, sweep
+workers, the study scripts) asks :func:`policy` and runs under :func:`limited`,
+and the counts are written into the trace's config. Thread counts change the
+last bits of results (torch's reductions and OpenBLAS's blocked kernels split
+their work by thread), so they are part of a run's configuration: the same
+configuration gives bit-identical losses from Python, the CLI and a sweep.
+
+The default is **one torch thread and one BLAS thread**, whatever the grid.
+Measured on a 2-core machine (``benchmarks/bench_threads.py``, value and
+gradient): with both cores idle, two threads are 1.0 to 1.6 x faster from
+128x128 up (1.6 x at 256x256); with one busy process per core, two threads
+are 3 to 40 x *slower* on every grid (OpenMP and OpenBLAS workers spin
+while they wait for a core), and inside a sweep the other workers are that
+load. Two threads pay off only for one large run on an idle machine, so it
+is the opt-in: ``threads=2`` (``--threads 2``, ``threads = 2`` in a sweep
+config, or ``LANDSCAPE_THREADS=2``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+
+__all__ = ["Threads", "policy", "limited", "apply", "current"]
+
+ENVIRONMENT = "LANDSCAPE_THREADS"
+
+
+@dataclass(frozen=True)
+class Threads:
+    """Intra-op threads of torch and threads of the BLAS libraries (CHOLMOD's OpenBLAS, NumPy's, SciPy's)."""
+
+    torch: int = 1
+    blas: int = 1
+
+    def __post_init__(self):
+        for name in ("torch", "blas"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} threads must be an integer >= 1, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, value) -> "Threads | None":
+        """A recorded ``threads`` entry ({"torch": n, "blas": m}, an int, or None) back as ``Threads``."""
+        if value is None:
+            return None
+        if isinstance(value, Threads):
+            return value
+        if isinstance(value, dict):
+            unknown = set(value) - {"torch", "blas"}
+            if unknown:
+                raise ValueError(f"threads: unknown keys {sorted(unknown)}; accepted: torch, blas")
+            return cls(**value)
+        return policy(value)
+
+
+def _requested(threads) -> int | None:
+    if threads is None:
+        text = os.environ.get(ENVIRONMENT, "").strip()
+        if not text:
+            return None
+        try:
+            threads = int(text)
+        except ValueError:
+            raise ValueError(f"{ENVIRONMENT}={text!r} is not a positive integer") from None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None (the policy), got {threads!r}")
+    return threads
+
+
+def policy(threads: "int | Threads | None" = None) -> Threads:
+    """The thread counts a run uses: ``threads`` if given, else ``$LANDSCAPE_THREADS``, else one of each.
+
+    See the module docstring for the measurements behind the default.
+    """
+    if isinstance(threads, Threads):
+        return threads
+    count = _requested(threads)
+    return Threads() if count is None else Threads(torch=count, blas=count)
+
+
+def current() -> Threads:
+    """The counts in force in this process now (torch's and the largest BLAS pool)."""
+    from threadpoolctl import threadpool_info
+    blas = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    return Threads(torch=torch.get_num_threads(), blas=max(blas) if blas else 1)
+
+
+@contextlib.contextmanager
+def limited(threads: Threads):
+    """Run the block with ``threads``; the previous counts come back afterwards."""
+    from threadpoolctl import threadpool_limits
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads.torch)
+    try:
+        with threadpool_limits(limits=threads.blas, user_api="blas"):
+            yield threads
+    finally:
+        torch.set_num_threads(before)
+
+
+def apply(threads: "int | Threads | None" = None) -> Threads:
+    """Set the policy's counts for the rest of this process (for scripts and worker processes)."""
+    from threadpoolctl import threadpool_limits
+    chosen = policy(threads)
+    torch.set_num_threads(chosen.torch)
+    threadpool_limits(limits=chosen.blas, user_api="blas")
+    return chosen

@@ -1,0 +1,148 @@
+"""Mixed precision (float32 network over float64 physics) and the thread policy."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import landscape as L
+from landscape import threads
+from landscape.sweep import expand, run_sweep
+
+from conftest import tiny_beam
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = {
+    "cnn": dict(latent_size=8, dense_channels=4, resizes=(1, 2, 1), conv_filters=(8, 4, 1), kernel_size=3),
+    "cnn_transpose": dict(latent_size=8, dense_channels=4, resizes=(1, 2, 1), conv_filters=(8, 4, 1),
+                          kernel_size=3),
+    "mlp": dict(widths=(32, 32)),
+}
+
+
+def pair(kind, seed=0):
+    """The same model (same seed) as a float64 and as a mixed-precision objective on a tiny grid."""
+    problem = tiny_beam(8, 4)
+    exact = L.Objective(problem, L.models.build(kind, problem, seed=seed, precision="float64", **SMALL[kind]))
+    mixed = L.Objective(problem, L.models.build(kind, problem, seed=seed, **SMALL[kind]))
+    return exact, mixed
+
+
+@pytest.mark.parametrize("kind", ["cnn", "cnn_transpose", "mlp"])
+def test_mixed_precision_matches_float64_to_float32_accuracy(kind):
+    exact, mixed = pair(kind)
+    assert (exact.precision, mixed.precision) == ("float64", "mixed")
+    assert next(mixed.model.parameters()).dtype == torch.float32
+    # the same point, representable in float32, so only the arithmetic differs
+    g = torch.Generator().manual_seed(1)
+    theta = (mixed.theta0 + 0.05 * torch.randn(mixed.num_params, generator=g, dtype=torch.float64))
+    theta = theta.to(torch.float32).to(torch.float64)
+    value64, grad64 = exact.value_and_grad(theta)
+    value32, grad32 = mixed.value_and_grad(theta)
+    assert grad32.dtype == torch.float64 and grad32.shape == (mixed.num_params,)
+    assert abs(value32 - value64) <= 1e-5 * abs(value64)
+    cosine = float(grad32 @ grad64 / (grad32.norm() * grad64.norm()))
+    assert cosine > 1 - 1e-6
+    assert float((grad32 - grad64).norm() / grad64.norm()) < 1e-3
+    v = torch.randn(mixed.num_params, generator=g, dtype=torch.float64)
+    hv64, hv32 = exact.hvp(theta, v), mixed.hvp(theta, v)
+    assert hv32.dtype == torch.float64
+    assert float((hv32 - hv64).norm() / hv64.norm()) < 1e-2
+
+
+def test_pixel_ignores_mixed_precision_and_float64_is_bit_exact():
+    problem = tiny_beam(8, 4)
+    a = L.Objective(problem, L.models.build("pixel", problem, precision="mixed"))
+    b = L.Objective(problem, L.models.build("pixel", problem, precision="float64"))
+    assert a.precision == b.precision == "float64"
+    assert a.value_and_grad(a.theta0)[0] == b.value_and_grad(b.theta0)[0]
+
+
+def test_objective_precision_converts_the_module_and_none_keeps_its_dtype():
+    problem = tiny_beam(8, 4)
+    model = L.models.build("cnn", problem, seed=0, precision="float64", **SMALL["cnn"])
+    assert L.Objective(problem, model).precision == "float64"
+    assert L.Objective(problem, model, precision="mixed").precision == "mixed"
+    assert next(model.parameters()).dtype == torch.float32
+    with pytest.raises(ValueError, match="unknown precision 'single'"):
+        L.Objective(problem, model, precision="single")
+
+
+def test_thread_policy_default_override_and_bad_values(monkeypatch):
+    monkeypatch.delenv(threads.ENVIRONMENT, raising=False)
+    assert threads.policy() == threads.Threads(1, 1)
+    assert threads.policy(2) == threads.Threads(2, 2)
+    monkeypatch.setenv(threads.ENVIRONMENT, "2")
+    assert threads.policy() == threads.Threads(2, 2)
+    monkeypatch.setenv(threads.ENVIRONMENT, "many")
+    with pytest.raises(ValueError, match="LANDSCAPE_THREADS='many'"):
+        threads.policy()
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            threads.policy(bad)
+
+
+def test_run_limits_threads_and_restores_them():
+    before = torch.get_num_threads()
+    seen = []
+    problem = tiny_beam(8, 4)
+    objective = L.Objective(problem, L.models.build("pixel", problem))
+    L.run(objective, "lbfgs", steps=2, progress=False, threads=1,
+          callback=lambda record: seen.append(threads.current()))
+    assert seen and all(t == threads.Threads(1, 1) for t in seen)
+    assert torch.get_num_threads() == before
+
+
+def test_precision_and_threads_are_in_the_trace_config(tmp_path):
+    problem = L.problems.get("michell_centered_both_8x16_0.12")   # a coarse problem A, rebuilt by name
+    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0))
+    L.run(objective, "lbfgs", steps=2, progress=False, trace=tmp_path / "t.h5")
+    with L.open_trace(tmp_path / "t.h5") as trace:
+        assert trace.config["precision"] == "mixed"
+        assert trace.config["threads"] == {"torch": 1, "blas": 1}
+        rebuilt = trace.objective()
+        assert rebuilt.precision == "mixed"
+        assert rebuilt.loss(rebuilt.theta0) == trace.steps()["loss"][0]
+
+
+def test_the_same_config_is_bit_identical_from_python_the_cli_and_a_sweep(tmp_path):
+    """One configuration, three doors: losses equal bit for bit (the thread policy pins the counts)."""
+    settings = dict(problem="A", model="cnn_transpose", optimizer="lbfgs", penal=3.0, seed=1, steps=4)
+    problem = L.problems.get(settings["problem"])
+    objective = L.Objective(problem, L.models.build(settings["model"], problem, seed=settings["seed"]),
+                            penal=settings["penal"])
+    python = L.run(objective, settings["optimizer"], steps=settings["steps"], seed=settings["seed"],
+                   progress=False).losses
+
+    cli_trace = tmp_path / "cli.h5"
+    subprocess.run([sys.executable, "-m", "landscape.cli", "run", "--problem", "A", "--model", "cnn_transpose",
+                    "--optimizer", "lbfgs", "--penal", "3", "--seed", "1", "--steps", "4", "--no-progress",
+                    "-o", str(cli_trace)], check=True, cwd=ROOT, capture_output=True)
+    with L.open_trace(cli_trace) as trace:
+        cli = trace.steps()["loss"]
+
+    config = {"name": "one", "out": str(tmp_path / "sweep"), "steps": 4,
+              "axes": {"problem": ["A"], "model": ["cnn_transpose"], "penal": [3.0], "optimizer": ["lbfgs"],
+                       "seed": [1]}}
+    index = run_sweep(expand(config), workers=1, progress=False)
+    with L.open_trace(index["trace"][0]) as trace:
+        swept = trace.steps()["loss"]
+        assert json.loads(index["config"][0])["precision"] == "mixed"
+    assert len(python) == 5
+    np.testing.assert_array_equal(python, cli)
+    np.testing.assert_array_equal(python, swept)
+
+
+def test_the_recorder_runs_under_the_policy_and_records_it(tmp_path):
+    problem = tiny_beam(8, 4)
+    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0, **SMALL["cnn"]))
+    before = torch.get_num_threads()
+    with L.Recorder(tmp_path / "r.h5", objective, threads=1) as recorder:
+        assert threads.current() == threads.Threads(1, 1)
+        recorder.observe(0, objective.theta0, objective.loss(objective.theta0))
+    assert torch.get_num_threads() == before
+    with L.open_trace(tmp_path / "r.h5") as trace:
+        assert trace.config["threads"] == {"torch": 1, "blas": 1} and trace.config["precision"] == "mixed"
