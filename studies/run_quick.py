@@ -2,7 +2,9 @@
 
 Runs, in order, the p = 1 pixel check (``landscape.demo``) and the quick version
 of every study script, each as its own process so one failure does not stop the
-rest, and prints a table of what ran, how long it took, and what it wrote.
+rest, prints a table of what ran, how long it took, and what it wrote, and ends
+with the thesis's findings checked against the quick results (``studies/findings.py``:
+holds / fails / untested, with the numbers).
 Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
 
     python studies/run_quick.py            # 13 minutes on 2 cores from scratch (measured)
@@ -22,9 +24,9 @@ STUDIES = [
     ("fig_b2_estimator_accuracy", ["--quick"], "Figure B.2: estimator accuracy"),
     ("fig_3_3_plane", ["--quick"], "Figure 3.3: plane around the initialization (D, CNN)"),
     ("fig_3_5_interpolation", ["--quick"], "Figure 3.5: the four interpolations (A, CNN)"),
-    ("table_3_2_lbfgs_vs_gd", ["--quick"], "Table 3.2 / Figures 3.4, C.2: L-BFGS vs GD (A, B, p = 3)"),
-    ("table_3_3_decomposition", ["--quick"], "Table 3.3 / Figure 3.8: L-BFGS taken apart (A, B, p = 3)"),
-    ("fig_3_6_memory", ["--quick"], "Figures 3.6, C.5: L-BFGS m = 1 vs m = 10"),
+    ("table_3_2_lbfgs_vs_gd", ["--quick"], "Table 3.2 / Figures 3.4, C.1, C.2: L-BFGS vs GD (A, B, p = 3, 3 seeds)"),
+    ("table_3_3_decomposition", ["--quick"], "Table 3.3 / Figure 3.8: L-BFGS taken apart (A, B, p = 3, 3 seeds)"),
+    ("fig_3_6_memory", ["--quick"], "Figures 3.6, C.5: L-BFGS m = 1 vs m = 10 (3 seeds)"),
     ("fig_3_7_b_vs_h", ["--quick"], "Figure 3.7: Hessian vs L-BFGS (m = 1) densities"),
     ("fig_3_9_trajectory", ["--quick"], "Figure 3.9: distance and gradient norm, L-BFGS vs GD"),
     ("tune_step_sizes", ["--quick"], "Appendix B.7: step-size search (CNN, A and B)"),
@@ -55,6 +57,9 @@ def main(argv=None):
     for name, result, seconds, what in rows:
         print(f"{name:<28} {result:<12} {seconds:>8.0f}  {what}")
     print("figures and tables: figures/ (see figures/README.md); traces: runs/")
+    if not args.only:
+        print("\nThesis findings against the quick results (3 seeds, short budgets; figures/findings_quick.md):")
+        subprocess.run([sys.executable, str(ROOT / "studies" / "findings.py"), "--quick"], cwd=ROOT)
     return 0 if all(r[1] == "ok" for r in rows) else 1
 
 

@@ -1,92 +1,105 @@
-"""Thesis Figures 3.4 and C.2 and Table 3.2: L-BFGS against GD, PixelModel and CNNModel.
+"""Thesis Table 3.2 and Figures 3.4, C.1, C.2: L-BFGS against GD, PixelModel and the thesis's CNN.
 
-L-BFGS is SciPy's L-BFGS-B as the thesis ran it (maxfun = steps, factr 1,
-pgtol 1e-14); GD uses the thesis's tuned step sizes (table B.1). Median loss
-curves over seeds, and the table of median final losses: L-BFGS after its
-budget, GD after a short and a long budget, next to the thesis's Table 3.2.
+The protocol of ``studies/matrix.py``: ``cnn_transpose`` and random-start pixels, 10
+seeds, SciPy's L-BFGS-B with 300 evaluations, GD for 2000 steps read at 700 and 2000,
+GD's step size from the thesis's table B.1 or re-tuned here. The table gives median
+[min, max] over seeds and how many runs diverged, next to the thesis's medians.
 
-    python studies/table_3_2_lbfgs_vs_gd.py --quick   # A and B, p = 3, 1 seed; L-BFGS 150, GD 300 steps
-    python studies/table_3_2_lbfgs_vs_gd.py           # A, B, D, E; p = 1 and 3; 10 seeds; 300 / 700 / 2000
+    python studies/table_3_2_lbfgs_vs_gd.py --quick          # A, B; p = 3; 3 seeds; 100 evaluations / 300 steps
+    python studies/table_3_2_lbfgs_vs_gd.py                  # A, B, D, E; p = 3; 10 seeds (D, E: --seeds 3)
+    python studies/table_3_2_lbfgs_vs_gd.py --step-sizes tuned
 
-Writes ``figures/table_3_2_lbfgs_vs_gd[_quick].md/.csv`` and ``figures/fig_3_4_lbfgs_vs_gd[_quick].png``.
+Writes ``figures/table_3_2_lbfgs_vs_gd[_quick][_tuned].md/.csv``, ``fig_3_4_lbfgs_vs_gd[...].png``
+(median and min-max band) and ``fig_c1_gd_per_seed[...].png`` (every GD seed, divergence marked).
 """
 from __future__ import annotations
 
 import argparse
-
+import numpy as np
 import pandas as pd
 
-from common import FIGURES, curves, finish_case_axes, plot_median, run_cases
-
-from landscape.optim.thesis import step_size
+from common import FIGURES, add_run_options, setup
+from matrix import add_matrix_options, curve_path, matrix_cases, read_curves, run_matrix, summarize
+from plotting import clipped_log_axis, per_seed, band
 
 # Table 3.2 (p = 3): problem -> {row: (CNNModel, PixelModel)}
-THESIS = {"A": {"L-BFGS": (54.61, 76.12), "GD 700": (79.67, 89.49), "GD 2000": (73.9, 78.04)},
-          "B": {"L-BFGS": (8.54, 9.16), "GD 700": (13.62, 9.88), "GD 2000": (11.74, 9.28)},
-          "D": {"L-BFGS": (30.68, 39.72), "GD 700": (61.36, 46.53), "GD 2000": (49.34, 40.34)},
-          "E": {"L-BFGS": (148.47, 169.07), "GD 700": (275.93, 175.36), "GD 2000": (231.65, 163.01)}}
+THESIS = {"A": {"L-BFGS": (54.61, 76.12), "GD short": (79.67, 89.49), "GD long": (73.9, 78.04)},
+          "B": {"L-BFGS": (8.54, 9.16), "GD short": (13.62, 9.88), "GD long": (11.74, 9.28)},
+          "D": {"L-BFGS": (30.68, 39.72), "GD short": (61.36, 46.53), "GD long": (49.34, 40.34)},
+          "E": {"L-BFGS": (148.47, 169.07), "GD short": (275.93, 175.36), "GD long": (231.65, 163.01)}}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--model", default="cnn", help="the CNN kind: cnn (Hoyer) or cnn_transpose (thesis)")
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args(argv)
-    codes, penals, seeds = (("A", "B"), (3,), [0]) if args.quick else (("A", "B", "D", "E"), (1, 3), list(range(10)))
-    lbfgs_steps, gd_short, gd_long = (150, 300, None) if args.quick else (300, 700, 2000)
-    study = "table_3_2" + ("_quick" if args.quick else "")
-    rows, groups = [], {}
-    for model in ("pixel", args.model):
-        thesis_model = "pixel" if model == "pixel" else "cnn"
-        for penal in penals:
-            for code in codes:
-                base = {"problem": [code], "model": [model], "penal": [penal], "seed": seeds}
-                lbfgs = run_cases(study, {**base, "optimizer": ["scipy_lbfgsb"]}, lbfgs_steps, workers=args.workers)
-                gd = run_cases(study, {**base, "optimizer": [{"name": "gd", "lr": step_size("gd", thesis_model, penal,
-                                                                                          code)}]},
-                               gd_long or gd_short, workers=args.workers)
-                lb = next(iter(curves(lbfgs).values()))
-                g = next(iter(curves(gd).values()))
-                groups[(model, penal, code)] = (lb, g)
-                thesis = THESIS.get(code, {}) if penal == 3 else {}
-                column = 0 if thesis_model == "cnn" else 1
-                entries = [("L-BFGS", lb[1][-1], lbfgs_steps), (f"GD {gd_short}", g[1][min(gd_short, len(g[1]) - 1)],
-                                                                  gd_short)]
-                if gd_long:
-                    entries.append((f"GD {gd_long}", g[1][-1], gd_long))
-                for label, value, steps in entries:
-                    key = label if label == "L-BFGS" else ("GD 700" if steps == gd_short else "GD 2000")
-                    rows.append({"model": model, "penal": penal, "problem": code, "optimizer": label,
-                                 "median_loss": float(value), "seeds": lb[4],
-                                 "thesis": thesis.get(key, (float("nan"),) * 2)[column]})
+    add_matrix_options(parser, "A,B|A,B,D,E", "3|3")
+    args = setup(add_run_options(parser).parse_args(argv))
+    cases, budgets = matrix_cases(args)
+    if len({p for _, p, _ in cases}) > 1:
+        parser.error(f"Table 3.2 compares at one penalization; got --penal {args.penal}")
+    codes = list(dict.fromkeys(code for _, _, code in cases))
+    penal = cases[0][1]
+    run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
+               args.quick)
+
+    rows = []
+    for model, _, code in cases:
+        for label, path_label, at in (("L-BFGS", "L-BFGS", None), ("GD short", "GD", budgets.gd_short),
+                                      ("GD long", "GD", None)):
+            losses, statuses = read_curves(curve_path(model, penal, code, path_label, args.step_sizes, args.quick))
+            s = summarize(losses, statuses, at)
+            steps = len(losses) - 1 if at is None else at
+            thesis = THESIS.get(code, {}).get(label, (np.nan, np.nan))[0 if model != "pixel" else 1]
+            rows.append({"problem": code, "model": model, "penal": penal, "optimizer": label, "steps": steps, **s,
+                         "thesis": thesis if penal == 3 else np.nan})
     table = pd.DataFrame(rows)
-    name = "table_3_2_lbfgs_vs_gd" + ("_quick" if args.quick else "")
-    table.to_csv(FIGURES / f"{name}.csv", index=False)
-    lines = ["| problem | optimizer | " + " | ".join(f"{m} (here / thesis)" for m in ("pixel", args.model)) + " |",
-             "|---|---|---|---|"]
-    for (penal, code, optimizer), part in table.groupby(["penal", "problem", "optimizer"], sort=False):
+    suffix = ("_quick" if args.quick else "") + ("_tuned" if args.step_sizes == "tuned" else "")
+    table.to_csv(FIGURES / f"table_3_2_lbfgs_vs_gd{suffix}.csv", index=False)
+    lines = [f"| problem | optimizer (steps) | pixel: median [min, max] (diverged) | thesis | "
+             f"{args.model}: median [min, max] (diverged) | thesis |", "|---|---|---|---|---|---|"]
+    for (code, label), part in table.groupby(["problem", "optimizer"], sort=False):
         cells = []
         for model in ("pixel", args.model):
-            r = part[part["model"] == model]
-            cells.append(f"{r.median_loss.iloc[0]:.4g} / {r.thesis.iloc[0]:g}" if len(r) else "")
-        lines.append(f"| {code} (p = {penal}) | {optimizer} | " + " | ".join(cells) + " |")
-    markdown = (f"Median loss over {len(seeds)} seed(s); L-BFGS after {lbfgs_steps} steps, GD after {gd_short}"
-                f"{f' and {gd_long}' if gd_long else ''} steps. Thesis values: Table 3.2 (p = 3 only; L-BFGS 300 steps, "
-                "the short GD row against its 700 steps, the long one against 2000).\n\n" + "\n".join(lines) + "\n")
-    (FIGURES / f"{name}.md").write_text(markdown)
+            r = part[part.model == model].iloc[0]
+            cells += [f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] ({r.diverged}/{r.seeds})",
+                      f"{r.thesis:g}"]
+        steps = part.iloc[0]["steps"]
+        lines.append(f"| {code} | {label.replace(' short', '').replace(' long', '')} ({steps}) | " + " | ".join(cells) + " |")
+    gd_lr = "re-tuned here (figures/tuned_step_sizes.csv)" if args.step_sizes == "tuned" else "the thesis's table B.1"
+    markdown = (f"p = {penal:g}; {len(budgets.seeds)} seeds; pixel from random starts, {args.model} ({args.precision} "
+                f"precision); SciPy L-BFGS-B with {budgets.lbfgs} evaluations; GD step sizes from {gd_lr}. "
+                "Loss at the listed step: median [min, max] over seeds (runs that diverged / all runs). "
+                "Thesis: Table 3.2 medians (10 seeds; GD rows at 700 and 2000 steps).\n\n" + "\n".join(lines) + "\n")
+    (FIGURES / f"table_3_2_lbfgs_vs_gd{suffix}.md").write_text(markdown)
     print(markdown)
 
     from landscape.plots import _pyplot, save
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.8), squeeze=False)
-    for ax, ((model, penal, code), (lb, g)) in zip(axes[0], groups.items()):
-        plot_median(ax, lb, "C0", "L-BFGS")
-        plot_median(ax, g, "C1", "GD")
-        finish_case_axes(ax, f"{model}, p = {penal:g}, {code}")
+    fig, axes = plt.subplots(2, len(codes), figsize=(3.6 * len(codes), 6.4), squeeze=False, sharex="col")
+    for col, code in enumerate(codes):
+        for row, model in enumerate(("pixel", args.model)):
+            ax = axes[row, col]
+            for color, label in (("C0", "L-BFGS"), ("C1", "GD")):
+                losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
+                band(ax, losses, statuses, color, f"{label} (median, min-max)")
+            clipped_log_axis(ax)
+            ax.set_title(f"{code}, {model}, p = {penal:g}", fontsize=9)
+            ax.set_xlabel("step" if row else "")
+            ax.set_ylabel("loss" if col == 0 else "")
+            ax.legend(fontsize=7)
+    fig.suptitle(f"Figure 3.4 / C.2: L-BFGS vs GD, {len(budgets.seeds)} seeds", fontsize=10)
     fig.tight_layout()
-    out = save(fig, FIGURES / ("fig_3_4_lbfgs_vs_gd" + ("_quick" if args.quick else "") + ".png"))
-    print(f"wrote {out}")
+    print(f"wrote {save(fig, FIGURES / f'fig_3_4_lbfgs_vs_gd{suffix}.png')}")
+
+    fig, axes = plt.subplots(1, len(codes), figsize=(3.6 * len(codes), 3.4), squeeze=False)
+    for ax, code in zip(axes[0], codes):
+        losses, statuses = read_curves(curve_path(args.model, penal, code, "GD", args.step_sizes, args.quick))
+        per_seed(ax, losses, statuses)
+        clipped_log_axis(ax)
+        ax.set_title(f"GD on {code}, {args.model}, p = {penal:g}", fontsize=9)
+        ax.set_xlabel("step")
+    axes[0, 0].set_ylabel("loss (one line per seed)")
+    fig.tight_layout()
+    print(f"wrote {save(fig, FIGURES / f'fig_c1_gd_per_seed{suffix}.png')}")
 
 
 if __name__ == "__main__":

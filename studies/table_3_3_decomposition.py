@@ -1,28 +1,30 @@
-"""Thesis Figure 3.8 (C.6-C.8) and Table 3.3: L-BFGS taken apart.
+"""Thesis Table 3.3 and Figures 3.8, C.6-C.8: L-BFGS taken apart into its direction and its step.
 
-GD, HD_M1, HD_M10 (constant steps: the thesis's tuned step sizes of tables
-B.1-B.3), GD_LS (steepest descent + strong Wolfe), L-BFGS_M1 and L-BFGS (m = 10),
-on PixelModel and CNNModel, reporting the median final loss over seeds and the
-step at which the median curve converged (within 0.1 % of its final value), next
-to the thesis's Table 3.3.
+GD, HD_M1, HD_M10 (constant steps, from the thesis's tables B.1-B.3 or re-tuned
+here), GD_LS (steepest descent with a strong-Wolfe search), L-BFGS_M1 and L-BFGS
+(SciPy's L-BFGS-B, m = 1 and 10), on random-start pixels and the thesis's
+``cnn_transpose``, under the protocol of ``studies/matrix.py``. The table gives the
+median final loss over seeds with [min, max], the number of diverged runs, and the
+step at which the median curve converged (within 0.1 % of its final value; "-" when
+it was still moving in the last 10 % of the budget, so no converged step can be read
+off a capped run), next to the thesis's Table 3.3.
 
-    python studies/table_3_3_decomposition.py --quick   # A and B, p = 3, 1 seed, 150 steps (a few minutes)
-    python studies/table_3_3_decomposition.py           # A, B, D, E, p = 1 and 3, 10 seeds, 300 steps
+    python studies/table_3_3_decomposition.py --quick              # A, B; p = 3; 3 seeds; short budgets
+    python studies/table_3_3_decomposition.py                      # A, B; p = 1 and 3; 10 seeds
+    python studies/table_3_3_decomposition.py --step-sizes tuned   # GD and HD with the re-tuned step sizes
 
-Writes ``figures/table_3_3_decomposition.md`` / ``.csv`` and
-``figures/fig_3_8_decomposition.png``.
+Writes ``figures/table_3_3_decomposition[_quick][_tuned].md/.csv`` and ``fig_3_8_decomposition[...].png``.
 """
 from __future__ import annotations
 
 import argparse
-import json
-
 import numpy as np
 import pandas as pd
 
-from common import FIGURES, converged_step, curves, finish_case_axes, plot_median, run_cases
-
-from landscape.optim.thesis import step_size
+from common import FIGURES, add_run_options, setup
+from matrix import (LABELS, add_matrix_options, converged_step, curve_path, matrix_cases, read_curves, run_matrix,
+                    summarize)
+from plotting import band, clipped_log_axis
 
 # Table 3.3 of the thesis: (model, penal, problem) -> {optimizer: (median final loss, converged step)}
 THESIS = {
@@ -59,93 +61,63 @@ THESIS = {
     ("pixel", 1, "E"): {"GD": (106.77, 172), "HD_M1": (96.63, 5), "HD_M10": (96.63, 6), "GD_LS": (96.65, 17),
                         "L-BFGS_M1": (96.63, 6), "L-BFGS": (96.63, 6)},
 }
-LABELS = ("GD", "HD_M1", "HD_M10", "GD_LS", "L-BFGS_M1", "L-BFGS")
-
-
-def optimizers(model: str, penal: float, code: str) -> dict[str, dict]:
-    """The six decomposed optimizers with the thesis's tuned step sizes for this case."""
-    return {"GD": {"name": "gd", "lr": step_size("gd", model, penal, code)},
-            "HD_M1": {"name": "hd", "m": 1, "lr": step_size("hd", model, penal, code, m=1)},
-            "HD_M10": {"name": "hd", "m": 10, "lr": step_size("hd", model, penal, code, m=10)},
-            "GD_LS": {"name": "gd_ls"}, "L-BFGS_M1": {"name": "lbfgs", "m": 1}, "L-BFGS": {"name": "lbfgs", "m": 10}}
-
-
-def label_of(optimizer: str, options: str) -> str:
-    options = json.loads(options)
-    if optimizer == "gd":
-        return "GD"
-    if optimizer == "hd":
-        return f"HD_M{options['m']}"
-    if optimizer == "gd_ls":
-        return "GD_LS"
-    return "L-BFGS_M1" if options.get("m") == 1 else "L-BFGS"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--model", default="cnn", help="the CNN kind: cnn (Hoyer) or cnn_transpose (thesis)")
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args(argv)
-    codes = ("A", "B") if args.quick else ("A", "B", "D", "E")
-    penals = (3,) if args.quick else (1, 3)
-    seeds = [0] if args.quick else list(range(10))
-    steps = 150 if args.quick else 300
-    study = "table_3_3" + ("_quick" if args.quick else "")
+    add_matrix_options(parser, "A,B|A,B", "3|1,3")
+    args = setup(add_run_options(parser).parse_args(argv))
+    cases, budgets = matrix_cases(args)
+    run_matrix(cases, LABELS, budgets, args.step_sizes, args.workers, args.precision, args.threads, args.quick)
 
-    indexes = []
-    for model in ("pixel", args.model):
-        for penal in penals:
-            for code in codes:
-                thesis_model = "pixel" if model == "pixel" else "cnn"
-                axes = {"problem": [code], "model": [model], "penal": [penal], "seed": seeds,
-                        "optimizer": list(optimizers(thesis_model, penal, code).values())}
-                indexes.append(run_cases(study, axes, steps, workers=args.workers))
-    index = pd.concat(indexes, ignore_index=True)
-    groups = curves(index)
     rows = []
-    for (problem, model, penal, optimizer, options), (_, median, _, _, runs) in groups.items():
-        label = label_of(optimizer, options)
-        thesis_model = "pixel" if model == "pixel" else "cnn"
-        thesis = THESIS.get((thesis_model, int(penal), problem), {}).get(label, (np.nan, np.nan))
-        rows.append({"model": model, "penal": int(penal), "problem": problem, "optimizer": label,
-                     "median_final": float(median[-1]), "converged_step": converged_step(median), "seeds": runs,
-                     "thesis_final": thesis[0], "thesis_step": thesis[1]})
+    for model, penal, code in cases:
+        thesis = THESIS.get(("pixel" if model == "pixel" else "cnn", int(penal), code), {})
+        for label in LABELS:
+            losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
+            s = summarize(losses, statuses)
+            step = converged_step(np.median(losses.to_numpy(), axis=1))
+            reference = thesis.get(label, (np.nan, np.nan))
+            rows.append({"model": model, "penal": penal, "problem": code, "optimizer": label, **s,
+                         "converged_step": step, "budget": len(losses) - 1,
+                         "thesis": reference[0], "thesis_step": reference[1]})
     table = pd.DataFrame(rows)
-    table["optimizer"] = pd.Categorical(table["optimizer"], LABELS, ordered=True)
-    table = table.sort_values(["model", "penal", "problem", "optimizer"])
-    name = "table_3_3_decomposition" + ("_quick" if args.quick else "")
-    table.to_csv(FIGURES / f"{name}.csv", index=False)
+    suffix = ("_quick" if args.quick else "") + ("_tuned" if args.step_sizes == "tuned" else "")
+    table.to_csv(FIGURES / f"table_3_3_decomposition{suffix}.csv", index=False)
     lines = ["| model | p | problem | " + " | ".join(LABELS) + " |", "|---|---|---|" + "---|" * len(LABELS)]
-    for (model, penal, problem), part in table.groupby(["model", "penal", "problem"], observed=True):
+    for (model, penal, problem), part in table.groupby(["model", "penal", "problem"], sort=False):
         cells = []
         for label in LABELS:
-            row = part[part["optimizer"] == label]
-            if row.empty:
-                cells.append("")
-                continue
-            r = row.iloc[0]
-            cells.append(f"{r.median_final:.2f} ({r.converged_step}) / {r.thesis_final:g} ({r.thesis_step:g})")
-        lines.append(f"| {model} | {penal} | {problem} | " + " | ".join(cells) + " |")
-    markdown = ("Median final loss (converged step) here / in the thesis's Table 3.3; "
-                f"{steps} steps, {len(seeds)} seed(s).\n\n" + "\n".join(lines) + "\n")
-    (FIGURES / f"{name}.md").write_text(markdown)
+            r = part[part["optimizer"] == label].iloc[0]
+            step = "-" if r.converged_step is None or pd.isna(r.converged_step) else int(r.converged_step)
+            flag = f", {r.diverged} div." if r.diverged else ""
+            cells.append(f"**{r['median']:.4g}** ({step}{flag}) [{r['min']:.4g}, {r['max']:.4g}]"
+                         f"<br>thesis {r.thesis:g} ({r.thesis_step:g})")
+        lines.append(f"| {model} | {penal:g} | {problem} | " + " | ".join(cells) + " |")
+    lrs = "re-tuned here" if args.step_sizes == "tuned" else "the thesis's tables B.1-B.3"
+    markdown = (f"Median final loss (converged step; diverged runs) [min, max] over {len(budgets.seeds)} seeds, "
+                f"and the thesis's Table 3.3 median (converged step). Budgets: L-BFGS {budgets.lbfgs} evaluations, "
+                f"GD {budgets.gd} steps, HD and GD_LS {budgets.descent} steps; GD and HD step sizes from {lrs}; "
+                f"pixel from random starts, {args.model} in {args.precision} precision.\n\n" + "\n".join(lines) + "\n")
+    (FIGURES / f"table_3_3_decomposition{suffix}.md").write_text(markdown)
     print(markdown)
 
     from landscape.plots import _pyplot, save
     plt = _pyplot()
-    cases = sorted({(m, p, c) for (c, m, p, _, _) in groups})
-    fig, axes = plt.subplots(1, len(cases), figsize=(4.2 * len(cases), 3.8), squeeze=False)
-    for ax, (model, penal, code) in zip(axes[0], cases):
-        for (problem, m, p, optimizer, options), (steps_, median, low, high, runs) in groups.items():
-            if (m, p, problem) != (model, penal, code):
-                continue
-            label = label_of(optimizer, options)
-            plot_median(ax, (steps_, median, low, high, runs), f"C{LABELS.index(label)}", label)
-        finish_case_axes(ax, f"{model}, p = {penal:g}, {code}")
+    fig, axes = plt.subplots(2, len(cases) // 2, figsize=(3.8 * (len(cases) // 2), 6.6), squeeze=False)
+    for ax, (model, penal, code) in zip(axes.ravel(), cases):
+        for i, label in enumerate(LABELS):
+            losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
+            band(ax, losses, statuses, f"C{i}", label)
+        clipped_log_axis(ax)
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_title(f"{model}, p = {penal:g}, {code}", fontsize=9)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=6)
+    fig.suptitle(f"Figure 3.8: L-BFGS taken apart (median and min-max over {len(budgets.seeds)} seeds; "
+                 f"GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()
-    out = save(fig, FIGURES / ("fig_3_8_decomposition" + ("_quick" if args.quick else "") + ".png"))
-    print(f"wrote {out}, {FIGURES / (name + '.md')}")
+    print(f"wrote {save(fig, FIGURES / f'fig_3_8_decomposition{suffix}.png')}")
 
 
 if __name__ == "__main__":

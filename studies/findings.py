@@ -1,0 +1,104 @@
+"""The thesis's findings, each checked against the committed tables: holds, fails, or untested.
+
+Reads the CSVs that ``table_3_2_lbfgs_vs_gd.py``, ``table_3_3_decomposition.py`` and
+``fig_3_6_memory.py`` write (``figures/curves/``), for the quick or the full
+settings, and prints one line per finding with the numbers behind the verdict.
+A finding is *untested* when the runs it needs are missing, or when the runs it
+compares diverged (a comparison with a diverged optimizer says nothing about the
+optimizer, only about its step size).
+
+    python studies/findings.py --quick      # after the quick studies (make run does this)
+    python studies/findings.py              # after the full ones
+"""
+from __future__ import annotations
+
+import argparse
+from common import FIGURES
+from matrix import CNN, curve_path, read_curves, summarize
+
+TOLERANCE = 0.05    # "as good as": medians within 5 %
+
+
+def _cell(model, penal, problem, label, quick, step_sizes="thesis"):
+    path = curve_path(model, penal, problem, label, step_sizes, quick)
+    if not path.exists():
+        return None
+    losses, statuses = read_curves(path)
+    return summarize(losses, statuses)
+
+
+def _fmt(s) -> str:
+    return "missing" if s is None else f"{s['median']:.4g} ({s['diverged']}/{s['seeds']} diverged)"
+
+
+def findings(quick: bool, problems=("A", "B"), penal=3.0):
+    rows = []
+    for code in problems:
+        # 1. Table 3.2: L-BFGS beats GD on the CNN and on pixels (p = 3)
+        for model in (CNN, "pixel"):
+            lbfgs, gd = _cell(model, penal, code, "L-BFGS", quick), _cell(model, penal, code, "GD", quick)
+            claim = f"L-BFGS ends below GD ({model}, p = {penal:g}, {code}; Table 3.2)"
+            if lbfgs is None or gd is None:
+                rows.append((claim, "untested", "runs missing"))
+            elif gd["diverged"] > gd["seeds"] // 2:
+                rows.append((claim, "untested", f"GD diverged at the thesis's step size: {_fmt(gd)}"))
+            else:
+                verdict = "holds" if lbfgs["median"] < gd["median"] else "fails"
+                rows.append((claim, verdict, f"L-BFGS {_fmt(lbfgs)} vs GD {_fmt(gd)}"))
+        # 2. Figure 3.6: m = 1 is as good as m = 10
+        for model in (CNN, "pixel"):
+            m1, m10 = _cell(model, penal, code, "L-BFGS_M1", quick), _cell(model, penal, code, "L-BFGS", quick)
+            claim = f"L-BFGS with m = 1 as good as m = 10 ({model}, {code}; Figure 3.6)"
+            if m1 is None or m10 is None:
+                rows.append((claim, "untested", "runs missing"))
+            else:
+                ratio = m1["median"] / m10["median"]
+                rows.append((claim, "holds" if abs(ratio - 1) <= TOLERANCE else "fails",
+                             f"median m = 1 / m = 10 = {ratio:.3f}"))
+        # 3. Table 3.3: on the CNN the line search matters most: GD_LS close to L-BFGS, HD far behind
+        cells = {label: _cell(CNN, penal, code, label, quick) for label in ("GD_LS", "HD_M1", "HD_M10", "L-BFGS")}
+        claim = f"line search matters most on the CNN: GD_LS near L-BFGS, HD_M1/HD_M10 worse ({code}; Table 3.3)"
+        if any(v is None for v in cells.values()):
+            rows.append((claim, "untested", "runs missing"))
+        elif min(cells["HD_M1"]["diverged"], cells["HD_M10"]["diverged"]) > cells["HD_M1"]["seeds"] // 2:
+            rows.append((claim, "untested", f"HD diverged at the thesis's step sizes: HD_M1 {_fmt(cells['HD_M1'])}, "
+                                            f"HD_M10 {_fmt(cells['HD_M10'])}"))
+        else:
+            near = cells["GD_LS"]["median"] <= (1 + 2 * TOLERANCE) * cells["L-BFGS"]["median"]
+            worse = min(cells["HD_M1"]["median"], cells["HD_M10"]["median"]) > cells["GD_LS"]["median"]
+            rows.append((claim, "holds" if near and worse else "fails",
+                         f"GD_LS {_fmt(cells['GD_LS'])}, L-BFGS {_fmt(cells['L-BFGS'])}, HD_M1 {_fmt(cells['HD_M1'])}, "
+                         f"HD_M10 {_fmt(cells['HD_M10'])}"))
+        # 4. Hoyer et al. and the thesis: the CNN reaches a lower loss than pixels with L-BFGS (p = 3)
+        cnn, pixel = _cell(CNN, penal, code, "L-BFGS", quick), _cell("pixel", penal, code, "L-BFGS", quick)
+        claim = f"the CNN ends below pixels with L-BFGS ({code}, p = {penal:g}; Table 3.2)"
+        if cnn is None or pixel is None:
+            rows.append((claim, "untested", "runs missing"))
+        else:
+            rows.append((claim, "holds" if cnn["median"] < pixel["median"] else "fails",
+                         f"{CNN} {_fmt(cnn)} vs pixel {_fmt(pixel)}"))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--problem", default="A,B", help="comma-separated thesis codes")
+    args = parser.parse_args(argv)
+    rows = findings(args.quick, args.problem.split(","))
+    lines = ["| thesis finding | here | numbers (median over seeds) |", "|---|---|---|"]
+    lines += [f"| {claim} | **{verdict}** | {numbers} |" for claim, verdict, numbers in rows]
+    text = (f"Thesis findings against the {'quick' if args.quick else 'full'} results "
+            f"(see studies/findings.py for the rules).\n\n" + "\n".join(lines) + "\n")
+    out = FIGURES / ("findings" + ("_quick" if args.quick else "") + ".md")
+    out.write_text(text)
+    width = max(len(c) for c, _, _ in rows)
+    for claim, verdict, numbers in rows:
+        print(f"{claim:<{width}}  {verdict:<9} {numbers}")
+    counts = {v: sum(r[1] == v for r in rows) for v in ("holds", "fails", "untested")}
+    print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"  (written to {out})")
+    return 0
+
+
+if __name__ == "__main__":
+    main()

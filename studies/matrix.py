@@ -1,0 +1,239 @@
+"""The thesis's experiment matrix under its own protocol, shared by Tables 3.2 and 3.3 and Figures 3.4, 3.6, 3.8, C.1-C.8.
+
+Protocol (thesis chapter 3 and appendix B; the quick settings in brackets):
+
+* models: ``pixel`` from seeded random starts (standard-normal logits inside the
+  mask, ``init="random"``) and the thesis's CNN, ``cnn_transpose`` (appendix B.1.2);
+  network in float32 over float64 physics, as the thesis ran it;
+* seeds 0-9 [0-2]; medians, minimum and maximum over seeds;
+* L-BFGS and L-BFGS_M1: SciPy's L-BFGS-B (m = 10 and m = 1, factr 1,
+  pgtol 1e-14) with 300 [100] function evaluations;
+* GD: 2000 [300] steps (Table 3.2 reads its loss at step 700 [150] and at the end);
+* HD_M1, HD_M10 (two-loop direction, constant step) and GD_LS (steepest descent,
+  strong-Wolfe line search): 700 [150] steps;
+* step sizes of GD and HD: the thesis's tables B.1-B.3 (``--step-sizes thesis``)
+  or the ones re-tuned here (``--step-sizes tuned``, read from
+  ``figures/tuned_step_sizes[_quick].csv``).
+
+Every case runs through the sweep runner into ``runs/matrix[_quick]/``, so the
+figure scripts share traces; a finished cell also leaves its loss curves in
+``figures/curves/`` as one compact CSV per (model, p, problem, optimizer, step sizes)
+with one column per seed and each seed's status in the first line. That is what
+the repository keeps, and a cell whose CSV is there with every seed finished is not
+run again (delete the CSV to rerun it), so a long matrix can be spread over
+sittings on different machines.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common import FIGURES, RUNS
+
+from landscape.optim.thesis import step_size
+
+LABELS = ("GD", "HD_M1", "HD_M10", "GD_LS", "L-BFGS_M1", "L-BFGS")
+CNN = "cnn_transpose"
+CURVES = FIGURES / "curves"
+TUNED = {False: FIGURES / "tuned_step_sizes.csv", True: FIGURES / "tuned_step_sizes_quick.csv"}
+
+
+@dataclass(frozen=True)
+class Budgets:
+    lbfgs: int        # function evaluations of SciPy's L-BFGS-B
+    gd: int           # GD steps (the long run)
+    gd_short: int     # the step Table 3.2's short GD row reads
+    descent: int      # HD and GD_LS steps
+    seeds: tuple[int, ...]
+
+
+FULL = Budgets(lbfgs=300, gd=2000, gd_short=700, descent=700, seeds=tuple(range(10)))
+QUICK = Budgets(lbfgs=100, gd=300, gd_short=150, descent=150, seeds=(0, 1, 2))
+
+
+def add_matrix_options(parser, problems: str, penals: str, step_sizes: bool = True):
+    """``--quick --model --problem --penal --seeds [--step-sizes]`` with the given quick/full defaults.
+
+    ``problems`` and ``penals`` read ``"quick|full"``, e.g. ``"A,B|A,B,D,E"``.
+    """
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--model", default=CNN, help=f"the CNN kind (default {CNN}, the thesis's; cnn = Hoyer's)")
+    parser.add_argument("--problem", default=None, help=f"comma-separated thesis codes (default quick|full: {problems})")
+    parser.add_argument("--penal", default=None, help=f"comma-separated penalizations (default quick|full: {penals})")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3 quick, 10 full)")
+    if step_sizes:
+        parser.add_argument("--step-sizes", choices=("thesis", "tuned"), default="thesis",
+                            help="GD and HD step sizes: the thesis's tables B.1-B.3, or re-tuned here")
+    parser.set_defaults(matrix_defaults=(problems, penals))
+    return parser
+
+
+def matrix_cases(args) -> tuple[list, "Budgets"]:
+    """The (model, penal, problem) cases and the budgets the parsed options ask for."""
+    problems, penals = (d.split("|")[0 if args.quick else 1] for d in args.matrix_defaults)
+    budgets = QUICK if args.quick else FULL
+    if args.seeds:
+        budgets = replace(budgets, seeds=tuple(range(args.seeds)))
+    cases = [(model, float(penal), code) for model in ("pixel", args.model)
+             for penal in (args.penal or penals).split(",") for code in (args.problem or problems).split(",")]
+    return cases, budgets
+
+
+def thesis_model(model: str) -> str:
+    return "pixel" if model == "pixel" else "cnn"
+
+
+def tuned_step_size(optimizer: str, model: str, penal: float, code: str, m: int | None = None,
+                    quick: bool = False) -> float:
+    """The step size re-tuned here (``studies/tune_step_sizes.py``) for a thesis case."""
+    path = TUNED[quick]
+    if not path.exists():
+        raise FileNotFoundError(f"no re-tuned step sizes at {path}; run studies/tune_step_sizes.py first")
+    table = pd.read_csv(path)
+    code_ = f"{'P' if model == 'pixel' else 'NN'}{int(penal)}{code}"
+    rows = table[(table["case"] == code_) & (table["model"] == model) & (table["optimizer"] == optimizer)
+                 & ((table["m"].fillna(0) == (m or 0)) if optimizer == "hd" else True)]
+    if rows.empty:
+        raise KeyError(f"no re-tuned step size for {optimizer} m={m} on {code_} ({model}) in {path}")
+    return float(rows["tuned_lr"].iloc[-1])
+
+
+def optimizers(model: str, penal: float, code: str, budgets: Budgets, step_sizes: str = "thesis",
+               quick: bool = False) -> dict:
+    """``{label: (optimizer entry, steps)}`` for one case."""
+    if step_sizes == "thesis":
+        lookup, tm = step_size, thesis_model(model)
+    else:
+        lookup, tm = (lambda *a, **k: tuned_step_size(*a, **k, quick=quick)), model
+    lr = {"GD": lookup("gd", tm, penal, code), "HD_M1": lookup("hd", tm, penal, code, m=1),
+          "HD_M10": lookup("hd", tm, penal, code, m=10)}
+    return {
+        "GD": ({"name": "gd", "lr": lr["GD"]}, budgets.gd),
+        "HD_M1": ({"name": "hd", "m": 1, "lr": lr["HD_M1"]}, budgets.descent),
+        "HD_M10": ({"name": "hd", "m": 10, "lr": lr["HD_M10"]}, budgets.descent),
+        "GD_LS": ({"name": "gd_ls"}, budgets.descent),
+        "L-BFGS_M1": ({"name": "scipy_lbfgsb", "m": 1, "maxfun": budgets.lbfgs}, budgets.lbfgs),
+        "L-BFGS": ({"name": "scipy_lbfgsb", "m": 10, "maxfun": budgets.lbfgs}, budgets.lbfgs),
+    }
+
+
+def model_entry(model: str):
+    return {"kind": "pixel", "init": "random"} if model == "pixel" else model
+
+
+def label_of(optimizer: str, options) -> str:
+    options = json.loads(options) if isinstance(options, str) else options
+    if optimizer == "gd":
+        return "GD"
+    if optimizer == "hd":
+        return f"HD_M{options['m']}"
+    if optimizer == "gd_ls":
+        return "GD_LS"
+    return "L-BFGS_M1" if options.get("m") == 1 else "L-BFGS"
+
+
+def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = "thesis", workers: int = 2,
+               precision: str = "mixed", threads=None, quick: bool = False, progress: bool = True) -> None:
+    """Run (or reuse) ``labels`` on every (model, penal, problem) of ``cases`` as one sweep.
+
+    All tasks go to one local Dask cluster at once; each cell's loss curves are
+    written to ``figures/curves/`` as soon as its last seed finishes. Cells whose
+    curves are already there (committed) are skipped.
+    """
+    from landscape import sweep
+    study = "matrix" + ("_quick" if quick else "")
+    cells, tasks = {}, []
+    for model, penal, code in cases:
+        table = optimizers(model, penal, code, budgets, step_sizes, quick)
+        for label in labels:
+            entry, steps = table[label]
+            path = curve_path(model, penal, code, label, step_sizes, quick)
+            if committed(path, budgets.seeds):
+                continue   # this cell's curves are in the repository: nothing to run
+            config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
+                      "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
+                               "seed": list(budgets.seeds), "optimizer": [entry], "precision": [precision]}}
+            cell = sweep.expand(config)
+            cells[path] = {"tasks": {t.name for t in cell.tasks}, "rows": {}, "model": model}
+            tasks += cell.tasks
+    if not tasks:
+        return
+    owner = {name: path for path, cell in cells.items() for name in cell["tasks"]}
+
+    def on_result(task, row):
+        path = owner[task.name]
+        cell = cells[path]
+        cell["rows"][task.name] = row
+        if len(cell["rows"]) == len(cell["tasks"]):
+            index = pd.DataFrame(list(cell["rows"].values())).sort_values("seed")
+            if (index["status"] != "failed").all():
+                write_curves(index, path)
+
+    combined = sweep.Sweep(study, RUNS / study, tasks, retries=2, raw={"name": study, "cells": len(cells)})
+    sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result)
+
+
+def committed(path: Path, seeds) -> bool:
+    """Whether ``path`` holds finished curves of exactly these seeds (so a new machine need not rerun them)."""
+    if not path.exists():
+        return False
+    _, statuses = read_curves(path)
+    terminal = {"completed", "diverged", "line_search_failed", "max_evaluations"}
+    return set(statuses) == {f"seed_{s}" for s in seeds} and set(statuses.values()) <= terminal
+
+
+def loss_table(index: pd.DataFrame) -> pd.DataFrame:
+    """Steps x seeds losses of one cell (a run that stopped early keeps its last value; NaN-free)."""
+    from landscape.trace import open_trace
+    columns = {}
+    for row in index.itertuples():
+        with open_trace(row.trace) as trace:
+            columns[f"seed_{row.seed}"] = trace.steps()["loss"]
+    length = max(len(c) for c in columns.values())
+    return pd.DataFrame({k: np.concatenate([v, np.full(length - len(v), v[-1])]) for k, v in columns.items()},
+                        index=pd.RangeIndex(length, name="step"))
+
+
+def curve_path(model, penal, problem, label, step_sizes, quick) -> Path:
+    tag = f"_{step_sizes}" if label in ("GD", "HD_M1", "HD_M10") else ""
+    return CURVES / ("quick" if quick else "full") / f"{model}_p{int(penal)}_{problem}_{label}{tag}.csv"
+
+
+def write_curves(index: pd.DataFrame, path: Path) -> None:
+    """One cell's losses (steps x seeds) with each seed's status in the first line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = loss_table(index)
+    statuses = dict(zip((f"seed_{s}" for s in index["seed"]), index["status"]))
+    header = "# status " + " ".join(f"{k}={v}" for k, v in statuses.items()) + "\n"
+    path.write_text(header + table.to_csv(float_format="%.10g"))
+
+
+def read_curves(path: Path) -> tuple[pd.DataFrame, dict]:
+    """A committed curve CSV back: (steps x seeds losses, {seed column: status})."""
+    with open(path) as f:
+        statuses = dict(item.split("=") for item in f.readline()[len("# status "):].split())
+    return pd.read_csv(path, comment="#", index_col="step"), statuses
+
+
+def summarize(losses: pd.DataFrame, statuses: dict, at: int | None = None) -> dict:
+    """Median, min, max of the loss at step ``at`` (default: the end) over seeds, and diverged runs."""
+    values = losses.iloc[-1] if at is None else losses.iloc[min(at, len(losses) - 1)]
+    diverged = sum(s == "diverged" for s in statuses.values())
+    finite = values[np.isfinite(values)]
+    return {"median": float(np.median(finite)) if len(finite) else np.nan,
+            "min": float(finite.min()) if len(finite) else np.nan,
+            "max": float(finite.max()) if len(finite) else np.nan,
+            "seeds": len(values), "diverged": diverged}
+
+
+def converged_step(median: np.ndarray, tolerance: float = 1e-3) -> int | None:
+    """First step after which the median curve stays within ``tolerance`` of its final value; None if the
+    curve was still moving in the last 10 % of its budget (a capped run has no converged step)."""
+    final = median[-1]
+    far = np.flatnonzero(np.abs(median - final) > tolerance * abs(final))
+    step = int(far[-1] + 1) if far.size else 0
+    return None if step > 0.9 * (len(median) - 1) else step
