@@ -40,7 +40,7 @@ test-slow: setup
 	$(PY) -m pytest -m slow
 
 bench: setup
-	$(PY) benchmarks/bench_graph.py
+	$(PY) benchmarks/bench_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -72,21 +72,27 @@ def graph_rows(args: list[str]) -> list[dict]:
         return json.loads(out.read_text())
 
 
-def lbfgs_seconds(model: str, precision: str, threads: int, steps: int) -> tuple[float, float, int]:
-    """(wall seconds, final loss, evaluations) of SciPy's L-BFGS-B on problem A, p = 3, in a fresh process."""
-    code = (
-        "import sys, time, json; sys.path.insert(0, %r)\n"
-        "import landscape as L\n"
-        "problem = L.problems.get('A')\n"
-        "objective = L.Objective(problem, L.models.build(%r, problem, seed=0, precision=%r), penal=3.0)\n"
-        "start = time.perf_counter()\n"
-        "r = L.run(objective, L.optim.build('scipy_lbfgsb', maxfun=%d), steps=%d, progress=False, threads=%s)\n"
-        "print(json.dumps([time.perf_counter() - start, r.final_loss, r.evaluations]))\n"
-    ) % (str(ROOT), model, precision, steps, steps, threads if threads else "None")
-    env = dict(os.environ)
-    if threads == 0:   # torch's and OpenBLAS's own defaults: bypass the policy entirely
-        code = code.replace("threads=None", "threads=L.threads.current()")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+def lbfgs_seconds(model: str, precision: str, threads: int, evaluations: int,
+                  optimizer: str = "scipy_lbfgsb") -> tuple[float, float, int]:
+    """(wall seconds, final loss, evaluations) of an L-BFGS run on problem A, p = 3, in a fresh process.
+
+    ``threads=0`` leaves torch's and OpenBLAS's own defaults (one thread per core).
+    """
+    build = (f"L.optim.build('scipy_lbfgsb', maxfun={evaluations})" if optimizer == "scipy_lbfgsb"
+             else "L.optim.build('lbfgs')")
+    code = "\n".join([
+        "import sys, time, json",
+        f"sys.path.insert(0, {str(ROOT)!r})",
+        "import landscape as L",
+        "problem = L.problems.get('A')",
+        f"objective = L.Objective(problem, L.models.build({model!r}, problem, seed=0, precision={precision!r}), "
+        "penal=3.0)",
+        f"threads = {threads} or L.threads.current()",
+        "start = time.perf_counter()",
+        f"r = L.run(objective, {build}, steps={evaluations}, max_evaluations={evaluations}, progress=False, "
+        "threads=threads)",
+        "print(json.dumps([time.perf_counter() - start, r.final_loss, r.evaluations]))"])
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     seconds, final, evaluations = json.loads(out.stdout.strip().splitlines()[-1])
     return seconds, final, evaluations
 
@@ -136,21 +142,24 @@ def part_threads(quick: bool):
     return results
 
 
-def part_lbfgs(steps: int):
-    print(f"\n3. SciPy L-BFGS-B on problem A, p = 3, {steps} evaluations (Hoyer's code: {HOYER_LBFGS_A} s, 1 thread)")
-    print(f"{'model':<14}{'prec':>9}{'load':>6}{'threads':>9}{'seconds':>9}{'final':>10}{'evals':>7}")
+def part_lbfgs(evaluations: int):
+    print(f"\n3. L-BFGS on problem A, p = 3, {evaluations} evaluations (Hoyer's code: {HOYER_LBFGS_A} s, "
+          "SciPy's L-BFGS-B, 1 thread)")
+    print(f"{'optimizer':<14}{'model':<14}{'prec':>9}{'load':>6}{'threads':>9}{'seconds':>9}{'final':>10}{'evals':>7}")
+    cases = [(False, "scipy_lbfgsb", "cnn", "mixed", 1), (False, "scipy_lbfgsb", "cnn", "float64", 1),
+             (False, "scipy_lbfgsb", "cnn_transpose", "mixed", 1), (False, "lbfgs", "cnn", "mixed", 1),
+             (False, "scipy_lbfgsb", "cnn", "mixed", 0),
+             (True, "scipy_lbfgsb", "cnn", "mixed", 1), (True, "scipy_lbfgsb", "cnn", "mixed", 0)]
     rows = []
-    cases = [("cnn", "mixed"), ("cnn", "float64"), ("cnn_transpose", "mixed"), ("cnn_transpose", "float64")]
     for loaded in (False, True):
         with competing_load(loaded):
-            for model, precision in cases:
-                for threads, label in ((1, "policy"), (0, "default")):
-                    if threads == 0 and precision == "float64":
-                        continue
-                    seconds, final, evaluations = lbfgs_seconds(model, precision, threads, steps)
-                    rows.append((model, precision, loaded, label, seconds, final, evaluations))
-                    print(f"{model:<14}{precision:>9}{'busy' if loaded else 'idle':>6}{label:>9}{seconds:>9.1f}"
-                          f"{final:>10.3f}{evaluations:>7}", flush=True)
+            for busy, optimizer, model, precision, threads in cases:
+                if busy != loaded:
+                    continue
+                seconds, final, count = lbfgs_seconds(model, precision, threads, evaluations, optimizer)
+                rows.append((optimizer, model, precision, loaded, threads, seconds, final, count))
+                print(f"{optimizer:<14}{model:<14}{precision:>9}{'busy' if loaded else 'idle':>6}"
+                      f"{'policy' if threads else 'default':>9}{seconds:>9.1f}{final:>10.3f}{count:>7}", flush=True)
     return rows
 
 

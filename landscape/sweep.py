@@ -54,7 +54,7 @@ __all__ = ["Sweep", "SweepError", "load_config", "expand", "run_sweep", "load", 
 
 AXES = ("problem", "model", "penal", "optimizer", "seed", "steps", "precision")
 TERMINAL = ("completed", "diverged", "line_search_failed", "max_evaluations", "failed")
-INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "optimizer", "optimizer_options",
+INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "precision", "optimizer", "optimizer_options",
                  "seed", "steps", "final_loss", "best_loss", "steps_taken", "evaluations", "wall_time", "trace",
                  "error", "config")
 
@@ -272,7 +272,8 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
     from .trace import open_trace
     row = {"name": task.name, "status": status, "problem": task.config["problem"],
            "model": task.config["model"]["kind"], "model_options": json.dumps(task.config["model"]["options"]),
-           "penal": task.config["penal"], "optimizer": task.config["optimizer"]["name"],
+           "penal": task.config["penal"], "precision": task.config.get("precision", "mixed"),
+           "optimizer": task.config["optimizer"]["name"],
            "optimizer_options": json.dumps(task.config["optimizer"]["options"], sort_keys=True),
            "seed": task.config["seed"], "steps": task.config["steps"], "final_loss": math.nan,
            "best_loss": math.nan, "steps_taken": 0, "evaluations": 0, "wall_time": math.nan,

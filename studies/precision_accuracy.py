@@ -58,7 +58,7 @@ def curvature(code: str, kind: str, steps: int, samples: int) -> list[dict]:
     for precision in ("float64", "mixed"):
         objective = L.Objective(problem, L.models.build(kind, problem, seed=0, precision=precision), penal=3.0)
         H = objective.hessian(objective.theta0)
-        top = extreme_eigenpairs(H, k=5, steps=steps, vectors=False).top_values
+        top = extreme_eigenpairs(H, k=5, steps=steps, vectors=False).top
         est = hutchinson(H, samples=samples, seed=0)
         rows.append({"precision": precision, **{f"lambda_{i + 1}": float(t) for i, t in enumerate(top)},
                      "trace": est.trace.value, "trace_stderr": est.trace.stderr})

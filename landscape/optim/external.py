@@ -14,6 +14,8 @@ import queue
 import threading
 from typing import Any, Callable
 
+import torch
+
 __all__ = ["ExternalLoop", "StopLoop"]
 
 
@@ -31,6 +33,8 @@ class ExternalLoop:
 
     def __init__(self, target: Callable[[Callable[[Any], None]], Any], name: str = "optimizer"):
         self._target = target
+        # torch's intra-op thread count is per thread: the worker takes the caller's (the thread policy's)
+        self._torch_threads = torch.get_num_threads()
         self._to_worker: queue.Queue = queue.Queue(maxsize=1)
         self._to_caller: queue.Queue = queue.Queue(maxsize=1)
         self._thread = threading.Thread(target=self._work, name=f"landscape-{name}", daemon=True)
@@ -46,6 +50,7 @@ class ExternalLoop:
             raise StopLoop
 
     def _work(self):
+        torch.set_num_threads(self._torch_threads)
         if self._to_worker.get() == "stop":
             return
         try:
