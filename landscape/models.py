@@ -139,6 +139,10 @@ class CNNModel(nn.Module):
             self.offsets.append(nn.Parameter(torch.zeros((filters,) + size, dtype=torch.float64)))
             channels = filters
 
+    def filter_dims(self) -> dict[str, int]:
+        """The output-channel dimension of each weight that is not the first: transposed kernels (in, out, k, k)."""
+        return {f"conv_weights.{i}": 1 for i in range(len(self.conv_weights))} if self.transpose else {}
+
     def _block(self, net, resize, weight, bias):
         k = self.kernel_size
         if not self.transpose:

@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,13 +120,31 @@ def along_trajectory(objective, iterates: Sequence, points_per_segment: int = 5,
 
 
 # -- directions ------------------------------------------------------------------------------
+def _output_dims(model) -> dict[str, int]:
+    """``{parameter name: output-channel dimension}`` where it is not the first."""
+    if model is None:
+        return {}
+    dims = {}
+    for prefix, module in model.named_modules():
+        if isinstance(module, torch.nn.modules.conv._ConvTransposeNd):
+            dims[f"{prefix}.weight" if prefix else "weight"] = 1
+    if hasattr(model, "filter_dims"):
+        dims.update(model.filter_dims())
+    return dims
+
+
+
 def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: str = "ignore",
                                 others: str = "tensor") -> torch.Tensor:
     """A Gaussian direction with Li et al.'s filter normalization, as a flat vector like ``theta``.
 
     Tensors whose name contains ``weight`` and that have two or more dimensions
-    (convolution kernels, the dense layer) are normalized filter by filter (slices
-    along the first dimension). One-dimensional tensors follow ``biases``, all
+    (convolution kernels, the dense layer) are normalized filter by filter: slices
+    along the *output* dimension, which is the first for convolutions and linear
+    layers (out, in, ...) and the second for transposed convolutions (in, out, ...).
+    The output dimension comes from the module: ``torch.nn`` transposed-convolution
+    layers are recognized, and a model may say it for its own tensors with
+    ``filter_dims() -> {parameter name: dimension}`` (``CNNModel`` does). One-dimensional tensors follow ``biases``, all
     others (offsets, the latent vector ``z``, pixel logits) follow ``others``:
     ``"ignore"`` gives them zero direction, ``"tensor"`` rescales the whole tensor
     to the norm of theta's, ``"filter"`` treats the first dimension as filters.
@@ -135,11 +154,12 @@ def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: st
             raise ValueError(f"{label} must be 'ignore', 'tensor' or 'filter', got {rule!r}")
     theta = objective.theta0 if theta is None else _flat(theta)
     generator = torch.Generator().manual_seed(seed)
+    output_dims = _output_dims(getattr(objective, "model", None))
     pieces = []
     for name, shape, chunk in zip(objective.names, objective.shapes, torch.split(theta, objective.sizes)):
         weight = chunk.view(shape)
         d = torch.randn(shape, generator=generator, dtype=torch.float64)
-        is_filter_weight = "weight" in name.split(".")[0] and len(shape) >= 2
+        is_filter_weight = any("weight" in part for part in name.split(".")) and len(shape) >= 2
         rule = "filter" if is_filter_weight else (biases if len(shape) <= 1 else others)
         if rule == "ignore":
             d.zero_()
@@ -147,9 +167,11 @@ def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: st
             norm = d.norm()
             d = d * (weight.norm() / norm) if norm > 0 else d
         else:
-            flat_d, flat_w = d.reshape(shape[0], -1), weight.reshape(shape[0], -1)
+            dim = output_dims.get(name, 0) if is_filter_weight else 0
+            moved_d, moved_w = d.movedim(dim, 0), weight.movedim(dim, 0)
+            flat_d, flat_w = moved_d.reshape(shape[dim], -1), moved_w.reshape(shape[dim], -1)
             scale = flat_w.norm(dim=1) / flat_d.norm(dim=1).clamp_min(1e-300)
-            d = (flat_d * scale[:, None]).reshape(shape)
+            d = (flat_d * scale[:, None]).reshape(moved_d.shape).movedim(0, dim)
         pieces.append(d.reshape(-1))
     direction = torch.cat(pieces)
     if not bool(direction.abs().sum() > 0):
@@ -217,6 +239,24 @@ class Surface:
     path_residual: np.ndarray | None = None  # distance of each iterate from the plane
 
 
+def _surface_key(objective, plane: Plane, alphas: np.ndarray, betas: np.ndarray) -> str:
+    """What a surface checkpoint belongs to: a hash of the grid, the plane's vectors bit for bit, and the objective.
+
+    Filter-normalized directions from different seeds have the same norms, so
+    anything short of the vectors themselves would resume another plane's values.
+    """
+    digest = hashlib.sha256()
+    for array in (alphas, betas, plane.center, plane.d1, plane.d2):
+        digest.update(np.ascontiguousarray(np.asarray(array, dtype=np.float64)).tobytes())
+    problem = getattr(objective, "problem", None)
+    digest.update(json.dumps({"problem": getattr(problem, "name", None), "penal": getattr(objective, "penal", None),
+                              "precision": getattr(objective, "precision", None),
+                              "filter": getattr(objective, "filter", None),
+                              "model": type(getattr(objective, "model", None)).__name__,
+                              "objective": repr(objective)}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
 def surface(objective, plane: Plane, alphas=np.linspace(-1, 1, 21), betas=np.linspace(-1, 1, 21),
             batch: int = 8, checkpoint=None, progress: bool = True, trajectory=None) -> Surface:
     """``L(center + a d1 + b d2)`` on the grid ``alphas x betas``.
@@ -227,9 +267,7 @@ def surface(objective, plane: Plane, alphas=np.linspace(-1, 1, 21), betas=np.lin
     """
     alphas, betas = np.asarray(alphas, dtype=np.float64), np.asarray(betas, dtype=np.float64)
     values = np.full((alphas.size, betas.size), np.nan)
-    key = json.dumps({"alphas": alphas.round(12).tolist(), "betas": betas.round(12).tolist(),
-                      "d1": float(plane.d1.norm()), "d2": float(plane.d2.norm()),
-                      "c": float(plane.center.norm())})
+    key = _surface_key(objective, plane, alphas, betas)
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
         saved = np.load(path, allow_pickle=False)

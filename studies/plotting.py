@@ -2,9 +2,10 @@
 
 A run that diverged (a loss of 1e9 and more for a design that lost its load path)
 would stretch a log axis over ten decades and flatten every other curve. So the
-y-range is set by the runs that did not diverge, and a diverged run is drawn up to
-where it leaves the axes, with a marker on the top edge at that step and a count
-in the corner.
+y-axis ends at three times the largest initial loss of the runs drawn; a run that
+goes above it is drawn up to where it leaves the axes, with a marker on the top
+edge at that step, and the corner says how many left and how many of those the
+run itself called diverged.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ _STATE = "_landscape_curves"
 
 def _state(ax) -> dict:
     if not hasattr(ax, _STATE):
-        setattr(ax, _STATE, {"low": np.inf, "high": 0.0, "diverged": []})
+        setattr(ax, _STATE, {"low": np.inf, "start": 0.0, "runs": []})
     return getattr(ax, _STATE)
 
 
@@ -25,12 +26,11 @@ def _note(ax, losses: pd.DataFrame, statuses: dict, color: str):
     for column in losses:
         values = losses[column].to_numpy()
         finite = values[np.isfinite(values) & (values > 0)]
-        if statuses.get(column) == "diverged":
-            state["diverged"].append((values, color))
-            continue
+        state["runs"].append((values, statuses.get(column) == "diverged"))
+        if np.isfinite(values[0]):
+            state["start"] = max(state["start"], values[0])
         if finite.size:
             state["low"] = min(state["low"], finite.min())
-            state["high"] = max(state["high"], finite.max())
 
 
 def band(ax, losses: pd.DataFrame, statuses: dict, color: str, label: str):
@@ -55,19 +55,20 @@ def per_seed(ax, losses: pd.DataFrame, statuses: dict, color: str = "C1"):
 
 
 def clipped_log_axis(ax):
-    """Log y-axis spanning the runs that did not diverge; diverged runs marked where they leave it."""
+    """Log y-axis up to 3 x the largest initial loss; runs above it marked where they leave the axes."""
     state = _state(ax)
     ax.set_yscale("log")
-    if not np.isfinite(state["low"]):        # every run diverged: show them all
+    if not np.isfinite(state["low"]) or state["start"] <= 0:
         return
-    top = state["high"] * 1.5
-    ax.set_ylim(state["low"] / 1.15, top)
-    count = 0
-    for values, color in state["diverged"]:
+    top = 3 * state["start"]
+    ax.set_ylim(state["low"] / 1.3, top)
+    left = diverged = 0
+    for values, flagged in state["runs"]:
         above = np.flatnonzero(~(values <= top))
         if above.size:
-            count += 1
+            left += 1
+            diverged += flagged
             ax.plot(above[0], top, marker="^", color="C3", ms=6, clip_on=False, zorder=5)
-    if count:
-        ax.text(0.98, 0.96, f"{count} diverged (clipped, ▲ where they leave)", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7, color="C3")
+    if left:
+        ax.text(0.02, 0.02, f"▲ {left} run(s) leave the axes ({diverged} diverged)", transform=ax.transAxes,
+                ha="left", va="bottom", fontsize=7, color="C3")

@@ -54,7 +54,7 @@ def main(argv=None):
     table = pd.DataFrame(rows)
     suffix = ("_quick" if args.quick else "") + ("_tuned" if args.step_sizes == "tuned" else "")
     table.to_csv(FIGURES / f"table_3_2_lbfgs_vs_gd{suffix}.csv", index=False)
-    lines = [f"| problem | optimizer (steps) | pixel: median [min, max] (diverged) | thesis | "
+    lines = [f"| problem | optimizer (budget) | pixel: median [min, max] (diverged) | thesis | "
              f"{args.model}: median [min, max] (diverged) | thesis |", "|---|---|---|---|---|---|"]
     for (code, label), part in table.groupby(["problem", "optimizer"], sort=False):
         cells = []
@@ -62,8 +62,10 @@ def main(argv=None):
             r = part[part.model == model].iloc[0]
             cells += [f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] ({r.diverged}/{r.seeds})",
                       f"{r.thesis:g}"]
-        steps = part.iloc[0]["steps"]
-        lines.append(f"| {code} | {label.replace(' short', '').replace(' long', '')} ({steps}) | " + " | ".join(cells) + " |")
+        budget = (f"{budgets.lbfgs} evaluations" if label == "L-BFGS"
+                  else f"step {part.iloc[0]['steps']}")
+        lines.append(f"| {code} | {label.replace(' short', '').replace(' long', '')} ({budget}) | "
+                     + " | ".join(cells) + " |")
     gd_lr = "re-tuned here (figures/tuned_step_sizes.csv)" if args.step_sizes == "tuned" else "the thesis's table B.1"
     markdown = (f"p = {penal:g}; {len(budgets.seeds)} seeds; pixel from random starts, {args.model} ({args.precision} "
                 f"precision); SciPy L-BFGS-B with {budgets.lbfgs} evaluations; GD step sizes from {gd_lr}. "

@@ -111,9 +111,10 @@ def main(argv=None):
             band(ax, losses, statuses, f"C{i}", label)
         clipped_log_axis(ax)
         ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=0)
         ax.set_title(f"{model}, p = {penal:g}, {code}", fontsize=9)
         ax.set_xlabel("step")
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper right")
     fig.suptitle(f"Figure 3.8: L-BFGS taken apart (median and min-max over {len(budgets.seeds)} seeds; "
                  f"GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()

@@ -172,3 +172,61 @@ def test_geometry_plot_kinds_from_a_trace(tmp_path):
         assert out.read_bytes()[:4] == b"\x89PNG"
     rebuilt = trace.objective()
     assert rebuilt.loss(trace.final()["theta"]) == pytest.approx(trace.steps()["loss"][-1], rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["conv", "transpose", "linear"])
+def test_filter_normalization_slices_along_the_output_channels(kind):
+    """Each output filter of the direction has the norm of the same filter of theta, for every layer type."""
+    torch.manual_seed(0)
+    layer = {"conv": torch.nn.Conv2d(3, 5, 3), "transpose": torch.nn.ConvTranspose2d(3, 5, 3),
+             "linear": torch.nn.Linear(4, 6)}[kind].double()
+    problem = L.problems.resized("A", 8, 16)
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = layer
+            self.logits = torch.nn.Parameter(torch.zeros(problem.shape, dtype=torch.float64))
+
+        def forward(self):
+            return self.logits + 0.0 * self.layer.weight.sum()
+
+    objective = L.Objective(problem, Wrapped(), precision="float64")
+    d = filter_normalized_direction(objective, seed=1)
+    out_dim = 1 if kind == "transpose" else 0
+    weight = layer.weight.detach()
+    pieces = dict(zip(objective.names, torch.split(d, objective.sizes)))
+    piece = pieces["layer.weight"].view(weight.shape)
+    norms = lambda t: t.movedim(out_dim, 0).reshape(t.shape[out_dim], -1).norm(dim=1)  # noqa: E731
+    np.testing.assert_allclose(norms(piece), norms(weight), rtol=1e-12)
+    assert len(norms(weight)) == (5 if kind != "linear" else 6)
+
+
+def test_cnn_transpose_directions_are_normalized_per_output_channel():
+    problem = L.problems.resized("A", 8, 16)
+    objective = L.Objective(problem, L.models.build("cnn_transpose", problem, seed=0, precision="float64",
+                                                    **SMALL_CNN))
+    d = filter_normalized_direction(objective, seed=2)
+    for name, shape, t, piece in zip(objective.names, objective.shapes, torch.split(objective.theta0, objective.sizes),
+                                     torch.split(d, objective.sizes)):
+        if name.startswith("conv_weights"):
+            t, piece = t.view(shape).movedim(1, 0), piece.view(shape).movedim(1, 0)
+            np.testing.assert_allclose(piece.reshape(shape[1], -1).norm(dim=1), t.reshape(shape[1], -1).norm(dim=1),
+                                       rtol=1e-12)
+
+
+def test_a_checkpoint_of_another_plane_is_not_resumed(tmp_path):
+    """Planes from other seeds (same norms) or with a negated direction start afresh."""
+    objective = small_cnn_objective()
+    alphas, betas = np.linspace(-1, 1, 3), np.linspace(-1, 1, 3)
+    checkpoint = tmp_path / "surface.npz"
+    first = random_plane(objective, seed=0)
+    surface(objective, first, alphas, betas, checkpoint=checkpoint, progress=False)
+    for other in (random_plane(objective, seed=4), Plane(first.center, -first.d1, first.d2, first.kind, first.info)):
+        assert float(other.d1.norm()) == pytest.approx(float(first.d1.norm()))   # the old key could not tell
+        expected = surface(objective, other, alphas, betas, progress=False)
+        before = objective.evaluations
+        got = surface(objective, other, alphas, betas, checkpoint=checkpoint, progress=False)
+        assert objective.evaluations - before == alphas.size * betas.size
+        np.testing.assert_allclose(got.losses, expected.losses, rtol=1e-12)
+        surface(objective, first, alphas, betas, checkpoint=checkpoint, progress=False)   # the first plane again
