@@ -19,9 +19,10 @@ Every case runs through the sweep runner into ``runs/matrix[_quick]/``, so the
 figure scripts share traces; a finished cell also leaves its loss curves in
 ``figures/curves/`` as one compact CSV per (model, p, problem, optimizer, step sizes)
 with one column per seed and each seed's status in the first line. That is what
-the repository keeps, and a cell whose CSV is there with every seed finished is not
-run again (delete the CSV to rerun it), so a long matrix can be spread over
-sittings on different machines.
+the repository keeps, and a full-setting cell whose CSV is there with every seed
+finished is not run again (delete the CSV to rerun it), so the long matrix can be
+spread over sittings on different machines. Quick cells always run (reusing traces
+in ``runs/`` when they exist), so ``make run`` reproduces them.
 """
 from __future__ import annotations
 
@@ -152,8 +153,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
         for label in labels:
             entry, steps = table[label]
             path = curve_path(model, penal, code, label, step_sizes, quick)
-            if committed(path, budgets.seeds):
-                continue   # this cell's curves are in the repository: nothing to run
+            if not quick and committed(path, budgets.seeds):
+                continue   # this cell's full-setting curves are in the repository: nothing to run
             config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
                       "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
                                "seed": list(budgets.seeds), "optimizer": [entry], "precision": [precision]}}

@@ -7,7 +7,7 @@ with the thesis's findings checked against the quick results (``studies/findings
 holds / fails / untested, with the numbers).
 Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
 
-    python studies/run_quick.py            # 13 minutes on 2 cores from scratch (measured)
+    python studies/run_quick.py            # 8 min 40 s on 2 cores from scratch (measured)
     python studies/run_quick.py --only fig_3_3_plane ntk_embeddings
 """
 from __future__ import annotations
