@@ -300,3 +300,29 @@ def test_divergence_rule_validates_its_settings():
         Divergence(factor=0.5)
     with pytest.raises(ValueError, match="patience"):
         Divergence(patience=0)
+
+
+@pytest.mark.parametrize("name", ["oc", "mma"])
+def test_density_baselines_report_theta_and_its_gradient_in_one_space(name):
+    """OC and MMA report theta = logit(x) with the objective's gradient at that theta, not dc/dx.
+
+    OC meets the volume exactly, so the two agree to rounding; MMA's volume is an inequality
+    that is not active at every iterate, so the constrained sigmoid of its theta is a slightly
+    rescaled design and only the direction must agree.
+    """
+    problem = tiny_beam(12, 6)
+    objective = Objective(problem, models.build("pixel", problem), penal=3.0)
+    seen = []
+    landscape.run(objective, optim.build(name), steps=6, progress=False, callback=seen.append)
+    assert len(seen) >= 4
+    for record in seen:
+        _, grad = objective.value_and_grad(record.theta)
+        cosine = float(record.grad @ grad / (record.grad.norm() * grad.norm()))
+        assert record.grad_norm == pytest.approx(float(record.grad.norm()))
+        if name == "oc":
+            assert cosine > 1 - 1e-8, (record.step, cosine)
+            assert float((record.grad - grad).norm() / grad.norm()) < 1e-6
+        else:
+            assert cosine > 0.99, (record.step, cosine)
+            # dc/dx (what it reported before) is not the theta-space gradient
+            assert record.extra["density_grad_norm"] != pytest.approx(record.grad_norm, rel=1e-3)

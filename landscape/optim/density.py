@@ -11,8 +11,14 @@ near the boundary, where the normalized filter does not preserve the mean.)
 
 Iterates are reported to the run as logits ``theta = logit(x)`` (clipped to
 ``[1e-12, 1 - 1e-12]``), whose constrained sigmoid gives back ``x`` up to that
-clipping, so probes and ``objective.loss(theta)`` see the same design; the
-gradient they report is ``dc/dx``.
+clipping, so probes and ``objective.loss(theta)`` see the same design. The
+gradient reported with them is in the same space: ``dc/dtheta = J' dc/dx`` with
+``J`` the Jacobian of the constrained sigmoid at ``theta`` (a vector-Jacobian
+product, no extra solve), so anything that combines ``theta`` and ``grad`` (the
+overlap and trajectory probes, gradient norms) sees one space. ``dc/dx`` stays
+the optimizers' own business. (Where MMA's volume constraint is not active, the
+constrained sigmoid rescales ``x`` and the two spaces describe slightly different
+designs; both are exact for their own point.)
 """
 from __future__ import annotations
 
@@ -55,6 +61,14 @@ class DensitySpace:
         value = compliance(self.problem, design, self.penal)
         (grad,) = torch.autograd.grad(value, x)
         return float(value.detach()), grad
+
+    def theta_and_grad(self, x: torch.Tensor, grad_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``theta = logit(x)`` and the compliance gradient in theta space (see the module docstring)."""
+        theta = self.to_theta(x).detach().requires_grad_(True)
+        density = physical_density(self.problem, theta.reshape(self.problem.shape), volume_constraint=True,
+                                   filter=False).reshape(-1)
+        (grad,) = torch.autograd.grad(density, theta, grad_x)
+        return theta.detach(), grad
 
     def design(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -49,8 +49,9 @@ class MMA(Optimizer):
         kind, value = self._loop.next()
         if kind == "item":
             return value
-        return Step(self.steps_taken, self.space.to_theta(self.x), self.loss, self.grad,
-                    float(self.grad.norm()), evaluations=self._take_evaluations(), accepted=False,
+        theta, grad = self.space.theta_and_grad(self.x, self.grad)
+        return Step(self.steps_taken, theta, self.loss, grad,
+                    float(grad.norm()), evaluations=self._take_evaluations(), accepted=False,
                     status="max_evaluations" if value == 5 else "completed",
                     message=f"NLopt MMA: {_RESULTS.get(value, value)}")
 
@@ -70,14 +71,15 @@ class MMA(Optimizer):
             loss, dc = space.value_and_grad(x)
             if grad.size:
                 grad[:] = dc.numpy()
-            self._note(loss, dc)
+            theta, dtheta = space.theta_and_grad(x, dc)
+            self._note(loss, dtheta)
             step_norm = float((x - self.x).norm())
             self.x, self.loss, self.grad = x, loss, dc
             number = 0 if first[0] else self.steps_taken + 1
-            pause(Step(number, space.to_theta(x), loss, dc, float(dc.norm()),
+            pause(Step(number, theta, loss, dtheta, float(dtheta.norm()),
                        step_norm=float("nan") if first[0] else step_norm,
                        evaluations=self._take_evaluations(),
-                       extra={"volume": float(x[space.mask].mean())}))
+                       extra={"volume": float(x[space.mask].mean()), "density_grad_norm": float(dc.norm())}))
             first[0] = False
             return loss
 

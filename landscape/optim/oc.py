@@ -59,9 +59,9 @@ class OC(Optimizer):
         self.space = DensitySpace(self.objective)
         self.x = self.space.from_theta(theta)
         self.loss, self.grad = self.space.value_and_grad(self.x)
-        self._note(self.loss, self.grad)
-        return Step(0, self.space.to_theta(self.x), self.loss, self.grad, float(self.grad.norm()),
-                    evaluations=self._take_evaluations())
+        theta, grad = self.space.theta_and_grad(self.x, self.grad)
+        self._note(self.loss, grad)
+        return Step(0, theta, self.loss, grad, float(grad.norm()), evaluations=self._take_evaluations())
 
     def _step(self):
         space = self.space
@@ -69,7 +69,8 @@ class OC(Optimizer):
         step_norm = float((x - self.x).norm())
         self.x = x
         self.loss, self.grad = space.value_and_grad(x)
-        self._note(self.loss, self.grad)
-        return Step(self.steps_taken + 1, space.to_theta(x), self.loss, self.grad, float(self.grad.norm()),
+        theta, grad = space.theta_and_grad(x, self.grad)
+        self._note(self.loss, grad)
+        return Step(self.steps_taken + 1, theta, self.loss, grad, float(grad.norm()),
                     step_norm=step_norm, evaluations=self._take_evaluations(),
-                    extra={"volume": float(x[space.mask].mean())})
+                    extra={"volume": float(x[space.mask].mean()), "density_grad_norm": float(self.grad.norm())})
