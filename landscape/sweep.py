@@ -263,7 +263,7 @@ def _trace_status(path: Path) -> str | None:
         return None
     try:
         with open_trace(path) as trace:
-            return trace.status
+            return trace.state     # "crashed" for a running trace whose writer is gone
     except (TraceError, OSError):
         return "unreadable"
 

@@ -6,6 +6,9 @@ The schema is documented in ``landscape/trace-schema.md``. In short::
                              start_time, problem, model, optimizer, seed, num_params
     /status           scalar string: running, completed, diverged, line_search_failed,
                       max_evaluations, interrupted, failed
+    /heartbeat        scalar float: the writer's clock (Unix time) at its last row; with the
+                      root attributes writer_host and writer_pid it tells a live run from a
+                      crashed one (``Trace.state``)
     /message, /end_time            scalar strings
     /steps            compound rows: step, loss, grad_norm, step_size, step_norm,
                       evaluations, distance, wall_time
@@ -33,6 +36,7 @@ import json
 import math
 import os
 import platform
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -158,6 +162,9 @@ class TraceWriter:
         for key in ("problem", "model", "optimizer"):
             f.attrs[key] = str(config.get(key, ""))
         f.attrs["seed"] = int(config.get("seed", 0) or 0)
+        f.attrs["writer_host"] = platform.node()
+        f.attrs["writer_pid"] = os.getpid()
+        f.create_dataset("heartbeat", data=time.time())
         f.attrs["num_params"] = int(num_params)
         f.create_dataset("status", data=_encode("running", 32), dtype=_STATUS)
         f.create_dataset("message", data=_encode(""), dtype=_TEXT)
@@ -213,6 +220,8 @@ class TraceWriter:
 
     def append_step(self, row: tuple) -> None:
         self._append(self.file["steps"], np.array([row], dtype=STEP_DTYPE))
+        self.file["heartbeat"][()] = time.time()
+        self.file["heartbeat"].flush()
 
     def append_probe(self, name: str, step: int, output: Mapping[str, Any]) -> None:
         group = self.file["probes"][name]
@@ -379,13 +388,35 @@ class Trace:
         self.close()
 
     def refresh(self) -> "Trace":
-        """See rows appended since opening (for a trace still being written)."""
+        """See rows appended since opening (for a trace still being written).
+
+        When the writer has finished (or its file changed under a reader opened
+        while it was running), the file is reopened, so a monitor sees the final
+        status and every final dataset.
+        """
+        if not self.file.swmr_mode:
+            return self
         def visit(_, obj):
             if isinstance(obj, h5py.Dataset):
                 obj.refresh()
-        if self.file.swmr_mode:
+        try:
             self.file.visititems(visit)
+            still_running = self.status == "running"
+        except (KeyError, OSError, RuntimeError, ValueError):
+            still_running = False    # the writer closed the file: its metadata moved
+        if not still_running:
+            self._reopen()
         return self
+
+    def _reopen(self) -> None:
+        try:
+            self.file.close()
+        except Exception:   # noqa: BLE001 - a stale handle may refuse to close cleanly
+            pass
+        try:
+            self.file = _open_h5(self.path)
+        except OSError as error:
+            raise TraceError(f"{self.path} cannot be reopened: {error}") from None
 
     # -- metadata ----------------------------------------------------------------------
     @property
@@ -399,6 +430,34 @@ class Trace:
     @property
     def status(self) -> str:
         return self.file["status"][()].decode()
+
+    #: a writer on another host that has not written a row for this long is presumed dead
+    SILENT_AFTER = 600.0
+
+    @property
+    def state(self) -> str:
+        """The status, except that a ``running`` trace whose writer is gone reads ``crashed``.
+
+        On the writer's own host the writer's process is looked up by pid; from
+        another host a writer silent for ``SILENT_AFTER`` seconds is presumed dead.
+        """
+        status = self.status
+        if status != "running":
+            return status
+        host, pid = self.file.attrs.get("writer_host"), self.file.attrs.get("writer_pid")
+        if host is None or pid is None:
+            return status          # written before writers were recorded: cannot tell
+        if str(host) == platform.node():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                return "crashed"
+            except PermissionError:
+                pass
+            return status
+        if "heartbeat" in self.file and time.time() - float(self.file["heartbeat"][()]) > self.SILENT_AFTER:
+            return "crashed"
+        return status
 
     @property
     def message(self) -> str:
@@ -502,7 +561,7 @@ class Trace:
     def summary(self) -> dict[str, Any]:
         config = self.config
         steps = self.steps()
-        return {"path": str(self.path), "status": self.status, "message": self.message,
+        return {"path": str(self.path), "status": self.state, "message": self.message,
                 "problem": config.get("problem"), "model": config.get("model"),
                 "optimizer": config.get("optimizer"), "optimizer_options": config.get("optimizer_options"),
                 "penal": config.get("penal"), "precision": config.get("precision"),

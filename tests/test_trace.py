@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -15,6 +16,8 @@ import landscape as L
 from landscape.trace import TraceError, TraceWriter, open_trace
 
 from conftest import tiny_beam
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CLI = [sys.executable, "-m", "landscape.cli"]
 
@@ -283,3 +286,51 @@ def test_cli_show_plot_compare_problems(tmp_path):
     assert _cli("plot", str(path), "nonsense", "-o", str(tmp_path / "x.png")).returncode == 2
     listed = _cli("problems")
     assert listed.returncode == 0 and "causeway_bridge_middle_128x128_0.1" in listed.stdout
+
+
+def test_a_live_reader_sees_the_final_state_after_another_process_closes_the_trace(tmp_path):
+    """A monitor opened while a run writes in another process refreshes into the finished file."""
+    path = tmp_path / "live.h5"
+    writer = subprocess.Popen([sys.executable, "-m", "landscape.cli", "run", "--problem", "A", "--steps", "40",
+                               "--no-progress", "--snapshot-every", "5", "-o", str(path)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    reader = None
+    while reader is None and time.time() < deadline:
+        try:
+            reader = L.open_trace(path) if path.exists() else None
+        except Exception:   # noqa: BLE001 - the file may be mid-creation
+            reader = None
+        time.sleep(0.05)
+    assert reader is not None and writer.wait(timeout=120) == 0
+    reader.refresh()
+    assert reader.status == "completed" and reader.num_steps == 40
+    assert reader.design is not None and reader.summary()["final_loss"] == reader.steps()["loss"][-1]
+
+
+def test_a_trace_whose_writer_died_reads_crashed(tmp_path):
+    """SIGKILL the writer: the trace still says running, its state says crashed; a live one says running."""
+    path = tmp_path / "killed.h5"
+    writer = subprocess.Popen([sys.executable, "-m", "landscape.cli", "run", "--problem", "A", "--steps", "100000",
+                               "--no-progress", "-o", str(path)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with L.open_trace(path) as trace:
+                if trace.num_steps >= 2:
+                    assert trace.state == "running"        # alive
+                    break
+        except Exception:   # noqa: BLE001 - the file may be mid-creation
+            pass
+        time.sleep(0.05)
+    writer.kill()
+    writer.wait()
+    with L.open_trace(path) as trace:
+        assert trace.status == "running" and trace.state == "crashed"
+        assert trace.summary()["status"] == "crashed"
+        assert trace.file.attrs["writer_pid"] == writer.pid
+    shown = subprocess.run([sys.executable, "-m", "landscape.cli", "show", str(path)], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert "crashed" in shown.stdout
