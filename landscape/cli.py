@@ -163,7 +163,13 @@ def cmd_problems(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    import logging
+    import warnings
+
     from landscape import sweep as sweeps
+    # Dask's own chatter (ports, cancelled tasks at shutdown) is not the user's business here
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Port .* is already in use")
     config = sweeps.load_config(args.config)
     if args.out:
         config["out"] = args.out
@@ -243,10 +249,16 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     from landscape.optim import OptimizerError
     from landscape.problems import ProblemError
-    from landscape.sweep import SweepError
+    from landscape.sweep import SweepError, SweepInterrupted
     from landscape.trace import TraceError
     try:
         return args.func(args)
+    except SweepInterrupted as error:
+        print(f"landscape: {error}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:      # e.g. during start-up, before a run or sweep could record anything
+        print("landscape: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:        # e.g. `landscape problems | head`
         sys.stdout = open(os.devnull, "w")
         return 0

@@ -37,11 +37,13 @@ rejected before anything runs, with the bad entry named.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import math
 import os
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,59 @@ INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal",
 
 class SweepError(ValueError):
     """An invalid sweep config (named entry), or a sweep that cannot start."""
+
+
+class SweepLocked(SweepError):
+    """Another live sweep is writing into the same output folder."""
+
+
+class SweepInterrupted(SweepError):
+    """Ctrl-C (or SIGTERM) stopped a sweep; the index was written first."""
+
+
+LOCK_NAME = ".lock"
+
+
+def _lock_holder_alive(holder: dict) -> bool:
+    if holder.get("host") != platform.node():
+        return True            # another machine: it cannot be checked from here, so it is respected
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _locked(out: Path):
+    """Hold ``out/.lock`` while a sweep writes there; a lock whose process is gone is taken over."""
+    path = out / LOCK_NAME
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text() or "{}")
+            except (OSError, json.JSONDecodeError):
+                holder = {}
+            if holder and _lock_holder_alive(holder):
+                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("since", 0)))
+                raise SweepLocked(f"sweep folder {out} is in use by pid {holder.get('pid')} on {holder.get('host')} "
+                                  f"since {since}; wait for it to finish, or remove {path} if that process is "
+                                  f"gone") from None
+            path.unlink(missing_ok=True)     # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"host": platform.node(), "pid": os.getpid(), "since": time.time()}, f)
+        break
+    else:
+        raise SweepLocked(f"could not take the lock {path}")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -282,7 +337,7 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
         try:
             with open_trace(task.trace) as trace:
                 s = trace.summary()
-                row.update(status=s["status"] if status != "failed" else "failed", final_loss=s["final_loss"],
+                row.update(status=s["status"] if status not in ("failed", "interrupted") else status, final_loss=s["final_loss"],
                            best_loss=s["best_loss"], steps_taken=s["steps"], evaluations=s["evaluations"],
                            wall_time=s["wall_time"])
                 if s["status"] == "failed" and not error:
@@ -340,13 +395,21 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
     without it a ``LocalCluster`` of ``workers`` single-threaded processes runs here.
     ``on_result(task, row)`` is called (in this process) as each task's index row
     arrives, finished earlier or now, for writing results as they come.
+    A second sweep on the same folder is refused while this one runs
+    (:class:`SweepLocked`); Ctrl-C writes the index, with the unfinished tasks as
+    ``interrupted``, and raises :class:`SweepInterrupted`.
     """
-    from distributed import Client, LocalCluster, as_completed
-    from tqdm.auto import tqdm
-
     if isinstance(sweep, dict):
         sweep = expand(sweep)
     sweep.out.mkdir(parents=True, exist_ok=True)
+    with _locked(sweep.out):
+        return _run_sweep(sweep, scheduler, workers, progress, client, on_result)
+
+
+def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
     (sweep.out / "sweep.json").write_text(json.dumps(sweep.raw, indent=2, default=str))
     rows: dict[str, dict] = {}
     todo = []
@@ -396,6 +459,13 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
             bar.update()
             bar.set_postfix(done=len(rows), running=min(len(futures) - finished, workers), failed=failed,
                             refresh=False)
+    except KeyboardInterrupt:
+        for task in todo:
+            rows.setdefault(task.name, _summary(task, "interrupted", "the sweep was interrupted (Ctrl-C)"))
+        _write_index(sweep, rows)
+        done = sum(row["status"] != "interrupted" for row in rows.values())
+        raise SweepInterrupted(f"sweep {sweep.name} interrupted: {done} of {len(sweep.tasks)} tasks done; "
+                               f"index written to {sweep.index_path}; run it again to go on") from None
     finally:
         bar.close()
         for resource in owned:

@@ -1,13 +1,18 @@
 """Sweeps on a real Dask LocalCluster of two worker processes."""
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from landscape import sweep as sweeps
 from landscape.trace import open_trace
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PROBLEM = "michell_centered_both_16x32_0.12"
 
@@ -118,3 +123,46 @@ def test_configs_load_from_toml_and_yaml(tmp_path):
     with pytest.raises(sweeps.SweepError, match="not valid TOML"):
         (tmp_path / "bad.toml").write_text("steps = = 3")
         sweeps.load_config(tmp_path / "bad.toml")
+
+
+def test_a_second_sweep_on_a_live_sweeps_folder_is_refused_and_a_stale_lock_taken_over(tmp_path):
+    import json as _json
+    import os as _os
+    import platform as _platform
+    from landscape.sweep import LOCK_NAME, SweepLocked, expand, run_sweep
+    config = {"name": "locked", "out": str(tmp_path / "out"), "steps": 2,
+              "axes": {"problem": ["michell_centered_both_8x16_0.12"], "optimizer": ["lbfgs"]}}
+    plan = expand(config)
+    plan.out.mkdir(parents=True)
+    lock = plan.out / LOCK_NAME
+    lock.write_text(_json.dumps({"host": _platform.node(), "pid": _os.getpid(), "since": 0}))   # alive: us
+    with pytest.raises(SweepLocked, match="in use by pid"):
+        run_sweep(plan, workers=1, progress=False)
+    assert not (plan.out / "index.csv").exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(_json.dumps({"host": _platform.node(), "pid": int(dead.stdout), "since": 0}))   # stale
+    frame = run_sweep(plan, workers=1, progress=False)
+    assert list(frame["status"]) == ["completed"] and not lock.exists()
+
+
+def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path):
+    import signal as _signal
+    import time as _time
+    config = tmp_path / "long.toml"
+    config.write_text(f'name = "long"\nout = "{tmp_path / "out"}"\nsteps = 100000\n[axes]\n'
+                      'problem = ["A"]\noptimizer = ["gd_ls"]\nseed = [0, 1, 2]\n')
+    process = subprocess.Popen([sys.executable, "-m", "landscape.cli", "sweep", str(config), "--workers", "1",
+                                "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = _time.time() + 90
+    traces = tmp_path / "out" / "traces"
+    while _time.time() < deadline and not (traces.exists() and any(traces.glob("*.h5"))):
+        _time.sleep(0.2)
+    _time.sleep(2)
+    process.send_signal(_signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    ours = [line for line in err.splitlines() if line.startswith("landscape:")]
+    assert len(ours) == 1 and "interrupted" in ours[0] and "index written" in ours[0], err
+    assert "Traceback" not in err, err
+    index = (tmp_path / "out" / "index.csv").read_text()
+    assert index.count("interrupted") >= 3
