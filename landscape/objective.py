@@ -44,8 +44,15 @@ __all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator"
 
 
 
+def _real(value, name: str) -> torch.Tensor:
+    """``value`` as a float64 tensor; complex input is refused rather than silently truncated."""
+    if torch.is_tensor(value) and value.is_complex() or np.iscomplexobj(value):
+        raise ValueError(f"{name} must be real, got a complex array (its imaginary part would be dropped)")
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
 def _as_theta(theta, n) -> torch.Tensor:
-    theta = torch.as_tensor(theta, dtype=torch.float64)
+    theta = _real(theta, "theta")
     if theta.shape != (n,):
         raise ValueError(f"theta must be a flat vector of length {n}, got shape {tuple(theta.shape)}")
     return theta
@@ -192,10 +199,14 @@ class Objective:
     def hvp(self, theta, v) -> torch.Tensor:
         """Exact Hessian-vector product ``H(theta) v`` for ``v`` of shape (n,) or a block (n, k)."""
         theta = _as_theta(theta, self.num_params).detach()
-        v = torch.as_tensor(v, dtype=torch.float64)
-        if v.shape[0] != self.num_params or v.dim() not in (1, 2):
-            raise ValueError(f"v must have shape ({self.num_params},) or ({self.num_params}, k), "
+        v = _real(v, "v")
+        if v.dim() not in (1, 2) or v.shape[0] != self.num_params or (v.dim() == 2 and v.shape[1] == 0):
+            raise ValueError(f"v must have shape ({self.num_params},) or ({self.num_params}, k) with k >= 1, "
                              f"got {tuple(v.shape)}")
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError("v holds NaN or infinite entries; a Hessian-vector product needs a finite direction")
+        if not bool(torch.isfinite(theta).all()):
+            raise ValueError("theta holds NaN or infinite entries")
         grad = torch.func.grad(self.loss_graph)
 
         def single(direction):

@@ -102,3 +102,17 @@ def test_bad_inputs():
     other = problems.get("A")
     with pytest.raises(ValueError, match="logits of shape"):
         Objective(other, models.build("pixel", tiny_beam(8, 4)))
+
+
+def test_bad_directions_and_points_are_named():
+    obj, theta = _objective("pixel")
+    v = torch.zeros(obj.num_params, dtype=torch.float64)
+    v[0] = float("nan")
+    with pytest.raises(ValueError, match="v holds NaN"):
+        obj.hvp(theta, v)
+    with pytest.raises(ValueError, match="k >= 1"):
+        obj.hvp(theta, torch.zeros(obj.num_params, 0, dtype=torch.float64))
+    with pytest.raises(ValueError, match="theta must be real"):
+        obj.loss(theta.to(torch.complex128))
+    with pytest.raises(ValueError, match="v must be real"):
+        obj.hvp(theta, torch.ones(obj.num_params, dtype=torch.complex128))

@@ -207,7 +207,7 @@ def test_probes_run_on_their_schedule():
     ("hd", {"m": -1, "lr": 0.1}, "m must be an integer >= 0"),
     ("lbfgs", {"m": 2.5}, "m must be an integer"),
     ("lbfgs", {"c1": 0.95}, "0 < c1 < c2 < 1"),
-    ("lbfgs", {"momentum": 0.9}, "bad options for optimizer 'lbfgs'"),
+    ("lbfgs", {"momentum": 0.9}, r"unknown option\(s\) 'momentum' for optimizer 'lbfgs'"),
     ("lbgfs", {}, "did you mean lbfgs"),
 ])
 def test_bad_options_are_rejected(name, options, message):
@@ -326,3 +326,12 @@ def test_density_baselines_report_theta_and_its_gradient_in_one_space(name):
             assert cosine > 0.99, (record.step, cosine)
             # dc/dx (what it reported before) is not the theta-space gradient
             assert record.extra["density_grad_norm"] != pytest.approx(record.grad_norm, rel=1e-3)
+
+
+@pytest.mark.parametrize("name, options, accepted", [
+    ("gd_ls", {"foo": 1}, "c1, c2, max_iter"), ("lbfgs", {"foo": 1}, "m, c1, c2, max_iter"),
+    ("gd", {"lr": 0.1, "bar": 2}, "lr"), ("scipy_lbfgsb", {"x": 1}, "m, maxfun, factr, pgtol, maxls")])
+def test_an_unknown_optimizer_option_is_named_with_the_accepted_ones(name, options, accepted):
+    bad = next(k for k in options if k not in ("lr",))
+    with pytest.raises(optim.OptimizerError, match=f"unknown option.*'{bad}'.*{name}.*accepted: {accepted}"):
+        optim.build(name, **options)

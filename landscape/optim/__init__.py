@@ -80,6 +80,18 @@ _FACTORIES = {"gd": gd, "gd_ls": gd_ls, "hd": hd, "lbfgs": lbfgs, "scipy_lbfgsb"
 NAMES = tuple(_FACTORIES)
 
 
+def accepted_options(name: str) -> tuple[str, ...]:
+    """The option names optimizer ``name`` takes (the strong-Wolfe ones for the line-search rules)."""
+    import inspect
+    factory = _FACTORIES[name]
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    names = [p.name for p in inspect.signature(target).parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    if any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values()):
+        names += [p for p in inspect.signature(_wolfe).parameters if p != "name"]
+    return tuple(names)
+
+
 def build(name: str, **options) -> Optimizer:
     """The optimizer called ``name`` (one of :data:`NAMES`) with ``options``."""
     if name not in _FACTORIES:
@@ -87,6 +99,10 @@ def build(name: str, **options) -> Optimizer:
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise OptimizerError(f"unknown optimizer {name!r}{hint}; known: {', '.join(NAMES)}")
     factory = _FACTORIES[name]
+    unknown = sorted(set(options) - set(accepted_options(name)))
+    if unknown:
+        raise OptimizerError(f"unknown option(s) {', '.join(map(repr, unknown))} for optimizer {name!r}; "
+                             f"accepted: {', '.join(accepted_options(name)) or 'none'}")
     try:
         return factory(**options)
     except TypeError as error:
