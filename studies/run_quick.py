@@ -27,6 +27,7 @@ STUDIES = [
     ("table_3_2_lbfgs_vs_gd", ["--quick"], "Table 3.2 / Figures 3.4, C.1, C.2: L-BFGS vs GD (A, B, p = 3, 3 seeds)"),
     ("table_3_3_decomposition", ["--quick"], "Table 3.3 / Figure 3.8: L-BFGS taken apart (A, B, p = 3, 3 seeds)"),
     ("fig_3_6_memory", ["--quick"], "Figures 3.6, C.5: L-BFGS m = 1 vs m = 10 (3 seeds)"),
+    ("fig_c3_c4_per_seed", ["--quick"], "Figures C.3, C.4: every seed, L-BFGS and GD (3 seeds)"),
     ("fig_3_7_b_vs_h", ["--quick"], "Figure 3.7: Hessian vs L-BFGS (m = 1) densities"),
     ("fig_3_9_trajectory", ["--quick"], "Figure 3.9: distance and gradient norm, L-BFGS vs GD"),
     ("tune_step_sizes", ["--quick"], "Appendix B.7: step-size search (CNN, A and B)"),

@@ -1,0 +1,54 @@
+"""Thesis Figures C.3 and C.4: every seed's loss curve, L-BFGS and GD, for the CNN (C.3) and pixels (C.4).
+
+The thesis showed that all initializations end at about the same loss on both
+models, although the CNN's landscape is not convex. Under the protocol of
+``studies/matrix.py`` (shared cells with Table 3.2): SciPy's L-BFGS-B and GD with
+the thesis's step sizes, one line per seed; diverged seeds in red, clipped at the
+top of the axes.
+
+    python studies/fig_c3_c4_per_seed.py --quick    # A and B, p = 3, 3 seeds
+    python studies/fig_c3_c4_per_seed.py            # A and B, p = 3, 10 seeds
+
+Writes ``figures/fig_c3_c4_per_seed[_quick].png``.
+"""
+from __future__ import annotations
+
+import argparse
+
+from common import FIGURES, add_run_options, setup
+from matrix import add_matrix_options, curve_path, matrix_cases, read_curves, run_matrix, summarize
+from plotting import clipped_log_axis, per_seed
+
+from landscape.plots import _pyplot, save
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_matrix_options(parser, "A,B|A,B", "3|3")
+    args = setup(add_run_options(parser).parse_args(argv))
+    cases, budgets = matrix_cases(args)
+    run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
+               args.quick)
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
+    for row, (model, penal, code) in enumerate(cases):
+        for col, (label, color) in enumerate((("L-BFGS", "C0"), ("GD", "C1"))):
+            losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
+            ax = axes[row, col]
+            per_seed(ax, losses, statuses, color)
+            clipped_log_axis(ax)
+            s = summarize(losses, statuses)
+            spread = s["max"] / s["min"] if s["min"] > 0 else float("nan")
+            ax.set_title(f"{label}, {model}, p = {penal:g}, {code}: final max/min over seeds {spread:.3g}",
+                         fontsize=8)
+            ax.set_xlabel("step" if row == len(cases) - 1 else "")
+            print(f"{label:6s} {model:14s} p={penal:g} {code}: final median {s['median']:.4g}, "
+                  f"[{s['min']:.4g}, {s['max']:.4g}], diverged {s['diverged']}/{s['seeds']}")
+        axes[row, 0].set_ylabel("loss (one line per seed)")
+    fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, {len(budgets.seeds)} seeds", fontsize=10)
+    fig.tight_layout()
+    print(f"wrote {save(fig, FIGURES / ('fig_c3_c4_per_seed' + ('_quick' if args.quick else '') + '.png'))}")
+
+
+if __name__ == "__main__":
+    main()
