@@ -166,3 +166,12 @@ def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path):
     assert "Traceback" not in err, err
     index = (tmp_path / "out" / "index.csv").read_text()
     assert index.count("interrupted") >= 3
+
+
+def test_a_yaml_config_cannot_run_code(tmp_path):
+    marker = tmp_path / "ran"
+    config = tmp_path / "evil.yaml"
+    config.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\naxes: {{}}\n')
+    with pytest.raises(sweeps.SweepError, match="not valid YAML"):
+        sweeps.load_config(config)
+    assert not marker.exists()
