@@ -66,18 +66,31 @@ THESIS = {
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_matrix_options(parser, "A,B|A,B", "3|1,3")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="run nothing: tabulate the cells whose curves exist, mark the others 'not run'")
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
-    run_matrix(cases, LABELS, budgets, args.step_sizes, args.workers, args.precision, args.threads, args.quick)
+    if not args.tables_only:
+        run_matrix(cases, LABELS, budgets, args.step_sizes, args.workers, args.precision, args.threads, args.quick)
+
+    def cell(model, penal, code, label):
+        path = curve_path(model, penal, code, label, args.step_sizes, args.quick)
+        return read_curves(path) if path.exists() else None
 
     rows = []
     for model, penal, code in cases:
         thesis = THESIS.get(("pixel" if model == "pixel" else "cnn", int(penal), code), {})
         for label in LABELS:
-            losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
+            reference = thesis.get(label, (np.nan, np.nan))
+            found = cell(model, penal, code, label)
+            if found is None:
+                rows.append({"model": model, "penal": penal, "problem": code, "optimizer": label, "median": np.nan,
+                             "min": np.nan, "max": np.nan, "seeds": 0, "diverged": 0, "converged_step": None,
+                             "budget": 0, "thesis": reference[0], "thesis_step": reference[1]})
+                continue
+            losses, statuses = found
             s = summarize(losses, statuses)
             step = converged_step(np.median(losses.to_numpy(), axis=1))
-            reference = thesis.get(label, (np.nan, np.nan))
             rows.append({"model": model, "penal": penal, "problem": code, "optimizer": label, **s,
                          "converged_step": step, "budget": len(losses) - 1,
                          "thesis": reference[0], "thesis_step": reference[1]})
@@ -89,6 +102,9 @@ def main(argv=None):
         cells = []
         for label in LABELS:
             r = part[part["optimizer"] == label].iloc[0]
+            if not r.seeds:
+                cells.append(f"not run yet<br>thesis {r.thesis:g} ({r.thesis_step:g})")
+                continue
             step = "-" if r.converged_step is None or pd.isna(r.converged_step) else int(r.converged_step)
             flag = f", {r.diverged} div." if r.diverged else ""
             cells.append(f"**{r['median']:.4g}** ({step}{flag}) [{r['min']:.4g}, {r['max']:.4g}]"
@@ -107,14 +123,18 @@ def main(argv=None):
     fig, axes = plt.subplots(2, len(cases) // 2, figsize=(3.8 * (len(cases) // 2), 6.6), squeeze=False)
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
         for i, label in enumerate(LABELS):
-            losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
-            band(ax, losses, statuses, f"C{i}", label)
+            found = cell(model, penal, code, label)
+            if found is not None:
+                band(ax, *found, f"C{i}", label)
         clipped_log_axis(ax)
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlim(left=0)
         ax.set_title(f"{model}, p = {penal:g}, {code}", fontsize=9)
         ax.set_xlabel("step")
-        ax.legend(fontsize=6, loc="upper right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="upper right")
+        else:
+            ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.5")
     fig.suptitle(f"Figure 3.8: L-BFGS taken apart (median and min-max over {len(budgets.seeds)} seeds; "
                  f"GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()
