@@ -403,7 +403,22 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
         sweep = expand(sweep)
     sweep.out.mkdir(parents=True, exist_ok=True)
     with _locked(sweep.out):
+        _check_same_sweep(sweep)
         return _run_sweep(sweep, scheduler, workers, progress, client, on_result)
+
+
+def _check_same_sweep(sweep: Sweep) -> None:
+    """Refuse a folder that already holds a sweep of another name (its index would be overwritten)."""
+    recorded = sweep.out / "sweep.json"
+    if not recorded.exists():
+        return
+    try:
+        other = json.loads(recorded.read_text()).get("name")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return
+    if other is not None and other != sweep.name:
+        raise SweepError(f"{sweep.out} holds the sweep {other!r}, not {sweep.name!r}; give this sweep its own "
+                         f"'out' folder (or --out), or rename it to {other!r} to continue that one")
 
 
 def _run_sweep(sweep, scheduler, workers, progress, client, on_result):

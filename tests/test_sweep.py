@@ -175,3 +175,13 @@ def test_a_yaml_config_cannot_run_code(tmp_path):
     with pytest.raises(sweeps.SweepError, match="not valid YAML"):
         sweeps.load_config(config)
     assert not marker.exists()
+
+
+def test_a_folder_holding_another_sweep_is_refused(tmp_path):
+    first = {"name": "first", "out": str(tmp_path / "shared"), "steps": 1,
+             "axes": {"problem": ["michell_centered_both_8x16_0.12"], "optimizer": ["lbfgs"]}}
+    sweeps.run_sweep(sweeps.expand(first), workers=1, progress=False)
+    index = (tmp_path / "shared" / "index.csv").read_text()
+    with pytest.raises(sweeps.SweepError, match="holds the sweep 'first', not 'second'"):
+        sweeps.run_sweep(sweeps.expand({**first, "name": "second"}), workers=1, progress=False)
+    assert (tmp_path / "shared" / "index.csv").read_text() == index
