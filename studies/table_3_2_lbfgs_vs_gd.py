@@ -32,23 +32,37 @@ THESIS = {"A": {"L-BFGS": (54.61, 76.12), "GD short": (79.67, 89.49), "GD long":
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_matrix_options(parser, "A,B|A,B,D,E", "3|3")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="run nothing: tabulate the cells whose curves exist, mark the others 'not run'")
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
     if len({p for _, p, _ in cases}) > 1:
         parser.error(f"Table 3.2 compares at one penalization; got --penal {args.penal}")
     codes = list(dict.fromkeys(code for _, _, code in cases))
     penal = cases[0][1]
-    run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
-               args.quick)
+    if not args.tables_only:
+        run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
+                   args.quick)
+
+    def cell(model, code, label):
+        path = curve_path(model, penal, code, label, args.step_sizes, args.quick)
+        return read_curves(path) if path.exists() else None
 
     rows = []
     for model, _, code in cases:
         for label, path_label, at in (("L-BFGS", "L-BFGS", None), ("GD short", "GD", budgets.gd_short),
                                       ("GD long", "GD", None)):
-            losses, statuses = read_curves(curve_path(model, penal, code, path_label, args.step_sizes, args.quick))
+            thesis = THESIS.get(code, {}).get(label, (np.nan, np.nan))[0 if model != "pixel" else 1]
+            found = cell(model, code, path_label)
+            if found is None:
+                rows.append({"problem": code, "model": model, "penal": penal, "optimizer": label,
+                             "steps": at or (budgets.gd if path_label == "GD" else budgets.lbfgs), "median": np.nan,
+                             "min": np.nan, "max": np.nan, "seeds": 0, "diverged": 0,
+                             "thesis": thesis if penal == 3 else np.nan})
+                continue
+            losses, statuses = found
             s = summarize(losses, statuses, at)
             steps = len(losses) - 1 if at is None else at
-            thesis = THESIS.get(code, {}).get(label, (np.nan, np.nan))[0 if model != "pixel" else 1]
             rows.append({"problem": code, "model": model, "penal": penal, "optimizer": label, "steps": steps, **s,
                          "thesis": thesis if penal == 3 else np.nan})
     table = pd.DataFrame(rows)
@@ -60,8 +74,8 @@ def main(argv=None):
         cells = []
         for model in ("pixel", args.model):
             r = part[part.model == model].iloc[0]
-            cells += [f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] ({r.diverged}/{r.seeds})",
-                      f"{r.thesis:g}"]
+            cells += [f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] ({r.diverged}/{r.seeds})" if r.seeds
+                      else "not run yet", f"{r.thesis:g}"]
         budget = (f"{budgets.lbfgs} evaluations" if label == "L-BFGS"
                   else f"step {part.iloc[0]['steps']}")
         lines.append(f"| {code} | {label.replace(' short', '').replace(' long', '')} ({budget}) | "
@@ -81,21 +95,24 @@ def main(argv=None):
         for row, model in enumerate(("pixel", args.model)):
             ax = axes[row, col]
             for color, label in (("C0", "L-BFGS"), ("C1", "GD")):
-                losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
-                band(ax, losses, statuses, color, f"{label} (median, min-max)")
+                found = cell(model, code, label)
+                if found is not None:
+                    band(ax, *found, color, f"{label} (median, min-max)")
             clipped_log_axis(ax)
             ax.set_title(f"{code}, {model}, p = {penal:g}", fontsize=9)
             ax.set_xlabel("step" if row else "")
             ax.set_ylabel("loss" if col == 0 else "")
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
     fig.suptitle(f"Figure 3.4 / C.2: L-BFGS vs GD, {len(budgets.seeds)} seeds", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_3_4_lbfgs_vs_gd{suffix}.png')}")
 
     fig, axes = plt.subplots(1, len(codes), figsize=(3.6 * len(codes), 3.4), squeeze=False)
     for ax, code in zip(axes[0], codes):
-        losses, statuses = read_curves(curve_path(args.model, penal, code, "GD", args.step_sizes, args.quick))
-        per_seed(ax, losses, statuses)
+        found = cell(args.model, code, "GD")
+        if found is not None:
+            per_seed(ax, *found)
         clipped_log_axis(ax)
         ax.set_title(f"GD on {code}, {args.model}, p = {penal:g}", fontsize=9)
         ax.set_xlabel("step")
