@@ -88,7 +88,10 @@ def cmd_run(args) -> int:
     model_options = _options(args.model_option)
     writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=args.snapshot_every,
                          config={"model": args.model, "model_options": model_options})
-    model = L.models.build(args.model, problem, seed=args.seed, precision=args.precision, **model_options)
+    try:
+        model = L.models.build(args.model, problem, seed=args.seed, precision=args.precision, **model_options)
+    except (TypeError, RuntimeError) as error:
+        raise CLIError(f"bad --model-option for {args.model}: {error}") from None
     objective = L.Objective(problem, model, penal=args.penal, filter=not args.no_filter)
     result = L.run(objective, optimizer, steps=args.steps, seed=args.seed, probes=probes, trace=writer,
                    progress=not args.no_progress, threads=args.threads)

@@ -91,6 +91,14 @@ class CNNModel(nn.Module):
                  conv_filters=(128, 64, 32, 16, 1), offset_scale=10.0, kernel_size=5,
                  latent_scale=1.0, dense_init_scale=1.0, transpose=False, dense=True):
         super().__init__()
+        for label, value in (("latent_size", latent_size), ("dense_channels", dense_channels),
+                             ("kernel_size", kernel_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{label} must be a positive integer, got {value!r}")
+        if any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in resizes):
+            raise ValueError(f"resizes must be positive integers, got {resizes!r}")
+        if any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in conv_filters):
+            raise ValueError(f"conv_filters must be positive integers, got {conv_filters!r}")
         if len(resizes) != len(conv_filters):
             raise ValueError(f"resizes {resizes} and conv_filters {conv_filters} must have the same length")
         if conv_filters[-1] != 1:

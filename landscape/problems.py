@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 from typing import Callable
 
@@ -520,9 +521,45 @@ def _from_pattern(name: str) -> Problem | None:
     if match is None or match["category"] not in _SUITE:
         return None
     family, _, _, _, options = _SUITE[match["category"]][0]
-    volfrac = float(match["volfrac"])
-    normals, forces, mask = family(int(match["width"]), int(match["height"]), **options)
+    try:
+        volfrac = float(match["volfrac"])
+    except ValueError:
+        raise ProblemError(f"{name!r}: the volume fraction {match['volfrac']!r} is not a number; "
+                           f"write <category>_<W>x<H>_<volfrac> with 0 < volfrac < 1") from None
+    width, height = int(match["width"]), int(match["height"])
+    if min(width, height) < MIN_SIDE:
+        raise ProblemError(f"{name!r}: a {width}x{height} grid is too small; each side needs at least "
+                           f"{MIN_SIDE} elements")
+    need, have = memory_estimate(width, height), _physical_memory()
+    if have and need > 0.8 * have:
+        raise ProblemError(f"{name!r}: a {width}x{height} grid needs about {need / 2**30:.3g} GiB "
+                           f"(stiffness matrix and its Cholesky factor), more than this machine's "
+                           f"{have / 2**30:.3g} GiB allows")
+    normals, forces, mask = family(width, height, **options)
     return Problem(normals, forces, volfrac, mask, name=str(name))
+
+
+MIN_SIDE = 2
+
+
+def memory_estimate(width: int, height: int) -> float:
+    """Bytes a problem of this size needs, roughly: the assembled K and a nested-dissection Cholesky factor.
+
+    ``n = 2 (W + 1)(H + 1)`` dofs; K holds about 18 n nonzeros, the factor of a 2D
+    grid about 31 n log2(n) (George's nested dissection bound, with the constant
+    measured here on 128x128: 8.9 M nonzeros for 33 k dofs); 12 bytes per nonzero
+    plus the problem's own arrays.
+    """
+    import math
+    dofs = 2 * (width + 1) * (height + 1)
+    return 12.0 * (18 * dofs + 31 * dofs * math.log2(max(dofs, 2))) + 64.0 * dofs
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def get(name: str) -> Problem:

@@ -188,6 +188,15 @@ def _optimizer_entry(entry) -> tuple[str, dict]:
 
 def _validate(config: dict) -> None:
     from . import models, optim, problems
+    if not isinstance(config, Mapping):
+        raise SweepError(f"a sweep config is a table of keys (name, out, steps, axes, ...) at the top level, "
+                         f"got a {type(config).__name__}")
+    retries = config.get("retries", 2)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise SweepError(f"retries: {retries!r} is not an integer >= 0")
+    every = config.get("snapshot_every")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise SweepError(f"snapshot_every: {every!r} is not a positive integer (or leave it out)")
     axes = config.get("axes")
     if not isinstance(axes, Mapping) or not axes:
         raise SweepError("the config needs an [axes] table (problem, model, penal, optimizer, seed)")
@@ -200,12 +209,17 @@ def _validate(config: dict) -> None:
     for entry in _as_list("problem", axes["problem"]):
         try:
             problems.get(str(entry))
-        except KeyError as error:
+        except (KeyError, ValueError) as error:
             raise SweepError(f"axis 'problem': {error.args[0]}") from None
     for entry in _as_list("model", axes.get("model", ["pixel"])):
-        kind, _ = _model_entry(entry)
+        kind, options = _model_entry(entry)
         if kind not in models.KINDS:
             raise SweepError(f"axis 'model': unknown model kind {kind!r}; known: {', '.join(models.KINDS)}")
+        for name in _as_list("problem", axes["problem"]):   # build it once per problem: options and sizes
+            try:
+                models.build(kind, problems.get(str(name)), seed=0, **options)
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise SweepError(f"axis 'model': {kind} with options {options} on {name}: {error}") from None
     for entry in _as_list("optimizer", axes["optimizer"]):
         name, options = _optimizer_entry(entry)
         try:
@@ -213,8 +227,8 @@ def _validate(config: dict) -> None:
         except optim.OptimizerError as error:
             raise SweepError(f"axis 'optimizer': {error}") from None
     for entry in _as_list("penal", axes.get("penal", [3.0])):
-        if not isinstance(entry, (int, float)) or entry < 1:
-            raise SweepError(f"axis 'penal': {entry!r} is not a number >= 1")
+        if isinstance(entry, bool) or not isinstance(entry, (int, float)) or not 1 <= entry < math.inf:
+            raise SweepError(f"axis 'penal': {entry!r} is not a finite number >= 1")
     for entry in _as_list("seed", axes.get("seed", [0])):
         if not isinstance(entry, int) or isinstance(entry, bool):
             raise SweepError(f"axis 'seed': {entry!r} is not an integer")

@@ -103,6 +103,15 @@ def test_a_failing_task_is_recorded_and_the_rest_complete(tmp_path, client):
     (lambda c: c["axes"].update(seed=[]), "axis 'seed' is empty"),
     (lambda c: c.update(exclude=[{"optimizer": ["lbfgs", "gd", "gd_ls"]}]), "has no task"),
     (lambda c: c.update(probes=[{"name": "nope"}]), "unknown probe 'nope'"),
+    (lambda c: c["axes"].update(model=[{"kind": "cnn", "bogus": 1}]), "unexpected keyword argument 'bogus'"),
+    (lambda c: c["axes"].update(model=[{"kind": "cnn", "latent_size": -1}]), "axis 'model': cnn"),
+    (lambda c: c.update(snapshot_every=0), "snapshot_every: 0 is not a positive integer"),
+    (lambda c: c["axes"].update(penal=[float("inf")]), "not a finite number >= 1"),
+    (lambda c: c["axes"].update(penal=[0.5]), "not a finite number >= 1"),
+    (lambda c: c.update(retries=-1), "retries: -1"),
+    (lambda c: c["axes"].update(problem=["michell_centered_both_1x1_0.12"]), "too small"),
+    (lambda c: c["axes"].update(problem=["michell_centered_both_100000x100000_0.1"]), "needs about"),
+    (lambda c: c["axes"].update(problem=["michell_centered_both_32x64_0.5.5"]), "'0.5.5' is not a number"),
 ])
 def test_invalid_configs_are_rejected_before_anything_runs(tmp_path, change, message):
     cfg = config(tmp_path / "bad")
@@ -185,3 +194,10 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path):
     with pytest.raises(sweeps.SweepError, match="holds the sweep 'first', not 'second'"):
         sweeps.run_sweep(sweeps.expand({**first, "name": "second"}), workers=1, progress=False)
     assert (tmp_path / "shared" / "index.csv").read_text() == index
+
+
+def test_a_yaml_config_that_is_a_list_is_refused(tmp_path):
+    config = tmp_path / "list.yaml"
+    config.write_text("- name: a\n- name: b\n")
+    with pytest.raises(sweeps.SweepError, match="table of keys .* got a list"):
+        sweeps.expand(sweeps.load_config(config))

@@ -256,6 +256,13 @@ def test_cli_errors_are_one_line_and_non_zero(tmp_path):
         "path": (["run", "--problem", "A", "-o", str(blocker / "x.h5")], "cannot create the directory"),
         "not a trace": (["show", str(plain)], "not a landscape trace"),
         "missing": (["show", str(tmp_path / "missing.h5")], "no such trace"),
+        "model option": (["run", "--problem", "A", "--model", "cnn", "--model-option", "bogus=1"],
+                         "unexpected keyword argument 'bogus'"),
+        "latent size": (["run", "--problem", "A", "--model", "cnn", "--model-option", "latent_size=-1"],
+                        "latent_size must be a positive integer"),
+        "tiny grid": (["run", "--problem", "michell_centered_both_1x1_0.12"], "too small"),
+        "huge grid": (["run", "--problem", "michell_centered_both_100000x100000_0.1"], "needs about"),
+        "penal": (["run", "--problem", "A", "--penal", "inf"], "finite number >= 1"),
     }
     for label, (args, message) in cases.items():
         done = _cli(*args)
@@ -263,6 +270,10 @@ def test_cli_errors_are_one_line_and_non_zero(tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (label, done.stderr)
     assert hashlib.sha256(existing.read_bytes()).hexdigest() == digest
+    for args, message in ((["--threads", "0"], "'0' is not a positive integer"),
+                          (["--precision", "half"], "invalid choice: 'half'")):   # argparse: usage + error
+        done = _cli("run", "--problem", "A", *args)
+        assert done.returncode == 2 and message in done.stderr.strip().splitlines()[-1], done.stderr
 
 
 def test_cli_show_plot_compare_problems(tmp_path):
