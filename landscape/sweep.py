@@ -76,21 +76,10 @@ class SweepInterrupted(SweepError):
 LOCK_NAME = ".lock"
 
 
-def _lock_holder_alive(holder: dict) -> bool:
-    if holder.get("host") != platform.node():
-        return True            # another machine: it cannot be checked from here, so it is respected
-    try:
-        os.kill(int(holder.get("pid", -1)), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, OverflowError):
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def _locked(out: Path):
     """Hold ``out/.lock`` while a sweep writes there; a lock whose process is gone is taken over."""
+    from .trace import process_alive
     path = out / LOCK_NAME
     for _ in range(3):
         try:
@@ -100,7 +89,7 @@ def _locked(out: Path):
                 holder = json.loads(path.read_text() or "{}")
             except (OSError, json.JSONDecodeError):
                 holder = {}
-            if holder and _lock_holder_alive(holder):
+            if holder and process_alive(str(holder.get("host")), holder.get("pid", -1)):
                 since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("since", 0)))
                 raise SweepLocked(f"sweep folder {out} is in use by pid {holder.get('pid')} on {holder.get('host')} "
                                   f"since {since}; wait for it to finish, or remove {path} if that process is "

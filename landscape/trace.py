@@ -57,6 +57,19 @@ _STATUS = "S32"
 _TEXT = "S2048"
 
 
+def process_alive(host: str, pid) -> bool:
+    """Whether process ``pid`` on ``host`` still runs; another host's processes cannot be seen, so True."""
+    if host != platform.node():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError, TypeError):
+        return True
+    return True
+
+
 class TraceError(Exception):
     """A path that cannot be written, a file that is not a trace, or a trace in a bad state."""
 
@@ -448,13 +461,7 @@ class Trace:
         if host is None or pid is None:
             return status          # written before writers were recorded: cannot tell
         if str(host) == platform.node():
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                return "crashed"
-            except PermissionError:
-                pass
-            return status
+            return status if process_alive(str(host), pid) else "crashed"
         if "heartbeat" in self.file and time.time() - float(self.file["heartbeat"][()]) > self.SILENT_AFTER:
             return "crashed"
         return status

@@ -1,16 +1,14 @@
-"""What the study scripts share: running a grid of cases through the sweep runner, and reading them back.
+"""What the study scripts share: paths, the run options every study takes, and running a grid of cases.
 
-Every study describes its runs as a sweep config (see :mod:`landscape.sweep`):
+``run_cases`` describes runs as a sweep config (see :mod:`landscape.sweep`):
 traces land in ``runs/<study>/traces/``, finished traces are reused on a rerun,
-and cases run in parallel on a local Dask cluster. ``curves`` reads the loss
-curves back and takes medians over seeds.
+and cases run in parallel on a local Dask cluster. The thesis matrix has its
+own module, ``matrix.py``; its curves are drawn with ``plotting.py``.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "figures"
@@ -43,43 +41,3 @@ def run_cases(study: str, axes: dict, steps: int, workers: int = 2, progress: bo
     config = {"name": study, "out": str(RUNS / study), "steps": steps,
               "axes": {"precision": [precision], **axes}, "threads": threads, **extra}
     return sweep.run_sweep(sweep.expand(config), workers=workers, progress=progress)
-
-
-def curves(index, by=("problem", "model", "penal", "optimizer", "optimizer_options"), column: str = "loss"):
-    """``{configuration: (steps, median curve, min curve, max curve, runs)}`` from the traces of an index."""
-    from landscape.trace import open_trace
-    groups = {}
-    for _, row in index[index["status"] != "failed"].iterrows():
-        with open_trace(row["trace"]) as trace:
-            values = trace.steps()[column]
-        groups.setdefault(tuple(row[k] for k in by), []).append(values)
-    out = {}
-    for key, series in groups.items():
-        length = max(len(s) for s in series)
-        table = np.full((len(series), length), np.nan)
-        for row, s in zip(table, series):
-            row[:len(s)] = s
-            row[len(s):] = s[-1]          # a run that stopped early keeps its last value
-        out[key] = (np.arange(length), np.median(table, axis=0), table.min(axis=0), table.max(axis=0), len(series))
-    return out
-
-
-def converged_step(curve: np.ndarray, tolerance: float = 1e-3) -> int:
-    """The first step after which the loss stays within ``tolerance`` (relative) of its final value."""
-    final = curve[-1]
-    far = np.flatnonzero(np.abs(curve - final) > tolerance * abs(final))
-    return int(far[-1] + 1) if far.size else 0
-
-
-def plot_median(ax, curve, color: str, label: str):
-    """Draw one ``curves`` entry: the median on a log scale, and the min-max band when there are several runs."""
-    steps, median, low, high, runs = curve
-    ax.semilogy(steps, median, color=color, lw=1.4, label=label)
-    if runs > 1:
-        ax.fill_between(steps, low, high, color=color, alpha=0.15, lw=0)
-
-
-def finish_case_axes(ax, title: str, ylabel: str = "loss (median over seeds)"):
-    ax.set(title=title, xlabel="step", ylabel=ylabel)
-    ax.title.set_fontsize(9)
-    ax.legend(fontsize=7)

@@ -220,6 +220,12 @@ def read_curves(path: Path) -> tuple[pd.DataFrame, dict]:
     return pd.read_csv(path, comment="#", index_col="step"), statuses
 
 
+def read_cell(model, penal, problem, label, step_sizes="thesis", quick=False):
+    """A cell's ``(losses, statuses)``, or None when it has not run yet."""
+    path = curve_path(model, penal, problem, label, step_sizes, quick)
+    return read_curves(path) if path.exists() else None
+
+
 def summarize(losses: pd.DataFrame, statuses: dict, at: int | None = None) -> dict:
     """Median, min, max of the loss at step ``at`` (default: the end) over seeds, and diverged runs."""
     values = losses.iloc[-1] if at is None else losses.iloc[min(at, len(losses) - 1)]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from common import FIGURES, add_run_options, setup
-from matrix import add_matrix_options, curve_path, matrix_cases, read_curves, run_matrix, summarize
+from matrix import add_matrix_options, matrix_cases, read_cell, run_matrix, summarize
 from plotting import clipped_log_axis, per_seed, band
 
 # Table 3.2 (p = 3): problem -> {row: (CNNModel, PixelModel)}
@@ -44,16 +44,13 @@ def main(argv=None):
         run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
                    args.quick)
 
-    def cell(model, code, label):
-        path = curve_path(model, penal, code, label, args.step_sizes, args.quick)
-        return read_curves(path) if path.exists() else None
 
     rows = []
     for model, _, code in cases:
         for label, path_label, at in (("L-BFGS", "L-BFGS", None), ("GD short", "GD", budgets.gd_short),
                                       ("GD long", "GD", None)):
             thesis = THESIS.get(code, {}).get(label, (np.nan, np.nan))[0 if model != "pixel" else 1]
-            found = cell(model, code, path_label)
+            found = read_cell(model, penal, code, path_label, args.step_sizes, args.quick)
             if found is None:
                 rows.append({"problem": code, "model": model, "penal": penal, "optimizer": label,
                              "steps": at or (budgets.gd if path_label == "GD" else budgets.lbfgs), "median": np.nan,
@@ -95,7 +92,7 @@ def main(argv=None):
         for row, model in enumerate(("pixel", args.model)):
             ax = axes[row, col]
             for color, label in (("C0", "L-BFGS"), ("C1", "GD")):
-                found = cell(model, code, label)
+                found = read_cell(model, penal, code, label, args.step_sizes, args.quick)
                 if found is not None:
                     band(ax, *found, color, f"{label} (median, min-max)")
             clipped_log_axis(ax)
@@ -110,7 +107,7 @@ def main(argv=None):
 
     fig, axes = plt.subplots(1, len(codes), figsize=(3.6 * len(codes), 3.4), squeeze=False)
     for ax, code in zip(axes[0], codes):
-        found = cell(args.model, code, "GD")
+        found = read_cell(args.model, penal, code, "GD", args.step_sizes, args.quick)
         if found is not None:
             per_seed(ax, *found)
         clipped_log_axis(ax)

@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from common import FIGURES, add_run_options, setup
-from matrix import (LABELS, add_matrix_options, converged_step, curve_path, matrix_cases, read_curves, run_matrix,
-                    summarize)
+from matrix import LABELS, add_matrix_options, converged_step, matrix_cases, read_cell, run_matrix, summarize
 from plotting import band, clipped_log_axis
 
 # Table 3.3 of the thesis: (model, penal, problem) -> {optimizer: (median final loss, converged step)}
@@ -73,16 +72,13 @@ def main(argv=None):
     if not args.tables_only:
         run_matrix(cases, LABELS, budgets, args.step_sizes, args.workers, args.precision, args.threads, args.quick)
 
-    def cell(model, penal, code, label):
-        path = curve_path(model, penal, code, label, args.step_sizes, args.quick)
-        return read_curves(path) if path.exists() else None
 
     rows = []
     for model, penal, code in cases:
         thesis = THESIS.get(("pixel" if model == "pixel" else "cnn", int(penal), code), {})
         for label in LABELS:
             reference = thesis.get(label, (np.nan, np.nan))
-            found = cell(model, penal, code, label)
+            found = read_cell(model, penal, code, label, args.step_sizes, args.quick)
             if found is None:
                 rows.append({"model": model, "penal": penal, "problem": code, "optimizer": label, "median": np.nan,
                              "min": np.nan, "max": np.nan, "seeds": 0, "diverged": 0, "converged_step": None,
@@ -123,7 +119,7 @@ def main(argv=None):
     fig, axes = plt.subplots(2, len(cases) // 2, figsize=(3.8 * (len(cases) // 2), 6.6), squeeze=False)
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
         for i, label in enumerate(LABELS):
-            found = cell(model, penal, code, label)
+            found = read_cell(model, penal, code, label, args.step_sizes, args.quick)
             if found is not None:
                 band(ax, *found, f"C{i}", label)
         clipped_log_axis(ax)
