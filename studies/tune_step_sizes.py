@@ -6,8 +6,9 @@ thesis's for pixels, [-3, 1], and for the CNN [-10, 0.3] instead of the thesis's
 [-6, 0.3]: GD at the thesis's tuned CNN step sizes diverges (in Hoyer's original
 code too), and the stable step sizes lie between 1e-7 and 1e-6, below the
 thesis's range. Models follow ``studies/matrix.py``: random-start pixels and
-``cnn_transpose``. Every search is stored in ``runs/tuning/<case>.db`` (SQLite),
-so an interrupted search resumes; every finished case is merged into
+``cnn_transpose``. Every search is journalled in ``figures/tuning/<case>.jsonl``
+(optuna's plain-text journal, committed), so an interrupted search resumes, on
+another machine too; every finished case is merged into
 ``figures/tuned_step_sizes[_quick].csv`` at once, which ``table_3_3_decomposition.py
 --step-sizes tuned`` reads.
 
@@ -33,7 +34,15 @@ KEY = ["case", "model", "optimizer", "m"]
 
 
 def merge(out, row: dict) -> None:
-    """Add or replace one case's row in the CSV (so partial runs accumulate)."""
+    """Add or replace one case's row in the CSV (so partial runs accumulate; a lock
+    keeps two searches running side by side from losing each other's rows)."""
+    import fcntl
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _merge(out, row)
+
+
+def _merge(out, row: dict) -> None:
     frame = pd.DataFrame([row])
     if out.exists():
         old = pd.read_csv(out)
@@ -65,12 +74,13 @@ def main(argv=None):
             budget, n_seeds, thesis_lr = STEP_SIZES[table][case_code(thesis_model, penal, code)]
             steps, seeds = (40, (0,)) if args.quick else (budget, tuple(range(n_seeds)))
             name = f"{case_code(thesis_model, penal, code)}_{variant}_{model}" + ("_quick" if args.quick else "")
-            (RUNS / "tuning").mkdir(parents=True, exist_ok=True)
+            journal = (RUNS if args.quick else FIGURES) / "tuning"
+            journal.mkdir(parents=True, exist_ok=True)
             result = tune_step_size(L.problems.get(code), model, optimizer, penal=penal, steps=steps, seeds=seeds,
-                                    trials=trials, m=m or 10, out=RUNS / "tuning" / name, progress=False,
+                                    trials=trials, m=m or 10, out=journal / name, progress=True,
                                     precision=args.precision, search_range=RANGES[thesis_model],
                                     model_options={"init": "random"} if model == "pixel" else None,
-                                    storage=f"sqlite:///{RUNS / 'tuning' / name}.db")
+                                    storage=str(journal / f"{name}.jsonl"))
             merge(out, {"case": case_code(thesis_model, penal, code), "model": model, "optimizer": optimizer,
                         "m": m, "steps": steps, "seeds": len(seeds), "trials": trials,
                         "range": f"[{RANGES[thesis_model][0]:g}, {RANGES[thesis_model][1]:g}]",

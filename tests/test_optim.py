@@ -254,6 +254,28 @@ def test_step_size_search_saves_its_trials(tmp_path):
         tune_step_size(problem, "pixel", "lbfgs", trials=1)
 
 
+def test_step_size_search_resumes_from_its_journal_and_reuses_repeated_proposals(tmp_path, monkeypatch):
+    from landscape import runner
+    from landscape.optim.tuning import tune_step_size
+
+    problem = tiny_beam(width=8, height=4)
+    calls = []
+    real_run = runner.run
+    monkeypatch.setattr(runner, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    journal = tmp_path / "search.jsonl"
+    kwargs = dict(penal=3.0, steps=3, seeds=(0,), search_range=(0.0, 0.3), progress=False, storage=str(journal))
+    first = tune_step_size(problem, "pixel", "gd", trials=3, **kwargs)
+    assert journal.exists() and len(first.trials) == 3
+    # the range holds 4 grid points, so 12 trials must repeat earlier proposals: at most 4 distinct runs
+    resumed = tune_step_size(problem, "pixel", "gd", trials=12, **kwargs)
+    assert len(resumed.trials) == 12
+    assert len(calls) <= 4
+    assert len({t["log10_lr"] for t in resumed.trials}) == len(calls)
+    for repeat in (t for t in resumed.trials if "repeat_of" in t):
+        same = next(t for t in resumed.trials if t["trial"] == repeat["repeat_of"])
+        assert same["median_final_loss"] == repeat["median_final_loss"]
+
+
 class _Scripted:
     """An optimizer that walks through a given list of losses (for the divergence rule)."""
 

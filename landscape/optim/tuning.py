@@ -6,7 +6,10 @@ models, with the Tree-structured Parzen Estimator and 30 trials, minimizing
 the median final loss over a few seeds after a fixed number of steps. This
 uses optuna's ``TPESampler`` (seeded) on the same grid. A run that diverges
 scores its last loss (or 1e300 if that is not finite), so TPE learns to avoid
-it. Results are written as JSON (the best step size and every trial) and CSV.
+it. The grid makes TPE propose the same step size again; a repeated proposal
+reuses the earlier score instead of rerunning it (runs are deterministic), so
+30 trials cost as many runs as there are distinct step sizes among them.
+Results are written as JSON (the best step size and every trial) and CSV.
 """
 from __future__ import annotations
 
@@ -60,9 +63,11 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
     """TPE search of ``log10(lr)`` for ``optimizer`` (``gd`` or ``hd`` with memory ``m``).
 
     ``precision`` is the network's (see :mod:`landscape.precision`); every trial
-    runs under the thread policy of :func:`landscape.run`. ``storage`` (an
-    optuna storage URL such as ``sqlite:///runs/tuning/case.db``) makes the search
-    resumable: finished trials are kept and a rerun continues up to ``trials``.
+    runs under the thread policy of :func:`landscape.run`. ``storage`` makes the
+    search resumable (finished trials are kept and a rerun continues up to
+    ``trials``): an optuna storage URL such as ``sqlite:///runs/tuning/case.db``,
+    or a path ending in ``.jsonl`` for optuna's journal file, which is plain text
+    and can be committed so a search resumes on another machine.
     """
     import optuna
 
@@ -85,8 +90,13 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
     records: list[dict] = []
 
     def score(trial):
-        x = trial.suggest_float("log10_lr", low, high, step=0.1)
+        x = round(trial.suggest_float("log10_lr", low, high, step=0.1), 1)
         lr = 10.0 ** x
+        for earlier in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if round(earlier.params["log10_lr"], 1) == x:
+                records.append({"trial": trial.number, "log10_lr": x, "lr": lr,
+                                "median_final_loss": earlier.value, "repeat_of": earlier.number})
+                return earlier.value
         options = {"lr": lr} if optimizer == "gd" else {"lr": lr, "m": m}
         finals, statuses = [], []
         for objective in objectives:
@@ -102,6 +112,11 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = f"{optimizer}_m{m}_{getattr(problem, 'name', problem)}_{model}_p{penal:g}_{steps}_{low:g}_{high:g}"
+    if storage is not None and str(storage).endswith(".jsonl"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        Path(storage).parent.mkdir(parents=True, exist_ok=True)
+        storage = JournalStorage(JournalFileBackend(str(storage)))
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=sampler_seed),
                                 storage=storage, study_name=name, load_if_exists=storage is not None)
     for trial in study.trials:   # a resumed search: earlier trials count toward the budget and the records
