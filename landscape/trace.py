@@ -26,16 +26,30 @@ holding every flushed step. Such a file still carries HDF5's "open for
 writing" flag: plain h5py opens it with ``h5py.File(path, "r", swmr=True)``
 (``open_trace`` does this by itself), or after ``h5clear -s path``.
 
+A full disk ends the run as ``failed`` with a one-line :class:`TraceError`, and
+the file keeps every step written before: each append first checks that the
+disk has room for it plus a reserve for closing (:data:`RESERVE` bytes), so
+the status and final state are written normally. If the disk fills anyway
+(another process took the space between the check and the write), HDF5 can
+no longer flush or close the file safely; the writer then points HDF5's file
+descriptor at ``/dev/null`` so that closing cannot crash the process, and
+writes ``failed`` and the reason straight into the status and message bytes,
+which were allocated when the file was created.
+
 Because SWMR forbids new datasets once started, probes that are recorded must
 say what they output: ``probe.outputs(objective) -> {name: shape}``.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
+import functools
 import json
 import math
 import os
 import platform
+import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -55,6 +69,7 @@ EVALUATION_DTYPE = np.dtype([("step", "<i8"), ("loss", "<f8"), ("grad_norm", "<f
                              ("alpha", "<f8"), ("slope", "<f8")])
 _STATUS = "S32"
 _TEXT = "S2048"
+RESERVE = 256 * 1024   # bytes kept free on the disk for writing the status and closing the file
 
 
 def process_alive(host: str, pid) -> bool:
@@ -72,6 +87,41 @@ def process_alive(host: str, pid) -> bool:
 
 class TraceError(Exception):
     """A path that cannot be written, a file that is not a trace, or a trace in a bad state."""
+
+
+class DiskFull(TraceError):
+    """The disk holding a trace has no room for the next write."""
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 1 << 62      # cannot tell: let the write itself decide
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove ``.NAME.PID.tmp`` files left by writers of ``path`` killed while creating it."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.tmp$")
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        match = pattern.match(leftover.name)
+        if match and int(match.group(1)) != os.getpid() and not process_alive(platform.node(), match.group(1)):
+            leftover.unlink(missing_ok=True)
+
+
+def _writes(method):
+    """Turn a failed HDF5 write into a :class:`TraceError` and leave the file readable (see the module doc)."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        if self.file is None:
+            raise TraceError(f"{self.path} is not open for writing")
+        try:
+            return method(self, *args, **kwargs)
+        except TraceError:
+            raise
+        except (RuntimeError, OSError) as error:
+            raise self._abandon(error) from None
+    return guarded
 
 
 def _now() -> str:
@@ -159,14 +209,36 @@ class TraceWriter:
         """
         self._check_path()
         self._objective = objective
+        _remove_stale_temporaries(self.path)
+        design_size = int(np.prod(design_shape)) if design_shape is not None else 0
+        self._room(16 * (num_params + design_size) + 64 * 1024)
         # Write to a temporary name and move into place, so that an existing file is never
         # truncated before the new one is complete enough to open.
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            f = h5py.File(tmp, "w", libver="latest")
-        except OSError as error:
-            raise TraceError(f"cannot create {self.path}: {error}") from None
-        config = {**dict(config), **self.extra_config}
+            self._create(tmp, {**dict(config), **self.extra_config}, num_params, design_shape, probes)
+        except BaseException as error:
+            tmp.unlink(missing_ok=True)
+            if isinstance(error, TraceError):
+                raise
+            if isinstance(error, (OSError, RuntimeError)):
+                raise TraceError(f"cannot create {self.path}: {_reason(error)}") from None
+            raise
+        if self.path.exists() and not self.overwrite:   # appeared meanwhile
+            tmp.unlink()
+            raise TraceError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
+        os.replace(tmp, self.path)
+        self.file = h5py.File(self.path, "r+", libver="latest")
+        self.file.swmr_mode = True
+        # byte offsets of the preallocated scalars, for writing the status if HDF5 cannot (_abandon)
+        self._offsets = {key: self.file[key].id.get_offset() for key in ("status", "message", "end_time")}
+        self.probe_outputs = {name: dict(outputs) for name, outputs in probes.items()}
+
+    def _create(self, tmp: Path, config: Mapping[str, Any], num_params: int, design_shape, probes) -> None:
+        with h5py.File(tmp, "w", libver="latest") as f:
+            self._populate(f, config, num_params, design_shape, probes)
+
+    def _populate(self, f: h5py.File, config: Mapping[str, Any], num_params: int, design_shape, probes) -> None:
         f.attrs["schema"] = SCHEMA
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["config"] = json.dumps(config, default=_jsonable, sort_keys=True)
@@ -188,17 +260,17 @@ class TraceWriter:
         snap.create_dataset("step", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(64,))
         snap.create_dataset("theta", shape=(0, num_params), maxshape=(None, num_params), dtype="<f8",
                             chunks=(1, num_params), compression="gzip", compression_opts=4, shuffle=True)
-        final = f.create_group("final")
-        final.create_dataset("theta", shape=(num_params,), dtype="<f8", fillvalue=np.nan)
-        final.create_dataset("best_theta", shape=(num_params,), dtype="<f8", fillvalue=np.nan)
+        final = f.create_group("final")   # written out now, so that finishing needs no new space
+        final.create_dataset("theta", data=np.full(num_params, np.nan))
+        final.create_dataset("best_theta", data=np.full(num_params, np.nan))
         final.create_dataset("best_loss", data=np.nan)
         final.create_dataset("best_step", data=-1)
         if design_shape is not None:
             shape = tuple(design_shape)
             snap.create_dataset("design", shape=(0,) + shape, maxshape=(None,) + shape, dtype="<f8",
                                 chunks=(1,) + shape, compression="gzip", compression_opts=4, shuffle=True)
-            final.create_dataset("design", shape=shape, dtype="<f8", fillvalue=np.nan)
-            final.create_dataset("best_design", shape=shape, dtype="<f8", fillvalue=np.nan)
+            final.create_dataset("design", data=np.full(shape, np.nan))
+            final.create_dataset("best_design", data=np.full(shape, np.nan))
         group = f.create_group("probes")
         for name, outputs in probes.items():
             g = group.create_group(name)
@@ -210,32 +282,66 @@ class TraceWriter:
                 g.create_dataset(key, shape=(0,) + shape, maxshape=(None,) + shape, dtype="<f8",
                                  chunks=(max(1, min(64, 65536 // max(size, 1))),) + shape,
                                  compression="gzip" if size > 1024 else None)
-        f.flush()
-        f.close()
-        if self.path.exists() and not self.overwrite:   # appeared meanwhile
-            tmp.unlink()
-            raise TraceError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
-        os.replace(tmp, self.path)
-        self.file = h5py.File(self.path, "r+", libver="latest")
-        self.file.swmr_mode = True
-        self.probe_outputs = {name: dict(outputs) for name, outputs in probes.items()}
+
+    # -- room on the disk ----------------------------------------------------------------
+    def _room(self, nbytes: int) -> None:
+        """Raise :class:`DiskFull` unless the disk has ``nbytes`` plus :data:`RESERVE` free."""
+        free = _free_bytes(self.path.parent)
+        if free < nbytes + RESERVE:
+            raise DiskFull(f"disk full: {free / 2**20:.2f} MiB free in {self.path.parent}, the trace needs "
+                           f"{(nbytes + RESERVE) / 2**20:.2f} MiB more; {self.path} keeps what was written "
+                           f"before and ends as failed")
+
+    def _abandon(self, error: BaseException) -> TraceError:
+        """After a failed HDF5 write: close without letting HDF5 write again, mark the file failed."""
+        reason = _reason(error)
+        message = f"cannot write to {self.path}: {reason}; the trace keeps the steps written before"
+        file, self.file = self.file, None
+        real = None
+        try:
+            handle = file.id.get_vfd_handle()
+            real = os.dup(handle)
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, handle)            # HDF5's pending writes and its close go nowhere
+            os.close(null)
+        except (OSError, RuntimeError, TypeError, ValueError):
+            pass
+        try:
+            file.close()
+        except (OSError, RuntimeError):
+            pass
+        if real is not None:
+            try:
+                os.pwrite(real, _encode(message).ljust(2048, b"\0"), self._offsets["message"])
+                os.pwrite(real, _encode(_now(), 32).ljust(32, b"\0"), self._offsets["end_time"])
+                os.pwrite(real, _encode("failed", 32).ljust(32, b"\0"), self._offsets["status"])
+            except OSError:
+                pass
+            finally:
+                os.close(real)
+        return TraceError(message)
 
     # -- appending ------------------------------------------------------------------
     def _append(self, dataset, rows):
+        chunk = int(np.prod(dataset.chunks)) * dataset.dtype.itemsize if dataset.chunks else 0
+        self._room(max(np.asarray(rows).nbytes, chunk))
         n = dataset.shape[0]
         dataset.resize((n + len(rows),) + dataset.shape[1:])
         dataset[n:] = rows
         dataset.flush()
 
+    @_writes
     def append_evaluations(self, rows: np.ndarray) -> None:
         if len(rows):
             self._append(self.file["evaluations"], rows)
 
+    @_writes
     def append_step(self, row: tuple) -> None:
         self._append(self.file["steps"], np.array([row], dtype=STEP_DTYPE))
         self.file["heartbeat"][()] = time.time()
         self.file["heartbeat"].flush()
 
+    @_writes
     def append_probe(self, name: str, step: int, output: Mapping[str, Any]) -> None:
         group = self.file["probes"][name]
         expected = self.probe_outputs[name]
@@ -249,6 +355,7 @@ class TraceWriter:
             self._append(group[key], value[None])
         self._append(group["step"], np.array([step]))   # the index last: rows below it are complete
 
+    @_writes
     def append_snapshot(self, step: int, theta, design=None) -> None:
         snap = self.file["snapshots"]
         self._append(snap["theta"], np.asarray(theta, dtype=np.float64)[None])
@@ -257,6 +364,7 @@ class TraceWriter:
         self._append(snap["step"], np.array([step]))
         self._last_snapshot = step
 
+    @_writes
     def write_final(self, theta, best_theta, best_loss, best_step, design=None, best_design=None):
         final = self.file["final"]
         final["theta"][...] = np.asarray(theta, dtype=np.float64)
@@ -269,6 +377,7 @@ class TraceWriter:
         for name in final:
             final[name].flush()
 
+    @_writes
     def set_status(self, status: str, message: str = "", ended: bool = False) -> None:
         self.file["message"][()] = _encode(message)
         self.file["message"].flush()
@@ -348,9 +457,27 @@ class TraceWriter:
                         self.append_snapshot(result.steps, result.theta, design)
                 self.write_final(result.theta, result.best_theta, result.best_loss, result.best_step,
                                  design, best_design)
+        except TraceError as error:   # the run's end could not be written: the trace says so
+            if self.file is not None:
+                self.set_status("failed", f"{status} ({message}), then: {error}", ended=True)
+            self.close()
+            raise
+        try:
             self.set_status(status, message, ended=True)
         finally:
             self.close()
+
+
+def _reason(error: BaseException) -> str:
+    """One line for an HDF5 or OS error (HDF5's messages span lines and repeat the file name)."""
+    code = getattr(error, "errno", None)
+    text = str(error)
+    if code is None:
+        match = re.search(r"errno = (\d+)", text)
+        code = int(match.group(1)) if match else None
+    if code is not None and code in errno.errorcode:
+        return f"{os.strerror(code)} (errno {code})"
+    return " ".join(text.split())[:300]
 
 
 def _model_kind(objective) -> str:
