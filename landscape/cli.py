@@ -189,8 +189,15 @@ def cmd_sweep(args) -> int:
     return 1 if counts.get("failed") else 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) like every other error here."""
+
+    def error(self, message):
+        self.exit(2, f"landscape: error: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="landscape", description=__doc__.split("\n")[0])
+    top = _Parser(prog="landscape", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one optimizer on one problem and write its trace")

@@ -145,6 +145,10 @@ def _group_key(summary: dict) -> str:
 
 def compare(traces: Sequence, column: str = "loss", log: bool = True):
     """Curves of several runs; runs of the same configuration (all but the seed) are one median line with its spread."""
+    from .trace import STEP_DTYPE
+    columns = [name for name in STEP_DTYPE.names if name != "step"]
+    if column not in columns:
+        raise ValueError(f"no column {column!r} in a trace's steps table; choose one of {', '.join(columns)}")
     plt = _pyplot()
     groups: dict[str, list] = {}
     for trace in traces:

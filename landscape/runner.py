@@ -182,6 +182,26 @@ class RunResult:
                 f"best={self.best_loss:.6g} at step {self.best_step})")
 
 
+_STOP = threading.Event()
+_STOP_REASON = ["stopped"]
+
+
+def stop_runs(reason: str = "stopped") -> None:
+    """Ask every run in this process to stop after its current step and end ``interrupted``.
+
+    For stopping runs in threads where no signal arrives (a sweep's Dask workers
+    on Ctrl-C). Runs that start while the request stands stop after their first
+    step; :func:`allow_runs` withdraws it.
+    """
+    _STOP_REASON[0] = reason
+    _STOP.set()
+
+
+def allow_runs() -> None:
+    """Withdraw :func:`stop_runs`."""
+    _STOP.clear()
+
+
 @contextlib.contextmanager
 def _stop_requests():
     """SIGINT and SIGTERM ask the run to stop after the current step (a second one stops at once).
@@ -337,6 +357,8 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
                 callback(record)
             if status == "running" and request["signal"] is not None:
                 status, message = "interrupted", f"stopped by {request['signal']} after step {record.step}"
+            elif status == "running" and _STOP.is_set():
+                status, message = "interrupted", f"{_STOP_REASON[0]} after step {record.step}"
             measure(record, last=status != "running")
         if status == "running":
             status, message = "completed", f"{current.step} steps"

@@ -44,6 +44,8 @@ import json
 import math
 import os
 import platform
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -390,6 +392,41 @@ def _write_index(sweep: Sweep, rows: dict[str, dict]) -> None:
     os.replace(tmp, sweep.index_path)
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Start worker processes with Ctrl-C ignored (a disposition they inherit), so that a Ctrl-C
+    in the terminal, which reaches the whole process group, is handled by the sweep alone: it
+    stops the runs in order (:func:`_stop_workers`) instead of the workers dying mid-step."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_workers(client, unfinished: dict, wait: float = 60.0) -> None:
+    """On Ctrl-C: drop queued tasks, ask running ones to stop after their step, wait for their traces.
+
+    Each running task's run ends ``interrupted`` and closes its trace (see
+    :func:`landscape.runner.stop_runs`); the wait is bounded, and a trace still
+    open after it reads ``crashed`` once its worker is gone.
+    """
+    from .runner import allow_runs, stop_runs
+    try:
+        client.cancel(list(unfinished), force=True)
+        client.run(stop_runs, "the sweep was interrupted (Ctrl-C)")
+        deadline = time.monotonic() + wait
+        tasks = list(unfinished.values())
+        while time.monotonic() < deadline and any(_trace_status(t.trace) == "running" for t in tasks):
+            time.sleep(0.2)
+        client.run(allow_runs)   # a cluster given by address outlives this sweep
+    except Exception:   # noqa: BLE001 - the cluster may already be going down with the Ctrl-C
+        pass
+
+
 def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 2, progress: bool = True,
               client=None, on_result=None) -> pd.DataFrame:
     """Run every task not yet completed; returns the index as a DataFrame (also written to ``index.csv``).
@@ -448,7 +485,7 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
         if scheduler is None:
             # the scheduler reads allowed-failures when it starts: a task whose worker died is
             # rescheduled at most `retries` times before it counts as failed
-            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries}):
+            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries}), _sigint_ignored():
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
             owned.append(cluster)
@@ -478,6 +515,7 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
             bar.set_postfix(done=len(rows), running=min(len(futures) - finished, workers), failed=failed,
                             refresh=False)
     except KeyboardInterrupt:
+        _stop_workers(client, {f: t for f, t in locals().get("futures", {}).items() if t.name not in rows})
         for task in todo:
             rows.setdefault(task.name, _summary(task, "interrupted", "the sweep was interrupted (Ctrl-C)"))
         _write_index(sweep, rows)

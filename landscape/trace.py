@@ -497,6 +497,21 @@ def _open_h5(path: Path) -> h5py.File:
         raise
 
 
+def _reads(what: str):
+    """Report a read that fails on a damaged file as one :class:`TraceError` naming the file."""
+    def decorate(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except TraceError:
+                raise
+            except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+                raise TraceError(f"{self.path} is damaged: cannot read {what}: {_reason(error)}") from None
+        return guarded
+    return decorate
+
+
 class Trace:
     """A trace opened for reading; see :func:`open_trace`."""
 
@@ -506,17 +521,72 @@ class Trace:
             raise TraceError(f"no such trace: {self.path}")
         try:
             self.file = _open_h5(self.path)
-        except OSError:
-            raise TraceError(f"{self.path} is not an HDF5 file") from None
-        if self.file.attrs.get("schema") != SCHEMA:
+        except OSError as error:
+            raise TraceError(f"{self.path} cannot be opened as HDF5 ({_reason(error)}): it is not a trace, "
+                             f"or it is truncated or damaged") from None
+        try:
+            self._check_layout()
+        except TraceError:
             self.file.close()
-            raise TraceError(f"{self.path} is an HDF5 file but not a landscape trace "
-                             f"(no schema attribute {SCHEMA!r})")
-        version = int(self.file.attrs.get("schema_version", 0))
+            raise
+        except Exception as error:   # noqa: BLE001 - unreadable metadata is damage, said in one line
+            self.file.close()
+            raise TraceError(f"{self.path} is damaged: {_reason(error)}") from None
+
+    def _check_layout(self) -> None:
+        """Refuse, in one line, a file that is not a trace or whose layout is damaged (metadata only)."""
+        attrs, path = self.file.attrs, self.path
+        schema = attrs.get("schema")
+        if not (isinstance(schema, str) and schema == SCHEMA):
+            raise TraceError(f"{path} is an HDF5 file but not a landscape trace (no schema attribute {SCHEMA!r})")
+        try:
+            version = int(np.asarray(attrs.get("schema_version", 0)).item())
+        except (TypeError, ValueError):
+            raise TraceError(f"{path} is damaged: schema_version is {attrs.get('schema_version')!r}, "
+                             f"not an integer") from None
         if version > SCHEMA_VERSION:
-            self.file.close()
-            raise TraceError(f"{self.path} has trace schema version {version}; this package reads "
-                             f"up to {SCHEMA_VERSION}")
+            raise TraceError(f"{path} has trace schema version {version}; this package reads up to {SCHEMA_VERSION}")
+        for name in ("config", "versions"):
+            if name not in attrs:
+                raise TraceError(f"{path} has the {SCHEMA} schema but no {name} attribute (its header is "
+                                 f"damaged, or it was not written by landscape)")
+            try:
+                value = json.loads(attrs[name])
+            except (TypeError, ValueError):
+                raise TraceError(f"{path} is damaged: its {name} attribute is not JSON") from None
+            if not isinstance(value, dict):
+                raise TraceError(f"{path} is damaged: its {name} attribute is a JSON "
+                                 f"{type(value).__name__}, not an object")
+        if not isinstance(attrs.get("start_time"), str):
+            raise TraceError(f"{path} is damaged: no start_time attribute")
+        for name in ("status", "message", "end_time"):
+            self._expect(name, lambda d: d.shape == () and d.dtype.kind == "S", "a scalar byte string")
+        for name, dtype in (("steps", STEP_DTYPE), ("evaluations", EVALUATION_DTYPE)):
+            self._expect(name, lambda d, t=dtype: d.ndim == 1 and d.dtype.names is not None
+                         and set(t.names) <= set(d.dtype.names), f"a table with columns {', '.join(dtype.names)}")
+        self._expect("snapshots/step", lambda d: d.ndim == 1 and d.dtype.kind in "iu", "a column of step numbers")
+        self._expect("snapshots/theta", lambda d: d.ndim == 2 and d.dtype.kind == "f", "a (k, n) float array")
+        for name in ("final", "probes"):
+            if not isinstance(self.file.get(name), h5py.Group):
+                raise TraceError(f"{path} is damaged: no /{name} group")
+        for name, group in self.file["probes"].items():
+            if not isinstance(group, h5py.Group):
+                raise TraceError(f"{path} is damaged: /probes/{name} is not a group")
+            self._expect(f"probes/{name}/step", lambda d: d.ndim == 1 and d.dtype.kind in "iu",
+                         "a column of step numbers")
+            for key, output in group.items():
+                if key != "step" and not (isinstance(output, h5py.Dataset) and output.ndim >= 1
+                                          and output.dtype.kind == "f"):
+                    raise TraceError(f"{path} is damaged: /probes/{name}/{key} should be float rows, one per "
+                                     f"probe step")
+
+    def _expect(self, name: str, ok, what: str) -> None:
+        item = self.file.get(name)
+        if not isinstance(item, h5py.Dataset):
+            raise TraceError(f"{self.path} is damaged: no /{name} dataset")
+        if not ok(item):
+            raise TraceError(f"{self.path} is damaged: /{name} has shape {item.shape} and dtype {item.dtype}; "
+                             f"a trace's /{name} is {what}")
 
     def close(self):
         self.file.close()
@@ -560,14 +630,17 @@ class Trace:
 
     # -- metadata ----------------------------------------------------------------------
     @property
+    @_reads("the config")
     def config(self) -> dict:
         return json.loads(self.file.attrs["config"])
 
     @property
+    @_reads("the versions")
     def versions(self) -> dict:
         return json.loads(self.file.attrs["versions"])
 
     @property
+    @_reads("the status")
     def status(self) -> str:
         return self.file["status"][()].decode()
 
@@ -575,6 +648,7 @@ class Trace:
     SILENT_AFTER = 600.0
 
     @property
+    @_reads("the status")
     def state(self) -> str:
         """The status, except that a ``running`` trace whose writer is gone reads ``crashed``.
 
@@ -594,18 +668,22 @@ class Trace:
         return status
 
     @property
+    @_reads("the message")
     def message(self) -> str:
         return self.file["message"][()].decode()
 
     @property
+    @_reads("the start time")
     def start_time(self) -> str:
         return str(self.file.attrs["start_time"])
 
     @property
+    @_reads("the end time")
     def end_time(self) -> str | None:
         return self.file["end_time"][()].decode() or None
 
     # -- tables ------------------------------------------------------------------------
+    @_reads("the steps table")
     def steps(self) -> np.ndarray:
         """Per-step rows as a NumPy structured array."""
         return self.file["steps"][:]
@@ -615,6 +693,7 @@ class Trace:
         import pandas as pd
         return pd.DataFrame(self.steps()).set_index("step")
 
+    @_reads("the evaluations table")
     def evaluations(self):
         """One row per objective evaluation (line-search trials included), as a DataFrame."""
         import pandas as pd
@@ -625,11 +704,13 @@ class Trace:
         return self.frame().to_xarray()
 
     @property
+    @_reads("the steps table")
     def num_steps(self) -> int:
         """Accepted steps recorded (not counting step 0)."""
         return max(self.file["steps"].shape[0] - 1, 0)
 
     @property
+    @_reads("the steps table")
     def best_loss(self) -> float:
         losses = self.file["steps"]["loss"]
         finite = losses[np.isfinite(losses)]
@@ -637,9 +718,11 @@ class Trace:
 
     # -- probes and snapshots ------------------------------------------------------------
     @property
+    @_reads("the probes")
     def probe_names(self) -> list[str]:
         return list(self.file["probes"])
 
+    @_reads("a probe")
     def probe(self, name: str) -> dict[str, np.ndarray]:
         """``{'step': ..., output: array (k, *shape)}`` for the probe ``name``."""
         if name not in self.file["probes"]:
@@ -649,6 +732,7 @@ class Trace:
         k = len(steps)
         return {"step": steps, **{key: group[key][:k] for key in group if key != "step"}}
 
+    @_reads("the snapshots")
     def snapshots(self) -> dict[str, np.ndarray]:
         snap = self.file["snapshots"]
         steps = snap["step"][:]
@@ -658,10 +742,12 @@ class Trace:
             out["design"] = snap["design"][:k]
         return out
 
+    @_reads("the final state")
     def final(self) -> dict[str, Any]:
         final = self.file["final"]
         return {key: final[key][()] for key in final}
 
+    @_reads("the final designs")
     def _final_image(self, key: str) -> np.ndarray | None:
         if key not in self.file["final"]:
             return None
@@ -692,6 +778,7 @@ class Trace:
                          volume_constraint=config.get("volume_constraint", True) is not False,
                          filter=config.get("filter", True) is not False, precision=precision)
 
+    @_reads("the summary")
     def summary(self) -> dict[str, Any]:
         config = self.config
         steps = self.steps()

@@ -66,6 +66,8 @@ def add_matrix_options(parser, problems: str, penals: str, step_sizes: bool = Tr
     parser.add_argument("--problem", default=None, help=f"comma-separated thesis codes (default quick|full: {problems})")
     parser.add_argument("--penal", default=None, help=f"comma-separated penalizations (default quick|full: {penals})")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3 quick, 10 full)")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated subset of pixel and the CNN kind to run (default both)")
     if step_sizes:
         parser.add_argument("--step-sizes", choices=("thesis", "tuned"), default="thesis",
                             help="GD and HD step sizes: the thesis's tables B.1-B.3, or re-tuned here")
@@ -79,7 +81,13 @@ def matrix_cases(args) -> tuple[list, "Budgets"]:
     budgets = QUICK if args.quick else FULL
     if args.seeds:
         budgets = replace(budgets, seeds=tuple(range(args.seeds)))
-    cases = [(model, float(penal), code) for model in ("pixel", args.model)
+    models = ("pixel", args.model)
+    if getattr(args, "models", None):
+        models = tuple(m for m in args.models.split(",") if m)
+        unknown = set(models) - {"pixel", args.model}
+        if unknown:
+            raise SystemExit(f"--models: {', '.join(sorted(unknown))} is neither pixel nor --model ({args.model})")
+    cases = [(model, float(penal), code) for model in models
              for penal in (args.penal or penals).split(",") for code in (args.problem or problems).split(",")]
     return cases, budgets
 
