@@ -1,6 +1,7 @@
 """Traces: round trip, crash safety under SIGKILL, clean interruption, live reading, the CLI's errors."""
 import hashlib
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -414,3 +415,28 @@ def test_stop_runs_ends_a_run_in_another_thread_as_interrupted_and_allow_runs_wi
     finally:
         allow_runs()
     assert L.run(objective, L.optim.build("gd", lr=0.1), steps=5, progress=False).status == "completed"
+
+
+def test_a_damaged_layout_is_named_in_one_line(tmp_path, tiny):
+    import shutil
+    source = tmp_path / "good.h5"
+    objective = L.Objective(tiny, L.models.build("pixel", tiny), 3.0)
+    L.run(objective, L.optim.build("gd", lr=0.1), steps=2, progress=False, trace=TraceWriter(source))
+
+    def damaged(name, edit):
+        path = tmp_path / f"{name}.h5"
+        shutil.copyfile(source, path)
+        with h5py.File(path, "r+") as f:
+            edit(f)
+        return path
+
+    cases = {
+        "no_config": (lambda f: f.attrs.__delitem__("config"), "schema but no config attribute"),
+        "list_config": (lambda f: f.attrs.__setitem__("config", "[1, 2]"), "config attribute is a JSON list"),
+        "steps_dtype": (lambda f: (f.__delitem__("steps"), f.__setitem__("steps", np.zeros((3, 2)))),
+                        "/steps has shape (3, 2) and dtype float64; a trace's /steps is a table with columns step"),
+        "no_status": (lambda f: f.__delitem__("status"), "no /status dataset"),
+    }
+    for name, (edit, message) in cases.items():
+        with pytest.raises(TraceError, match=re.escape(message)):
+            open_trace(damaged(name, edit))
