@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml | system-packages
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned to the local CPU build, so nothing pulls the CUDA wheels
 	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[all,dev]"
 	$(PY) -m pip install -q "scikit-sparse<0.5" \
 	  || echo "scikit-sparse did not build: falling back to SciPy's sparse solver (slower)"
 	touch $@

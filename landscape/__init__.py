@@ -11,7 +11,7 @@ from .recorder import Recorder
 from .runner import RunResult, run
 from .trace import Trace, TraceWriter, open_trace
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace", "TraceWriter", "design", "models", "optim",
            "physics", "precision", "problems", "threads", "run", "open_trace", "__version__"]

@@ -1,9 +1,8 @@
 """The ``landscape`` command line: run, show, plot, compare, sweep, problems.
 
 Errors are one line on stderr (``landscape: error: ...``) and a non-zero exit.
-Probes are found through the ``landscape.probes`` entry-point group, so
-``--probe NAME:every=10,k=3`` works for the probes this package ships and for
-any installed package that registers its own.
+``--probe NAME:every=10,k=3`` takes the names of :mod:`landscape.registry`: the
+probes this repository ships and those installed packages register.
 """
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import json
 import os
 import re
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 __all__ = ["main"]
@@ -39,28 +37,12 @@ def _options(pairs) -> dict:
     return options
 
 
-def probe_registry() -> dict:
-    """Installed recordable probes: name -> entry point."""
-    return {ep.name: ep for ep in entry_points(group="landscape.probes")}
-
-
-def build_probe(name: str, options: dict | None = None):
-    """The installed probe ``name`` built with ``options``."""
-    registry = probe_registry()
-    if name not in registry:
-        known = ", ".join(sorted(registry)) or "none installed"
-        raise CLIError(f"unknown probe {name!r}; available: {known}")
-    try:
-        return registry[name].load()(**(options or {}))
-    except TypeError as error:
-        raise CLIError(f"bad options for probe {name!r}: {error}") from None
-
-
 def make_probe(spec: str):
     """``NAME`` or ``NAME:key=value,key=value`` -> a probe instance."""
     name, _, rest = spec.partition(":")
     # commas inside brackets belong to a list value: at=[0,10,20]
     options = _options([p for p in re.split(r",(?![^\[]*\])", rest) if p]) if rest else {}
+    from landscape.registry import build_probe
     return build_probe(name, options)
 
 
@@ -258,6 +240,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     from landscape.optim import OptimizerError
+    from landscape.optional import MissingDependency
     from landscape.problems import ProblemError
     from landscape.sweep import SweepError, SweepInterrupted
     from landscape.trace import TraceError
@@ -272,7 +255,8 @@ def main(argv=None) -> int:
     except BrokenPipeError:        # e.g. `landscape problems | head`
         sys.stdout = open(os.devnull, "w")
         return 0
-    except (CLIError, TraceError, OptimizerError, ProblemError, SweepError, KeyError, ValueError, OSError) as error:
+    except (CLIError, TraceError, OptimizerError, ProblemError, SweepError, MissingDependency, KeyError, ValueError,
+            OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         print(f"landscape: error: {message}", file=sys.stderr)
         return 2

@@ -3,27 +3,27 @@
 Each function takes opened :class:`~landscape.trace.Trace` objects and returns
 the matplotlib ``Figure``; :func:`save` writes it. The command line's ``plot``
 and ``compare`` are thin wrappers around these. More kinds come from
-:func:`register_kind` or from the ``landscape.plot_kinds`` entry points (the
-``probes`` package registers ``pca``, ``surface`` and ``interpolation`` there),
+:func:`register_kind` or from :mod:`landscape.registry` (``pca``, ``surface``
+and ``interpolation`` from the ``probes`` package, and other packages' entry points),
 and every recorded probe can be plotted by its name.
 """
 from __future__ import annotations
 
 import warnings
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["curve", "design", "compare", "probe_curves", "probe_densities", "save", "KINDS", "register_kind", "figure_for"]
+__all__ = ["pyplot", "curve", "design", "compare", "probe_curves", "probe_densities", "save", "KINDS", "register_kind", "figure_for"]
 
 _LABELS = {"loss": "compliance (loss)", "grad_norm": "gradient norm |g|", "distance": "|theta - theta0|",
            "step_size": "step size alpha", "step_norm": "|theta_k+1 - theta_k|",
            "evaluations": "objective evaluations"}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the file backend (Agg) with this package's seaborn theme."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -39,7 +39,7 @@ def _title(trace) -> str:
 
 def curve(trace, column: str = "loss", log: bool | None = None):
     """One per-step column against the step, with the loss curve behind it in grey when it is not the loss."""
-    plt = _pyplot()
+    plt = pyplot()
     frame = trace.frame()
     if column not in frame.columns:
         raise ValueError(f"no column {column!r} in the step table; columns: {', '.join(frame.columns)}")
@@ -66,7 +66,7 @@ def curve(trace, column: str = "loss", log: bool | None = None):
 
 def design(trace, best: bool = False):
     """The final (or best) design as a grey-scale image, with its compliance."""
-    plt = _pyplot()
+    plt = pyplot()
     image = trace.best_design if best else trace.design
     if image is None:
         snaps = trace.snapshots()
@@ -94,7 +94,7 @@ def probe_curves(trace, name: str):
     data = trace.probe(name)
     if "grid" in data:
         return probe_densities(trace, name)
-    plt = _pyplot()
+    plt = pyplot()
     series = [k for k, v in data.items() if k != "step" and (v.ndim == 1 or (v.ndim == 2 and v.shape[1] <= 10))]
     if not series:
         raise ValueError(f"probe {name!r} has no scalar or short vector outputs to plot; outputs: "
@@ -116,7 +116,7 @@ def probe_curves(trace, name: str):
 
 def probe_densities(trace, name: str):
     """Every density-like output (same length as ``grid``) of a probe, one line per recorded step, log scale."""
-    plt = _pyplot()
+    plt = pyplot()
     data = trace.probe(name)
     length = data["grid"].shape[1]
     keys = [k for k, v in data.items() if k not in ("step", "grid") and v.ndim == 2 and v.shape[1] == length]
@@ -149,7 +149,7 @@ def compare(traces: Sequence, column: str = "loss", log: bool = True):
     columns = [name for name in STEP_DTYPE.names if name != "step"]
     if column not in columns:
         raise ValueError(f"no column {column!r} in a trace's steps table; choose one of {', '.join(columns)}")
-    plt = _pyplot()
+    plt = pyplot()
     groups: dict[str, list] = {}
     for trace in traces:
         groups.setdefault(_group_key(trace.summary()), []).append(trace.frame()[column])
@@ -209,8 +209,9 @@ def figure_for(trace, kind: str):
         return KINDS[kind](trace)
     if kind in trace.probe_names:
         return probe_curves(trace, kind)
-    plugins = {ep.name: ep for ep in entry_points(group="landscape.plot_kinds")}
-    if kind in plugins:
-        return plugins[kind].load()(trace)
-    known = sorted(KINDS) + sorted(plugins) + [f"{p} (probe)" for p in trace.probe_names]
+    from .registry import plot_kind, plot_kind_names
+    function = plot_kind(kind)
+    if function is not None:
+        return function(trace)
+    known = sorted(KINDS) + plot_kind_names() + [f"{p} (probe)" for p in trace.probe_names]
     raise ValueError(f"unknown plot kind {kind!r}; for this trace: {', '.join(known)}")

@@ -317,14 +317,19 @@ def drawbridge(width=32, height=32):
     return normals, forces, 1.0
 
 
+def _skimage_draw(feature: str):
+    from .optional import require
+    return require("skimage.draw", feature)
+
+
 def hoop(width=32, height=32):
-    import skimage.draw
+    skimage = _skimage_draw("the hoop problem")
     if 2 * width != height:
         raise ProblemError(f"hoop needs height == 2 * width, got {width}x{height}")
     normals, forces = _grid(width, height)
     normals[-1, :, X] = 1
     normals[:, -1, Y] = 1
-    i, j, value = skimage.draw.circle_perimeter_aa(width, width, width, forces.shape[:2])
+    i, j, value = skimage.circle_perimeter_aa(width, width, width, forces.shape[:2])
     forces[i, j, Y] = -value / (2 * np.pi * width)
     return normals, forces, 1.0
 
@@ -337,14 +342,14 @@ def dam(width=32, height=32):
 
 
 def staircase(width=32, height=32, num_stories=2):
-    import skimage.draw
+    skimage = _skimage_draw("the staircase problem")
     normals, forces = _grid(width, height)
     normals[:, -1, :] = 1
     for story in range(num_stories):
         parity = story % 2
         start = (0, (story + parity) * height // num_stories)
         stop = (width, (story + 1 - parity) * height // num_stories)
-        i, j, value = skimage.draw.line_aa(*start, *stop)
+        i, j, value = skimage.line_aa(*start, *stop)
         forces[i, j, Y] = np.minimum(forces[i, j, Y], -value / (width * num_stories))
     return normals, forces, 1.0
 

@@ -146,7 +146,8 @@ def load_config(path) -> dict:
         except tomllib.TOMLDecodeError as error:
             raise SweepError(f"{path}: not valid TOML: {error}") from None
     if path.suffix in (".yaml", ".yml"):
-        import yaml
+        from .optional import require
+        yaml = require("yaml", f"the YAML sweep config {path}")
         try:
             return yaml.safe_load(text) or {}
         except yaml.YAMLError as error:
@@ -248,9 +249,9 @@ def _validate(config: dict) -> None:
     for probe in config.get("probes", []):
         if not isinstance(probe, Mapping) or "name" not in probe:
             raise SweepError(f"probe entry {probe!r} must be a table with 'name'")
-        from .cli import probe_registry
-        if probe["name"] not in probe_registry():
-            raise SweepError(f"unknown probe {probe['name']!r}; available: {', '.join(sorted(probe_registry()))}")
+        from .registry import probe_names
+        if probe["name"] not in probe_names():
+            raise SweepError(f"unknown probe {probe['name']!r}; available: {', '.join(probe_names())}")
 
 
 def _matches(task: dict, rule: Mapping) -> bool:
@@ -355,7 +356,7 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
 def run_task(task: Task) -> dict:
     """Run one task in this process (a Dask worker), writing its trace; returns its index row."""
     from . import models, optim, problems
-    from .cli import build_probe
+    from .registry import build_probe
     from .objective import Objective
     from .runner import run
     from .trace import TraceWriter
@@ -462,6 +463,8 @@ def _check_same_sweep(sweep: Sweep) -> None:
 
 
 def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
+    from .optional import require
+    require("distributed", "landscape sweep")
     from distributed import Client, LocalCluster, as_completed
     from tqdm.auto import tqdm
 

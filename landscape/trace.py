@@ -133,7 +133,7 @@ def versions() -> dict[str, str]:
     import scipy
     import torch
 
-    from . import __version__
+    from ._version import __version__
     from .physics import backend
     return {"landscape": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__,
@@ -700,7 +700,9 @@ class Trace:
         return pd.DataFrame(self.file["evaluations"][:])
 
     def to_xarray(self):
-        """Per-step table as an ``xarray.Dataset`` with dimension ``step`` (needs xarray)."""
+        """Per-step table as an ``xarray.Dataset`` with dimension ``step`` (needs the ``xarray`` extra)."""
+        from .optional import require
+        require("xarray", "Trace.to_xarray")
         return self.frame().to_xarray()
 
     @property

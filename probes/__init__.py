@@ -8,10 +8,12 @@ Curvature (this package's first half):
 * :mod:`probes.slq`: stochastic Lanczos quadrature eigenvalue densities.
 * :mod:`probes.lbfgs_matrix`: the L-BFGS matrix B (compact form) and H (two loops) as operators.
 * :mod:`probes.density_hessian`: the Hessian with respect to the physical densities.
+* :mod:`probes.base`: the probe protocol and the :class:`Probe` base class.
 * :mod:`probes.curvature`: the recordable probes over these.
 """
+from .base import Probe
 from .curvature import (BvsHProbe, EigenvalueProbe, HessianDensityProbe, HutchinsonProbe, LBFGSDensityProbe,
-                        OverlapProbe, Probe)
+                        OverlapProbe)
 from .density_hessian import DensityHessian, density_hessian
 from .directional import curvature_along, gradient_hessian_overlap
 from .hutchinson import Estimate, HutchinsonResult, hutchinson

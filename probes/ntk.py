@@ -28,7 +28,7 @@ import torch
 
 from landscape.objective import LinearOperator
 
-from .curvature import Probe
+from .base import Probe
 from .linalg import extreme_eigenpairs
 
 __all__ = ["NTKOperator", "ntk", "kernel_row", "filter_radius", "translation_invariance", "NTKProbe"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from landscape.plots import _pyplot, _title
+from landscape.plots import pyplot, _title
 from .geometry import Interpolation, Surface, interpolate, pca_plane, surface
 from .trajectory import explained_variance_by_prefix
 
@@ -18,7 +18,7 @@ __all__ = ["interpolation_figure", "surface_figure", "pca_figure", "trace_pca", 
 
 
 def interpolation_figure(curves: Interpolation, title: str = "", xlabel: str = "alpha", log: bool = True):
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     values = np.atleast_2d(curves.losses)
     labels = curves.labels or [None] * len(values)
@@ -37,7 +37,7 @@ def interpolation_figure(curves: Interpolation, title: str = "", xlabel: str = "
 def surface_figure(s: Surface, title: str = "", log: bool = True, three_d: bool = True,
                    center_label: str = "center"):
     """Contour plot (and a 3D view) of a surface, with the projected path when there is one."""
-    plt = _pyplot()
+    plt = pyplot()
     values = np.log10(s.losses) if log else s.losses
     A, B = np.meshgrid(s.alphas, s.betas, indexing="ij")
     fig = plt.figure(figsize=(12 if three_d else 6.5, 5))
@@ -63,7 +63,7 @@ def surface_figure(s: Surface, title: str = "", log: bool = True, three_d: bool 
 
 def pca_figure(thetas, title: str = ""):
     """Explained variance of the top two PCA directions for every prefix of a trajectory (thesis 4.1)."""
-    plt = _pyplot()
+    plt = pyplot()
     prefix = explained_variance_by_prefix(thetas, components=2)
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = np.arange(1, len(prefix) + 1)

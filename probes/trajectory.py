@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .curvature import Probe
+from .base import Probe
 
 __all__ = ["PCA", "trajectory_pca", "explained_variance_by_prefix", "trajectory_metrics", "TrajectoryProbe"]
 

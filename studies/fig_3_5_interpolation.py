@@ -22,7 +22,7 @@ import numpy as np
 from common import add_run_options, setup
 
 import landscape as L
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 from probes.geometry import along_trajectory, between_initializations, initializations_to_final, iterates_to_final
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def main(argv=None):
         ("between successive iterates", along_trajectory(objective, list(snaps["theta"]), 4 if args.quick else 8),
          f"snapshot index (every {every} steps)"),
     ]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     for ax, (title, curve, xlabel) in zip(axes.ravel(), curves):
         values = np.atleast_2d(curve.losses)

@@ -15,7 +15,7 @@ from common import FIGURES, add_run_options, setup
 from matrix import add_matrix_options, curve_path, matrix_cases, read_curves, run_matrix, summarize
 from plotting import band, clipped_log_axis
 
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 
 
 def main(argv=None):
@@ -25,7 +25,7 @@ def main(argv=None):
     cases, budgets = matrix_cases(args)
     run_matrix(cases, ("L-BFGS_M1", "L-BFGS"), budgets, "thesis", args.workers, args.precision, args.threads,
                args.quick)
-    plt = _pyplot()
+    plt = pyplot()
     columns = len(cases) // 2
     fig, axes = plt.subplots(2, columns, figsize=(3.8 * columns, 6.4), squeeze=False)
     for ax, (model, penal, code) in zip(axes.ravel(), cases):

@@ -17,7 +17,7 @@ import numpy as np
 from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 from probes.curvature import BvsHProbe
 
 
@@ -37,7 +37,7 @@ def main(argv=None):
     L.run(objective, L.optim.build("lbfgs", m=1), steps=steps, probes=[probe],
           trace=L.TraceWriter(path, overwrite=True))
     data = L.open_trace(path).probe("b_vs_h")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(data["step"]), figsize=(5 * len(data["step"]), 3.8), squeeze=False)
     for ax, i in zip(axes[0], range(len(data["step"]))):
         grid = data["grid"][i]

@@ -15,7 +15,7 @@ import argparse
 from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 
 
 def main(argv=None):
@@ -25,7 +25,7 @@ def main(argv=None):
     args = setup(add_run_options(parser).parse_args(argv))
     steps = 150 if args.quick else 700
     problem = L.problems.get("A")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 6.5), sharex=True)
     for row, model in enumerate(("cnn", "pixel")):
         gd = {"lr": args.lr_cnn if model == "cnn" else 0.1}

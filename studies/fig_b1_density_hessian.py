@@ -20,7 +20,7 @@ import numpy as np
 from common import FIGURES, add_run_options, setup
 
 import landscape as L
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 from probes import THESIS, density_hessian, extreme_eigenpairs, slq
 
 
@@ -28,7 +28,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = setup(add_run_options(parser).parse_args(argv))
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for ax, code in zip(axes, "ABDE"):
         problem = L.problems.get(code)

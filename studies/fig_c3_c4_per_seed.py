@@ -19,7 +19,7 @@ from common import FIGURES, add_run_options, setup
 from matrix import add_matrix_options, curve_path, matrix_cases, read_curves, run_matrix, summarize
 from plotting import clipped_log_axis, per_seed
 
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 
 
 def main(argv=None):
@@ -29,7 +29,7 @@ def main(argv=None):
     cases, budgets = matrix_cases(args)
     run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
                args.quick)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
     for row, (model, penal, code) in enumerate(cases):
         for col, (label, color) in enumerate((("L-BFGS", "C0"), ("GD", "C1"))):

@@ -16,7 +16,7 @@ import argparse
 from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 
 CASES = (("Pixel-LBFGS", "pixel", "scipy_lbfgsb"), ("MMA", "pixel", "mma"), ("OC", "pixel", "oc"),
          ("CNN-LBFGS", "cnn", "scipy_lbfgsb"))
@@ -29,7 +29,7 @@ def main(argv=None):
     args = setup(add_run_options(parser).parse_args(argv))
     steps = 100 if args.quick else 300
     problem = L.problems.get(args.problem)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(CASES), figsize=(4 * len(CASES), 4.2),
                              gridspec_kw={"height_ratios": [1, 1.3]})
     for i, (label, model, optimizer) in enumerate(CASES):

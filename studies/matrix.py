@@ -35,7 +35,7 @@ import pandas as pd
 
 from common import FIGURES, RUNS
 
-from landscape.optim.thesis import step_size
+from experiments.thesis import step_size
 
 LABELS = ("GD", "HD_M1", "HD_M10", "GD_LS", "L-BFGS_M1", "L-BFGS")
 CNN = "cnn_transpose"

@@ -23,7 +23,7 @@ from pathlib import Path
 from common import add_run_options, setup
 
 import landscape as L
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 from probes.linalg import extreme_eigenpairs
 from probes.ntk import filter_radius, kernel_row, ntk, translation_invariance
 
@@ -63,7 +63,7 @@ def main(argv=None):
     for label, radius, invariance, loss in rows:
         print(f"{label:<20} {radius:>11.2f} {invariance:>11.3f} {loss:>11.4g}")
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(9, 5.5))
     for ax, (label, (design, loss)), row in zip(axes, designs.items(), rows):
         ax.imshow(design, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")

@@ -119,8 +119,8 @@ def main(argv=None):
     (FIGURES / f"precision_accuracy{suffix}.md").write_text(text)
     print(text)
 
-    from landscape.plots import _pyplot, save
-    plt = _pyplot()
+    from landscape.plots import pyplot, save
+    plt = pyplot()
     cases = [(p, m) for p in ("A", "B") for m in ("cnn", "cnn_transpose")]
     fig, axes = plt.subplots(1, len(cases), figsize=(3.2 * len(cases), 3.4))
     for ax, (problem, model) in zip(axes, cases):

@@ -1,6 +1,6 @@
 """The quick thesis reproduction behind ``make run``: every study with ``--quick``, then a summary.
 
-Runs, in order, the p = 1 pixel check (``landscape.demo``) and the quick version
+Runs, in order, the p = 1 pixel check (``experiments.hard_check``) and the quick version
 of every study script, each as its own process so one failure does not stop the
 rest, prints a table of what ran, how long it took, and what it wrote, and ends
 with the thesis's findings checked against the quick results (``studies/findings.py``:
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = [
-    ("demo", [sys.executable, "-m", "landscape.demo"], "thesis p = 1 pixel values (A, B) and the CNN at init"),
+    ("hard_check", [sys.executable, "-m", "experiments.hard_check"], "thesis p = 1 pixel values (A, B) and the CNN at init"),
     ("fig_b2_estimator_accuracy", ["--quick"], "Figure B.2: estimator accuracy"),
     ("fig_3_3_plane", ["--quick"], "Figure 3.3: plane around the initialization (D, CNN)"),
     ("fig_3_5_interpolation", ["--quick"], "Figure 3.5: the four interpolations (A, CNN)"),
@@ -46,7 +46,7 @@ def main(argv=None):
     for name, command, what in STUDIES:
         if args.only and name not in args.only:
             continue
-        if name != "demo":
+        if name != "hard_check":
             command = [sys.executable, str(ROOT / "studies" / f"{name}.py"), *command]
         print(f"\n=== {name}: {what}", flush=True)
         start = time.perf_counter()

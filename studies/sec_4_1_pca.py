@@ -18,7 +18,7 @@ import argparse
 from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
-from landscape.plots import _pyplot, save
+from landscape.plots import pyplot, save
 from probes.trajectory import explained_variance_by_prefix, trajectory_pca
 
 
@@ -30,7 +30,7 @@ def main(argv=None):
     args = setup(add_run_options(parser).parse_args(argv))
     steps, every = (40, 1) if args.quick else (300, 1)   # a snapshot at every step
     problem = L.problems.get(args.problem)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, optimizer in enumerate(("lbfgs", "gd_ls")):
         objective = L.Objective(problem, L.models.build(args.model, problem, seed=0, precision=args.precision), penal=3.0)

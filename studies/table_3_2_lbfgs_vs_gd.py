@@ -85,8 +85,8 @@ def main(argv=None):
     (FIGURES / f"table_3_2_lbfgs_vs_gd{suffix}.md").write_text(markdown)
     print(markdown)
 
-    from landscape.plots import _pyplot, save
-    plt = _pyplot()
+    from landscape.plots import pyplot, save
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(codes), figsize=(3.6 * len(codes), 6.4), squeeze=False, sharex="col")
     for col, code in enumerate(codes):
         for row, model in enumerate(("pixel", args.model)):

@@ -114,8 +114,8 @@ def main(argv=None):
     (FIGURES / f"table_3_3_decomposition{suffix}.md").write_text(markdown)
     print(markdown)
 
-    from landscape.plots import _pyplot, save
-    plt = _pyplot()
+    from landscape.plots import pyplot, save
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(cases) // 2, figsize=(3.8 * (len(cases) // 2), 6.6), squeeze=False)
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
         for i, label in enumerate(LABELS):

@@ -25,8 +25,8 @@ import pandas as pd
 from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
-from landscape.optim.thesis import STEP_SIZES, case_code, step_size
-from landscape.optim.tuning import THESIS_RANGES, tune_step_size
+from experiments.thesis import STEP_SIZES, case_code, step_size
+from experiments.tuning import THESIS_RANGES, tune_step_size
 
 RANGES = {"pixel": THESIS_RANGES["pixel"], "cnn": (-10.0, 0.3)}
 VARIANTS = {"gd": ("gd", None), "hd1": ("hd", 1), "hd10": ("hd", 10)}

@@ -234,7 +234,7 @@ def test_steps_must_be_a_non_negative_integer():
 def test_step_size_search_saves_its_trials(tmp_path):
     import json
 
-    from landscape.optim.tuning import tune_step_size
+    from experiments.tuning import tune_step_size
 
     problem = tiny_beam(width=12, height=6)
     result = tune_step_size(problem, "pixel", "gd", penal=3.0, steps=4, seeds=(0, 1), trials=5,
@@ -256,7 +256,7 @@ def test_step_size_search_saves_its_trials(tmp_path):
 
 def test_step_size_search_resumes_from_its_journal_and_reuses_repeated_proposals(tmp_path, monkeypatch):
     from landscape import runner
-    from landscape.optim.tuning import tune_step_size
+    from experiments.tuning import tune_step_size
 
     problem = tiny_beam(width=8, height=4)
     calls = []

@@ -1,7 +1,7 @@
 """The hard check of the graph: the thesis's p = 1 PixelModel L-BFGS-B values (DESIGN.md)."""
 import pytest
 
-from landscape.demo import THESIS_P1_PIXEL, pixel_lbfgs
+from experiments.hard_check import THESIS_P1_PIXEL, pixel_lbfgs
 
 
 @pytest.mark.parametrize("code", [

@@ -49,7 +49,7 @@ def _lr(name, lr):
     if lr is None:
         raise OptimizerError(f"{name} needs a step size: {name}(lr=...) with lr > 0 "
                              f"(the thesis's tuned values are in appendix B, tables B.1 to B.3; "
-                             f"landscape.optim.tuning searches one)")
+                             f"experiments.tuning searches one)")
     return check_positive(name, "lr", lr)
 
 

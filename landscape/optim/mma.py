@@ -32,8 +32,9 @@ class MMA(Optimizer):
     pixel_only = True
 
     def __init__(self, constraint_tol: float = 1e-8):
-        if importlib.util.find_spec("nlopt") is None:   # pragma: no cover - nlopt is a dependency
-            raise OptimizerError("optimizer 'mma' needs NLopt: pip install nlopt")
+        if importlib.util.find_spec("nlopt") is None:
+            raise OptimizerError("optimizer 'mma' needs nlopt, which is not installed: "
+                                 "pip install 'nrto-landscape[mma]' (or pip install nlopt)")
         super().__init__(constraint_tol=float(constraint_tol))
         self._loop = None
 

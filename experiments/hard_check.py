@@ -1,4 +1,4 @@
-"""The quick demonstration run behind ``make run`` (until the study scripts replace it).
+"""The hard check of the graph, the first step of ``make run``.
 
 1. The hard check of the graph: PixelModel, p = 1, SciPy's L-BFGS-B exactly as
    the thesis ran it (maxfun 300, factr 1, pgtol 1e-14) from the constant
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import Objective, models, optim, problems, run
+from landscape import Objective, models, optim, problems, run
 
 THESIS_P1_PIXEL = {"A": 21.27, "B": 6.13, "D": 18.44, "E": 96.63}
 

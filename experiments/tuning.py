@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .. import models
-from ..objective import Objective
-from .base import OptimizerError
+from landscape import models
+from landscape.objective import Objective
+from landscape.optim import OptimizerError
 
 __all__ = ["tune_step_size", "TuningResult", "THESIS_RANGES"]
 
@@ -69,10 +69,11 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
     or a path ending in ``.jsonl`` for optuna's journal file, which is plain text
     and can be committed so a search resumes on another machine.
     """
-    import optuna
+    from landscape.optional import require
+    optuna = require("optuna", "the step-size search")
 
-    from ..runner import run
-    from . import build
+    from landscape.optim import build
+    from landscape.runner import run
 
     if optimizer not in ("gd", "hd"):
         raise OptimizerError(f"step-size search is for the constant-step optimizers 'gd' and 'hd', "
