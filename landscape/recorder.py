@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .optim.base import Step
-from .runner import History, ProbeContext, RunInterrupted
+from .runner import History, Ledger, ProbeContext, RunInterrupted
 from .threads import limited
 from .threads import policy as thread_policy
 from .trace import TraceWriter, probe_outputs
@@ -50,13 +49,10 @@ class Recorder:
         self.seed = seed
         self.writer = TraceWriter(path, overwrite=overwrite, snapshot_every=snapshot_every)
         self.config = dict(config or {})
-        self.history = History()
-        self.theta0: torch.Tensor | None = None
+        self.ledger: Ledger | None = None     # from the first observed iterate on
         self._previous: torch.Tensor | None = None
-        self._clock = time.perf_counter()
         self._count = 0
         self._hooks = []
-        self.best = (math.inf, None, -1)
         self._limits = contextlib.ExitStack()
         self._limits.enter_context(limited(self.threads))
         if objective is not None:
@@ -66,12 +62,21 @@ class Recorder:
                 self._limits.close()
                 raise
 
+    @property
+    def history(self) -> History:
+        """The observed steps so far (empty before the first)."""
+        return self.ledger.history if self.ledger is not None else History()
+
+    @property
+    def theta0(self) -> torch.Tensor | None:
+        return self.ledger.theta0 if self.ledger is not None else None
+
     def _open(self, num_params: int):
         problem = getattr(self.objective, "problem", None)
         config = {"optimizer": "external", "seed": self.seed, "num_params": num_params,
                   "threads": self.threads.to_dict(), **self.config}
         if self.objective is not None:
-            from .trace import _model_kind
+            from .trace.schema import _model_kind
             config.setdefault("problem", getattr(problem, "name", None) or getattr(self.objective, "name", ""))
             config.setdefault("model", _model_kind(self.objective))
             config.setdefault("penal", getattr(self.objective, "penal", None))
@@ -91,25 +96,19 @@ class Recorder:
         grad = None if grad is None else torch.as_tensor(grad, dtype=torch.float64).detach().reshape(-1)
         if self.writer.file is None:
             self._open(theta.numel())
-        if self.theta0 is None:
-            self.theta0 = theta
+        if self.ledger is None:
+            self.ledger = Ledger(theta, self.writer)
         self._count += 1
         loss = float(loss)
         grad_norm = float(grad.norm()) if grad is not None else math.nan
         step_norm = float(torch.dist(theta, self._previous)) if self._previous is not None else math.nan
         record = Step(int(step), theta, loss, grad, grad_norm, float(extra.get("step_size", math.nan)),
                       step_norm)
-        evaluations = int(extra.get("evaluations", self._count))
-        distance = float(torch.dist(theta, self.theta0))
-        wall = time.perf_counter() - self._clock
-        self.history.add_step(record, evaluations, distance, wall)
-        self.writer.step(record, evaluations, distance, wall)
-        if loss < self.best[0]:
-            self.best = (loss, theta, record.step)
+        self.ledger.accept(record, evaluations=int(extra.get("evaluations", self._count)))
         self._previous = theta
         for probe in self.probes:
             if probe.due(record.step, False):
-                context = ProbeContext(record.step, theta, loss, grad, self.objective, None, self.theta0,
+                context = ProbeContext(record.step, theta, loss, grad, self.objective, None, self.ledger.theta0,
                                        self.seed, self.history)
                 self.writer.append_probe(probe.name, record.step, dict(probe(context)))
 
@@ -157,7 +156,7 @@ class Recorder:
             return
         try:
             if self._previous is not None:
-                loss, best_theta, best_step = self.best
+                loss, best_theta, best_step = self.ledger.best_loss, self.ledger.best_theta, self.ledger.best_step
                 design = best_design = None
                 if getattr(self.objective, "problem", None) is not None:
                     design = self.objective.design(self._previous).numpy()

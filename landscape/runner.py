@@ -37,15 +37,12 @@ from tqdm.auto import tqdm
 from . import optim
 from .threads import limited
 from .threads import policy as thread_policy
+from .trace.schema import EVALUATION_COLUMNS, STEP_COLUMNS, step_row
 
 __all__ = ["run", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES", "Divergence"]
 
 STATUSES = ("running", "completed", "diverged", "line_search_failed", "max_evaluations",
             "interrupted", "failed")
-
-STEP_COLUMNS = ("step", "loss", "grad_norm", "step_size", "step_norm", "evaluations",
-                "distance", "wall_time")
-EVALUATION_COLUMNS = ("step", "loss", "grad_norm", "alpha", "slope")
 
 
 @dataclass(frozen=True)
@@ -104,8 +101,7 @@ class History:
         self.evaluations: list[tuple] = []
 
     def add_step(self, record: optim.Step, total_evaluations: int, distance: float, wall: float):
-        self.steps.append((record.step, record.loss, record.grad_norm, record.step_size,
-                           record.step_norm, total_evaluations, distance, wall))
+        self.steps.append(step_row(record, total_evaluations, distance, wall))
 
     def add_evaluations(self, step: int, evaluations: Sequence[optim.Evaluation]):
         self.evaluations.extend((step, e.loss, e.grad_norm, e.alpha, e.slope) for e in evaluations)
@@ -123,6 +119,45 @@ class History:
         out = {name: rows[:, i] for i, name in enumerate(EVALUATION_COLUMNS)}
         out["step"] = out["step"].astype(np.int64)
         return out
+
+
+class Ledger:
+    """The bookkeeping of accepted steps, shared by :func:`run` and the :class:`~landscape.Recorder`.
+
+    Each accepted step becomes one row (:func:`~landscape.trace.schema.step_row`)
+    in the in-memory :class:`History` and, given a writer, in the trace; the
+    ledger counts evaluations, measures the distance from ``theta0`` and the wall
+    clock, and keeps the best iterate.
+    """
+
+    def __init__(self, theta0: torch.Tensor, trace=None):
+        self.theta0, self.trace = theta0, trace
+        self.history = History()
+        self.clock = time.perf_counter()
+        self.evaluations = 0
+        self.best_loss, self.best_theta, self.best_step = math.inf, theta0, 0
+
+    def accept(self, record: optim.Step, evaluations: int | None = None) -> None:
+        """Record an accepted step; ``evaluations`` is the running total if the caller counts them itself."""
+        self.evaluations = self.evaluations + record.num_evaluations if evaluations is None else int(evaluations)
+        distance = float(torch.dist(record.theta, self.theta0))
+        wall = self.wall()
+        self.history.add_evaluations(record.step, record.evaluations)
+        self.history.add_step(record, self.evaluations, distance, wall)
+        if self.trace is not None:
+            self.trace.step(record, self.evaluations, distance, wall)
+        if record.loss < self.best_loss:
+            self.best_loss, self.best_theta, self.best_step = record.loss, record.theta, record.step
+
+    def reject(self, record: optim.Step) -> None:
+        """Record the evaluations of a step the optimizer did not take (e.g. a failed line search)."""
+        self.evaluations += record.num_evaluations
+        self.history.add_evaluations(record.step, record.evaluations)
+        if self.trace is not None:
+            self.trace.evaluations(record.step, record.evaluations)
+
+    def wall(self) -> float:
+        return time.perf_counter() - self.clock
 
 
 @dataclass
@@ -270,15 +305,13 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
         if not (hasattr(probe, "name") and hasattr(probe, "due") and callable(probe)):
             raise TypeError(f"{probe!r} does not follow the probe protocol (name, due(step, last), __call__)")
 
-    history = History()
     probe_results: dict[str, list[tuple[int, dict]]] = {p.name: [] for p in probes}
-    clock = time.perf_counter()
     status, message = "running", ""
     theta_start = objective.theta0 if theta0 is None else torch.as_tensor(theta0, dtype=torch.float64)
     theta_start = theta_start.detach().clone()
-    best = {"loss": math.inf, "theta": theta_start, "step": 0}
+    ledger = Ledger(theta_start, trace)
+    history = ledger.history
     current: optim.Step | None = None
-    total_evaluations = 0
     above_since: int | None = None     # first step of the current stretch above the divergence threshold
     target = getattr(objective.problem, "name", None) or getattr(objective, "name", "objective")
     bar = tqdm(total=steps, desc=f"{optimizer.name} on {target}",
@@ -296,17 +329,9 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
                     trace.probe(probe.name, record.step, output)
 
     def accept(record: optim.Step):
-        nonlocal current, total_evaluations
-        total_evaluations += record.num_evaluations
-        distance = float(torch.dist(record.theta, theta_start))
-        history.add_evaluations(record.step, record.evaluations)
-        wall = time.perf_counter() - clock
-        history.add_step(record, total_evaluations, distance, wall)
-        if trace is not None:
-            trace.step(record, total_evaluations, distance, wall)
+        nonlocal current
+        ledger.accept(record)
         current = record
-        if record.loss < best["loss"]:
-            best.update(loss=record.loss, theta=record.theta, step=record.step)
 
     if trace is not None:
         trace.start(objective, optimizer, steps=steps, seed=seed, probes=probes, threads=threads)
@@ -323,10 +348,7 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
         while status == "running" and current.step < steps:
             record = optimizer.step()
             if not record.accepted:
-                total_evaluations += record.num_evaluations
-                history.add_evaluations(record.step, record.evaluations)
-                if trace is not None:
-                    trace.evaluations(record.step, record.evaluations)
+                ledger.reject(record)
                 status, message = record.status or "completed", record.message
                 if above_since is not None:   # stopped while blown up: that is divergence
                     status, message = "diverged", (
@@ -336,12 +358,12 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
             accept(record)
             bar.update()
             bar.set_postfix(loss=f"{record.loss:.5g}", grad=f"{record.grad_norm:.2e}",
-                            evals=total_evaluations, refresh=False)
+                            evals=ledger.evaluations, refresh=False)
             if record.loss > divergence.factor * abs(initial_loss):
                 above_since = record.step if above_since is None else above_since
             else:
                 above_since = None
-            ends = current.step >= steps or (max_evaluations is not None and total_evaluations >= max_evaluations)
+            ends = current.step >= steps or (max_evaluations is not None and ledger.evaluations >= max_evaluations)
             if not _finite(record):
                 status, message = "diverged", f"non-finite loss or gradient at step {record.step}"
                 above_since = record.step
@@ -349,8 +371,8 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
                 status, message = "diverged", (
                     f"loss above {divergence.factor:g} x the initial loss {initial_loss:.4g} from step "
                     f"{above_since} to step {record.step} (now {record.loss:.4g})")
-            elif max_evaluations is not None and total_evaluations >= max_evaluations:
-                status, message = "max_evaluations", f"{total_evaluations} evaluations (budget {max_evaluations})"
+            elif max_evaluations is not None and ledger.evaluations >= max_evaluations:
+                status, message = "max_evaluations", f"{ledger.evaluations} evaluations (budget {max_evaluations})"
             elif current.step >= steps:
                 status, message = "completed", f"{steps} steps"
             if callback is not None:
@@ -374,9 +396,9 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
         optimizer.close()
     if current is None:   # interrupted before the first evaluation finished
         raise RuntimeError(f"run ended ({status}) before the initial evaluation completed")
-    result = RunResult(status, message, optimizer.name, history, current.theta, best["theta"], best["loss"],
-                       best["step"], objective, probe_results,
-                       time.perf_counter() - clock, above_since if status == "diverged" else None)
+    result = RunResult(status, message, optimizer.name, history, current.theta, ledger.best_theta, ledger.best_loss,
+                       ledger.best_step, objective, probe_results, ledger.wall(),
+                       above_since if status == "diverged" else None)
     _finish(trace, status, message, result)
     return result
 

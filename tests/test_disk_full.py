@@ -56,7 +56,7 @@ def test_a_write_that_fails_after_the_room_check_still_leaves_a_failed_trace_and
     out = small_disk / "race.h5"
     script = textwrap.dedent(f"""
         import sys
-        import landscape.trace as T
+        import landscape.trace.writer as T
         T._free_bytes = lambda folder: 1 << 62          # the check sees room; the write does not
         from landscape.cli import main
         sys.exit(main({[*RUN[3:], "--out", str(out)]!r}))

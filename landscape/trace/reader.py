@@ -1,0 +1,341 @@
+"""The trace reader: :func:`open_trace` for finished, running and crashed runs alike.
+
+A file is checked when opened (:meth:`Trace._check_layout`), and a read that
+fails on damaged data becomes one :class:`~landscape.trace.schema.TraceError`
+naming the file, never a traceback from HDF5.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, TraceError, _reason, process_alive)
+
+__all__ = ["Trace", "open_trace"]
+
+
+def _open_h5(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        if "already open for write" in str(error) or "consistency flags" in str(error):
+            return h5py.File(path, "r", swmr=True)     # being written, or its writer died
+        raise
+
+
+def _reads(what: str):
+    """Report a read that fails on a damaged file as one :class:`TraceError` naming the file."""
+    def decorate(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except TraceError:
+                raise
+            except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+                raise TraceError(f"{self.path} is damaged: cannot read {what}: {_reason(error)}") from None
+        return guarded
+    return decorate
+
+
+class Trace:
+    """A trace opened for reading; see :func:`open_trace`."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise TraceError(f"no such trace: {self.path}")
+        try:
+            self.file = _open_h5(self.path)
+        except OSError as error:
+            raise TraceError(f"{self.path} cannot be opened as HDF5 ({_reason(error)}): it is not a trace, "
+                             f"or it is truncated or damaged") from None
+        try:
+            self._check_layout()
+        except TraceError:
+            self.file.close()
+            raise
+        except Exception as error:   # noqa: BLE001 - unreadable metadata is damage, said in one line
+            self.file.close()
+            raise TraceError(f"{self.path} is damaged: {_reason(error)}") from None
+
+    def _check_layout(self) -> None:
+        """Refuse, in one line, a file that is not a trace or whose layout is damaged (metadata only)."""
+        attrs, path = self.file.attrs, self.path
+        schema = attrs.get("schema")
+        if not (isinstance(schema, str) and schema == SCHEMA):
+            raise TraceError(f"{path} is an HDF5 file but not a landscape trace (no schema attribute {SCHEMA!r})")
+        try:
+            version = int(np.asarray(attrs.get("schema_version", 0)).item())
+        except (TypeError, ValueError):
+            raise TraceError(f"{path} is damaged: schema_version is {attrs.get('schema_version')!r}, "
+                             f"not an integer") from None
+        if version > SCHEMA_VERSION:
+            raise TraceError(f"{path} has trace schema version {version}; this package reads up to {SCHEMA_VERSION}")
+        for name in ("config", "versions"):
+            if name not in attrs:
+                raise TraceError(f"{path} has the {SCHEMA} schema but no {name} attribute (its header is "
+                                 f"damaged, or it was not written by landscape)")
+            try:
+                value = json.loads(attrs[name])
+            except (TypeError, ValueError):
+                raise TraceError(f"{path} is damaged: its {name} attribute is not JSON") from None
+            if not isinstance(value, dict):
+                raise TraceError(f"{path} is damaged: its {name} attribute is a JSON "
+                                 f"{type(value).__name__}, not an object")
+        if not isinstance(attrs.get("start_time"), str):
+            raise TraceError(f"{path} is damaged: no start_time attribute")
+        for name in ("status", "message", "end_time"):
+            self._expect(name, lambda d: d.shape == () and d.dtype.kind == "S", "a scalar byte string")
+        for name, dtype in (("steps", STEP_DTYPE), ("evaluations", EVALUATION_DTYPE)):
+            self._expect(name, lambda d, t=dtype: d.ndim == 1 and d.dtype.names is not None
+                         and set(t.names) <= set(d.dtype.names), f"a table with columns {', '.join(dtype.names)}")
+        self._expect("snapshots/step", lambda d: d.ndim == 1 and d.dtype.kind in "iu", "a column of step numbers")
+        self._expect("snapshots/theta", lambda d: d.ndim == 2 and d.dtype.kind == "f", "a (k, n) float array")
+        for name in ("final", "probes"):
+            if not isinstance(self.file.get(name), h5py.Group):
+                raise TraceError(f"{path} is damaged: no /{name} group")
+        for name, group in self.file["probes"].items():
+            if not isinstance(group, h5py.Group):
+                raise TraceError(f"{path} is damaged: /probes/{name} is not a group")
+            self._expect(f"probes/{name}/step", lambda d: d.ndim == 1 and d.dtype.kind in "iu",
+                         "a column of step numbers")
+            for key, output in group.items():
+                if key != "step" and not (isinstance(output, h5py.Dataset) and output.ndim >= 1
+                                          and output.dtype.kind == "f"):
+                    raise TraceError(f"{path} is damaged: /probes/{name}/{key} should be float rows, one per "
+                                     f"probe step")
+
+    def _expect(self, name: str, ok, what: str) -> None:
+        item = self.file.get(name)
+        if not isinstance(item, h5py.Dataset):
+            raise TraceError(f"{self.path} is damaged: no /{name} dataset")
+        if not ok(item):
+            raise TraceError(f"{self.path} is damaged: /{name} has shape {item.shape} and dtype {item.dtype}; "
+                             f"a trace's /{name} is {what}")
+
+    def close(self):
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def refresh(self) -> "Trace":
+        """See rows appended since opening (for a trace still being written).
+
+        When the writer has finished (or its file changed under a reader opened
+        while it was running), the file is reopened, so a monitor sees the final
+        status and every final dataset.
+        """
+        if not self.file.swmr_mode:
+            return self
+        def visit(_, obj):
+            if isinstance(obj, h5py.Dataset):
+                obj.refresh()
+        try:
+            self.file.visititems(visit)
+            still_running = self.status == "running"
+        except (KeyError, OSError, RuntimeError, ValueError):
+            still_running = False    # the writer closed the file: its metadata moved
+        if not still_running:
+            self._reopen()
+        return self
+
+    def _reopen(self) -> None:
+        try:
+            self.file.close()
+        except Exception:   # noqa: BLE001 - a stale handle may refuse to close cleanly
+            pass
+        try:
+            self.file = _open_h5(self.path)
+        except OSError as error:
+            raise TraceError(f"{self.path} cannot be reopened: {error}") from None
+
+    # -- metadata ----------------------------------------------------------------------
+    @property
+    @_reads("the config")
+    def config(self) -> dict:
+        return json.loads(self.file.attrs["config"])
+
+    @property
+    @_reads("the versions")
+    def versions(self) -> dict:
+        return json.loads(self.file.attrs["versions"])
+
+    @property
+    @_reads("the status")
+    def status(self) -> str:
+        return self.file["status"][()].decode()
+
+    #: a writer on another host that has not written a row for this long is presumed dead
+    SILENT_AFTER = 600.0
+
+    @property
+    @_reads("the status")
+    def state(self) -> str:
+        """The status, except that a ``running`` trace whose writer is gone reads ``crashed``.
+
+        On the writer's own host the writer's process is looked up by pid; from
+        another host a writer silent for ``SILENT_AFTER`` seconds is presumed dead.
+        """
+        status = self.status
+        if status != "running":
+            return status
+        host, pid = self.file.attrs.get("writer_host"), self.file.attrs.get("writer_pid")
+        if host is None or pid is None:
+            return status          # written before writers were recorded: cannot tell
+        if str(host) == platform.node():
+            return status if process_alive(str(host), pid) else "crashed"
+        if "heartbeat" in self.file and time.time() - float(self.file["heartbeat"][()]) > self.SILENT_AFTER:
+            return "crashed"
+        return status
+
+    @property
+    @_reads("the message")
+    def message(self) -> str:
+        return self.file["message"][()].decode()
+
+    @property
+    @_reads("the start time")
+    def start_time(self) -> str:
+        return str(self.file.attrs["start_time"])
+
+    @property
+    @_reads("the end time")
+    def end_time(self) -> str | None:
+        return self.file["end_time"][()].decode() or None
+
+    # -- tables ------------------------------------------------------------------------
+    @_reads("the steps table")
+    def steps(self) -> np.ndarray:
+        """Per-step rows as a NumPy structured array."""
+        return self.file["steps"][:]
+
+    def frame(self):
+        """Per-step table as a pandas DataFrame indexed by step."""
+        import pandas as pd
+        return pd.DataFrame(self.steps()).set_index("step")
+
+    @_reads("the evaluations table")
+    def evaluations(self):
+        """One row per objective evaluation (line-search trials included), as a DataFrame."""
+        import pandas as pd
+        return pd.DataFrame(self.file["evaluations"][:])
+
+    def to_xarray(self):
+        """Per-step table as an ``xarray.Dataset`` with dimension ``step`` (needs the ``xarray`` extra)."""
+        from ..optional import require
+        require("xarray", "Trace.to_xarray")
+        return self.frame().to_xarray()
+
+    @property
+    @_reads("the steps table")
+    def num_steps(self) -> int:
+        """Accepted steps recorded (not counting step 0)."""
+        return max(self.file["steps"].shape[0] - 1, 0)
+
+    @property
+    @_reads("the steps table")
+    def best_loss(self) -> float:
+        losses = self.file["steps"]["loss"]
+        finite = losses[np.isfinite(losses)]
+        return float(finite.min()) if finite.size else math.nan
+
+    # -- probes and snapshots ------------------------------------------------------------
+    @property
+    @_reads("the probes")
+    def probe_names(self) -> list[str]:
+        return list(self.file["probes"])
+
+    @_reads("a probe")
+    def probe(self, name: str) -> dict[str, np.ndarray]:
+        """``{'step': ..., output: array (k, *shape)}`` for the probe ``name``."""
+        if name not in self.file["probes"]:
+            raise TraceError(f"no probe {name!r} in {self.path}; recorded: {', '.join(self.probe_names) or 'none'}")
+        group = self.file["probes"][name]
+        steps = group["step"][:]
+        k = len(steps)
+        return {"step": steps, **{key: group[key][:k] for key in group if key != "step"}}
+
+    @_reads("the snapshots")
+    def snapshots(self) -> dict[str, np.ndarray]:
+        snap = self.file["snapshots"]
+        steps = snap["step"][:]
+        k = len(steps)
+        out = {"step": steps, "theta": snap["theta"][:k]}
+        if "design" in snap:
+            out["design"] = snap["design"][:k]
+        return out
+
+    @_reads("the final state")
+    def final(self) -> dict[str, Any]:
+        final = self.file["final"]
+        return {key: final[key][()] for key in final}
+
+    @_reads("the final designs")
+    def _final_image(self, key: str) -> np.ndarray | None:
+        if key not in self.file["final"]:
+            return None
+        image = self.file["final"][key][()]
+        return None if np.isnan(image).all() else image
+
+    @property
+    def design(self) -> np.ndarray | None:
+        """The final design (None if the run has not finished or has no design)."""
+        return self._final_image("design")
+
+    @property
+    def best_design(self) -> np.ndarray | None:
+        """The design at the best step (None if the run has not finished or has no design)."""
+        return self._final_image("best_design")
+
+    def objective(self):
+        """Rebuild the run's :class:`~landscape.Objective` from the config (problem, model, seed, penal)."""
+        from .. import models, problems
+        from ..objective import Objective
+        config = self.config
+        problem = problems.get(config["problem"])
+        # traces written before the precision option ran everything in float64
+        precision = config.get("precision") or "float64"
+        model = models.build(config["model"], problem, seed=config.get("model_seed", config.get("seed", 0)),
+                             precision=precision, **(config.get("model_options") or {}))
+        return Objective(problem, model, penal=config.get("penal", 3.0),
+                         volume_constraint=config.get("volume_constraint", True) is not False,
+                         filter=config.get("filter", True) is not False, precision=precision)
+
+    @_reads("the summary")
+    def summary(self) -> dict[str, Any]:
+        config = self.config
+        steps = self.steps()
+        return {"path": str(self.path), "status": self.state, "message": self.message,
+                "problem": config.get("problem"), "model": config.get("model"),
+                "optimizer": config.get("optimizer"), "optimizer_options": config.get("optimizer_options"),
+                "penal": config.get("penal"), "precision": config.get("precision"),
+                "threads": config.get("threads"), "seed": config.get("seed"), "steps": self.num_steps,
+                "budget": config.get("steps"),
+                "evaluations": int(self.file["evaluations"].shape[0]),
+                "initial_loss": float(steps["loss"][0]) if len(steps) else math.nan,
+                "final_loss": float(steps["loss"][-1]) if len(steps) else math.nan,
+                "best_loss": self.best_loss, "probes": self.probe_names,
+                "snapshots": int(self.file["snapshots"]["step"].shape[0]),
+                "start_time": self.start_time, "end_time": self.end_time,
+                "wall_time": float(steps["wall_time"][-1]) if len(steps) else math.nan}
+
+    def __repr__(self):
+        return f"Trace({str(self.path)!r}, status={self.status!r}, steps={self.num_steps})"
+
+
+def open_trace(path) -> Trace:
+    """Open a trace for reading (also one still being written, or one whose writer died)."""
+    return Trace(path)

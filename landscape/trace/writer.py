@@ -1,0 +1,358 @@
+"""The trace writer: one HDF5 file per run, crash-safe (SWMR), never overwriting, disk-full aware.
+
+See :mod:`landscape.trace` for the guarantees and :mod:`landscape.trace.schema` for the layout.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import h5py
+import numpy as np
+
+from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, DiskFull, TraceError, _STATUS, _TEXT,
+                     _encode, _jsonable, _model_kind, _now, _reason, evaluation_rows, probe_outputs, process_alive,
+                     step_row, versions)
+
+__all__ = ["TraceWriter", "RESERVE"]
+
+RESERVE = 256 * 1024   # bytes kept free on the disk for writing the status and closing the file
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 1 << 62      # cannot tell: let the write itself decide
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove ``.NAME.PID.tmp`` files left by writers of ``path`` killed while creating it."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.tmp$")
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        match = pattern.match(leftover.name)
+        if match and int(match.group(1)) != os.getpid() and not process_alive(platform.node(), match.group(1)):
+            leftover.unlink(missing_ok=True)
+
+
+def _writes(method):
+    """Turn a failed HDF5 write into a :class:`TraceError` and leave the file readable (see the module doc)."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        if self.file is None:
+            raise TraceError(f"{self.path} is not open for writing")
+        try:
+            return method(self, *args, **kwargs)
+        except TraceError:
+            raise
+        except (RuntimeError, OSError) as error:
+            raise self._abandon(error) from None
+    return guarded
+
+
+class TraceWriter:
+    """Writes one run into ``path``; pass it as ``landscape.run(..., trace=writer)`` or use :class:`Recorder`.
+
+    ``overwrite=False`` (the default) refuses an existing file and leaves it
+    untouched. ``snapshot_every`` stores theta and the design every N steps
+    (and at the last step); ``snapshot_at`` at the listed steps.
+    """
+
+    def __init__(self, path, overwrite: bool = False, snapshot_every: int | None = None,
+                 snapshot_at: Sequence[int] = (), config: Mapping | None = None):
+        self.path = Path(path)
+        self.overwrite = overwrite
+        if snapshot_every is not None and (not isinstance(snapshot_every, (int, np.integer))
+                                           or snapshot_every < 1):
+            raise ValueError(f"snapshot_every must be a positive integer or None, got {snapshot_every!r}")
+        self.snapshot_every = snapshot_every
+        self.snapshot_at = {int(s) for s in snapshot_at}
+        self.extra_config = dict(config or {})
+        self.file: h5py.File | None = None
+        self._objective = None
+        self._last_snapshot = -1
+        self._check_path()
+
+    # -- opening --------------------------------------------------------------------
+    def _check_path(self):
+        if self.path.exists() and not self.overwrite:
+            raise TraceError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
+        if self.path.exists() and self.path.is_dir():
+            raise TraceError(f"{self.path} is a directory, not a trace file")
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TraceError(f"cannot create the directory {parent}: {error.strerror}") from None
+        if not os.access(parent, os.W_OK):
+            raise TraceError(f"cannot write a trace in {parent}: permission denied")
+
+    def open(self, config: Mapping[str, Any], num_params: int, design_shape: tuple[int, ...] | None,
+             probes: Mapping[str, Mapping[str, tuple[int, ...]]] = {}, objective=None) -> None:
+        """Create the file with every dataset, write the static attributes, and enter SWMR mode.
+
+        ``objective`` (optional) renders the designs of snapshots and of the final state.
+        """
+        self._check_path()
+        self._objective = objective
+        _remove_stale_temporaries(self.path)
+        design_size = int(np.prod(design_shape)) if design_shape is not None else 0
+        self._room(16 * (num_params + design_size) + 64 * 1024)
+        # Write to a temporary name and move into place, so that an existing file is never
+        # truncated before the new one is complete enough to open.
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self._create(tmp, {**dict(config), **self.extra_config}, num_params, design_shape, probes)
+        except BaseException as error:
+            tmp.unlink(missing_ok=True)
+            if isinstance(error, TraceError):
+                raise
+            if isinstance(error, (OSError, RuntimeError)):
+                raise TraceError(f"cannot create {self.path}: {_reason(error)}") from None
+            raise
+        if self.path.exists() and not self.overwrite:   # appeared meanwhile
+            tmp.unlink()
+            raise TraceError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
+        os.replace(tmp, self.path)
+        self.file = h5py.File(self.path, "r+", libver="latest")
+        self.file.swmr_mode = True
+        # byte offsets of the preallocated scalars, for writing the status if HDF5 cannot (_abandon)
+        self._offsets = {key: self.file[key].id.get_offset() for key in ("status", "message", "end_time")}
+        self.probe_outputs = {name: dict(outputs) for name, outputs in probes.items()}
+
+    def _create(self, tmp: Path, config: Mapping[str, Any], num_params: int, design_shape, probes) -> None:
+        with h5py.File(tmp, "w", libver="latest") as f:
+            self._populate(f, config, num_params, design_shape, probes)
+
+    def _populate(self, f: h5py.File, config: Mapping[str, Any], num_params: int, design_shape, probes) -> None:
+        f.attrs["schema"] = SCHEMA
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["config"] = json.dumps(config, default=_jsonable, sort_keys=True)
+        f.attrs["versions"] = json.dumps(versions(), sort_keys=True)
+        f.attrs["start_time"] = _now()
+        for key in ("problem", "model", "optimizer"):
+            f.attrs[key] = str(config.get(key, ""))
+        f.attrs["seed"] = int(config.get("seed", 0) or 0)
+        f.attrs["writer_host"] = platform.node()
+        f.attrs["writer_pid"] = os.getpid()
+        f.create_dataset("heartbeat", data=time.time())
+        f.attrs["num_params"] = int(num_params)
+        f.create_dataset("status", data=_encode("running", 32), dtype=_STATUS)
+        f.create_dataset("message", data=_encode(""), dtype=_TEXT)
+        f.create_dataset("end_time", data=_encode("", 32), dtype=_STATUS)
+        f.create_dataset("steps", shape=(0,), maxshape=(None,), dtype=STEP_DTYPE, chunks=(256,))
+        f.create_dataset("evaluations", shape=(0,), maxshape=(None,), dtype=EVALUATION_DTYPE, chunks=(512,))
+        snap = f.create_group("snapshots")
+        snap.create_dataset("step", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(64,))
+        snap.create_dataset("theta", shape=(0, num_params), maxshape=(None, num_params), dtype="<f8",
+                            chunks=(1, num_params), compression="gzip", compression_opts=4, shuffle=True)
+        final = f.create_group("final")   # written out now, so that finishing needs no new space
+        final.create_dataset("theta", data=np.full(num_params, np.nan))
+        final.create_dataset("best_theta", data=np.full(num_params, np.nan))
+        final.create_dataset("best_loss", data=np.nan)
+        final.create_dataset("best_step", data=-1)
+        if design_shape is not None:
+            shape = tuple(design_shape)
+            snap.create_dataset("design", shape=(0,) + shape, maxshape=(None,) + shape, dtype="<f8",
+                                chunks=(1,) + shape, compression="gzip", compression_opts=4, shuffle=True)
+            final.create_dataset("design", data=np.full(shape, np.nan))
+            final.create_dataset("best_design", data=np.full(shape, np.nan))
+        group = f.create_group("probes")
+        for name, outputs in probes.items():
+            g = group.create_group(name)
+            g.create_dataset("step", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(64,))
+            for key, shape in outputs.items():
+                if key == "step":
+                    raise TraceError(f"probe {name!r} has an output called 'step', which the trace reserves")
+                size = int(np.prod(shape)) if shape else 1
+                g.create_dataset(key, shape=(0,) + shape, maxshape=(None,) + shape, dtype="<f8",
+                                 chunks=(max(1, min(64, 65536 // max(size, 1))),) + shape,
+                                 compression="gzip" if size > 1024 else None)
+
+    # -- room on the disk ----------------------------------------------------------------
+    def _room(self, nbytes: int) -> None:
+        """Raise :class:`DiskFull` unless the disk has ``nbytes`` plus :data:`RESERVE` free."""
+        free = _free_bytes(self.path.parent)
+        if free < nbytes + RESERVE:
+            raise DiskFull(f"disk full: {free / 2**20:.2f} MiB free in {self.path.parent}, the trace needs "
+                           f"{(nbytes + RESERVE) / 2**20:.2f} MiB more; {self.path} keeps what was written "
+                           f"before and ends as failed")
+
+    def _abandon(self, error: BaseException) -> TraceError:
+        """After a failed HDF5 write: close without letting HDF5 write again, mark the file failed."""
+        reason = _reason(error)
+        message = f"cannot write to {self.path}: {reason}; the trace keeps the steps written before"
+        file, self.file = self.file, None
+        real = None
+        try:
+            handle = file.id.get_vfd_handle()
+            real = os.dup(handle)
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, handle)            # HDF5's pending writes and its close go nowhere
+            os.close(null)
+        except (OSError, RuntimeError, TypeError, ValueError):
+            pass
+        try:
+            file.close()
+        except (OSError, RuntimeError):
+            pass
+        if real is not None:
+            try:
+                os.pwrite(real, _encode(message).ljust(2048, b"\0"), self._offsets["message"])
+                os.pwrite(real, _encode(_now(), 32).ljust(32, b"\0"), self._offsets["end_time"])
+                os.pwrite(real, _encode("failed", 32).ljust(32, b"\0"), self._offsets["status"])
+            except OSError:
+                pass
+            finally:
+                os.close(real)
+        return TraceError(message)
+
+    # -- appending ------------------------------------------------------------------
+    def _append(self, dataset, rows):
+        chunk = int(np.prod(dataset.chunks)) * dataset.dtype.itemsize if dataset.chunks else 0
+        self._room(max(np.asarray(rows).nbytes, chunk))
+        n = dataset.shape[0]
+        dataset.resize((n + len(rows),) + dataset.shape[1:])
+        dataset[n:] = rows
+        dataset.flush()
+
+    @_writes
+    def append_evaluations(self, rows: np.ndarray) -> None:
+        if len(rows):
+            self._append(self.file["evaluations"], rows)
+
+    @_writes
+    def append_step(self, row: tuple) -> None:
+        self._append(self.file["steps"], np.array([row], dtype=STEP_DTYPE))
+        self.file["heartbeat"][()] = time.time()
+        self.file["heartbeat"].flush()
+
+    @_writes
+    def append_probe(self, name: str, step: int, output: Mapping[str, Any]) -> None:
+        group = self.file["probes"][name]
+        expected = self.probe_outputs[name]
+        missing = set(expected) - set(output)
+        if missing:
+            raise TraceError(f"probe {name!r} did not return its declared outputs {sorted(missing)}")
+        for key, shape in expected.items():
+            value = np.asarray(output[key], dtype=np.float64)
+            if value.shape != shape:
+                raise TraceError(f"probe {name!r} output {key!r} has shape {value.shape}, declared {shape}")
+            self._append(group[key], value[None])
+        self._append(group["step"], np.array([step]))   # the index last: rows below it are complete
+
+    @_writes
+    def append_snapshot(self, step: int, theta, design=None) -> None:
+        snap = self.file["snapshots"]
+        self._append(snap["theta"], np.asarray(theta, dtype=np.float64)[None])
+        if design is not None and "design" in snap:
+            self._append(snap["design"], np.asarray(design, dtype=np.float64)[None])
+        self._append(snap["step"], np.array([step]))
+        self._last_snapshot = step
+
+    @_writes
+    def write_final(self, theta, best_theta, best_loss, best_step, design=None, best_design=None):
+        final = self.file["final"]
+        final["theta"][...] = np.asarray(theta, dtype=np.float64)
+        final["best_theta"][...] = np.asarray(best_theta, dtype=np.float64)
+        final["best_loss"][()] = best_loss
+        final["best_step"][()] = best_step
+        if design is not None and "design" in final:
+            final["design"][...] = np.asarray(design, dtype=np.float64)
+            final["best_design"][...] = np.asarray(best_design, dtype=np.float64)
+        for name in final:
+            final[name].flush()
+
+    @_writes
+    def set_status(self, status: str, message: str = "", ended: bool = False) -> None:
+        self.file["message"][()] = _encode(message)
+        self.file["message"].flush()
+        if ended:
+            self.file["end_time"][()] = _encode(_now(), 32)
+            self.file["end_time"].flush()
+        self.file["status"][()] = _encode(status, 32)
+        self.file["status"].flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def wants_snapshot(self, step: int, last: bool) -> bool:
+        if step == self._last_snapshot:
+            return False
+        if step in self.snapshot_at:
+            return True
+        return self.snapshot_every is not None and (step % self.snapshot_every == 0 or last)
+
+    # -- the interface landscape.run uses ----------------------------------------------
+    def start(self, objective, optimizer, steps: int, seed: int, probes: Sequence = (), threads=None) -> None:
+        problem = getattr(objective, "problem", None)
+        config = {
+            "problem": getattr(problem, "name", None) or getattr(objective, "name", "objective"),
+            "model": _model_kind(objective),
+            "model_options": getattr(getattr(objective, "model", None), "options", {}),
+            "model_seed": getattr(getattr(objective, "model", None), "seed", None),
+            "penal": getattr(objective, "penal", None),
+            "precision": getattr(objective, "precision", None),
+            "threads": threads.to_dict() if threads is not None else None,
+            "volume_constraint": getattr(objective, "volume_constraint", None),
+            "filter": getattr(objective, "filter", None),
+            "num_params": int(objective.num_params),
+            "optimizer": optimizer.name,
+            "optimizer_options": dict(optimizer.options),
+            "steps": int(steps),
+            "seed": int(seed),
+            "probes": [probe.config() if hasattr(probe, "config") else {"name": probe.name} for probe in probes],
+            "snapshot_every": self.snapshot_every,
+        }
+        design_shape = tuple(problem.shape) if problem is not None else None
+        self.open(config, objective.num_params, design_shape,
+                  {probe.name: probe_outputs(probe, objective) for probe in probes}, objective)
+
+    def _design(self, theta):
+        if self._objective is None or getattr(self._objective, "problem", None) is None:
+            return None
+        return np.asarray(self._objective.design(theta))
+
+    def step(self, record, total_evaluations: int, distance: float, wall: float, last: bool = False) -> None:
+        if record.evaluations:
+            self.append_evaluations(evaluation_rows(record.step, record.evaluations))
+        self.append_step(step_row(record, total_evaluations, distance, wall))
+        if self.wants_snapshot(record.step, last):
+            self.append_snapshot(record.step, record.theta, self._design(record.theta))
+
+    def evaluations(self, step: int, evaluations) -> None:
+        self.append_evaluations(evaluation_rows(step, evaluations))
+
+    def probe(self, name: str, step: int, output: Mapping[str, Any]) -> None:
+        self.append_probe(name, step, output)
+
+    def finish(self, status: str, message: str, result=None) -> None:
+        if self.file is None:
+            return
+        try:
+            if result is not None:
+                design = best_design = None
+                if getattr(self._objective, "problem", None) is not None:
+                    design, best_design = result.design, result.best_design
+                    if self.snapshot_every is not None and result.steps != self._last_snapshot:
+                        self.append_snapshot(result.steps, result.theta, design)
+                self.write_final(result.theta, result.best_theta, result.best_loss, result.best_step,
+                                 design, best_design)
+        except TraceError as error:   # the run's end could not be written: the trace says so
+            if self.file is not None:
+                self.set_status("failed", f"{status} ({message}), then: {error}", ended=True)
+            self.close()
+            raise
+        try:
+            self.set_status(status, message, ended=True)
+        finally:
+            self.close()
