@@ -37,13 +37,12 @@ def _options(pairs) -> dict:
     return options
 
 
-def make_probe(spec: str):
-    """``NAME`` or ``NAME:key=value,key=value`` -> a probe instance."""
-    name, _, rest = spec.partition(":")
+def probe_entry(text: str) -> dict:
+    """``NAME`` or ``NAME:key=value,key=value`` -> ``{"name": NAME, key: value, ...}``."""
+    name, _, rest = text.partition(":")
     # commas inside brackets belong to a list value: at=[0,10,20]
     options = _options([p for p in re.split(r",(?![^\[]*\])", rest) if p]) if rest else {}
-    from landscape.registry import build_probe
-    return build_probe(name, options)
+    return {"name": name, **options}
 
 
 def _positive(text: str) -> int:
@@ -58,25 +57,19 @@ def _positive(text: str) -> int:
 
 # -- commands --------------------------------------------------------------------------------
 def cmd_run(args) -> int:
-    import landscape as L
+    from landscape.spec import RunSpec
     from landscape.trace import TraceWriter
 
-    if args.steps < 0:
-        raise CLIError(f"--steps must be >= 0, got {args.steps}")
-    problem = L.problems.get(args.problem)
-    optimizer = L.optim.build(args.optimizer, **_options(args.option))
-    probes = [make_probe(spec) for spec in args.probe or ()]
-    out = Path(args.out or f"runs/{problem.name}_{args.model}_{args.optimizer}_p{args.penal:g}_s{args.seed}.h5")
-    model_options = _options(args.model_option)
-    writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=args.snapshot_every,
-                         config={"model": args.model, "model_options": model_options})
-    try:
-        model = L.models.build(args.model, problem, seed=args.seed, precision=args.precision, **model_options)
-    except (TypeError, RuntimeError) as error:
-        raise CLIError(f"bad --model-option for {args.model}: {error}") from None
-    objective = L.Objective(problem, model, penal=args.penal, filter=not args.no_filter)
-    result = L.run(objective, optimizer, steps=args.steps, seed=args.seed, probes=probes, trace=writer,
-                   progress=not args.no_progress, threads=args.threads)
+    spec = RunSpec(problem=args.problem, model=args.model, model_options=_options(args.model_option),
+                   seed=args.seed, precision=args.precision, penal=args.penal, filter=not args.no_filter,
+                   optimizer=args.optimizer, optimizer_options=_options(args.option), steps=args.steps,
+                   probes=[probe_entry(text) for text in args.probe or ()], snapshot_every=args.snapshot_every,
+                   threads=args.threads)
+    problem = spec.build_problem()
+    out = Path(args.out or f"runs/{problem.name}_{spec.model}_{spec.optimizer}_p{spec.penal:g}_s{spec.seed}.h5")
+    writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=spec.snapshot_every, spec=spec,
+                         config={"model": spec.model, "model_options": dict(spec.model_options)})
+    result = spec.run(trace=writer, progress=not args.no_progress)   # builds the model before any file exists
     print(f"{result.status}: {result.message}")
     print(f"steps {result.steps}, evaluations {result.evaluations}, final loss {result.final_loss:.6g}, "
           f"best {result.best_loss:.6g} at step {result.best_step}, {result.wall_time:.1f} s")

@@ -179,16 +179,12 @@ def _optimizer_entry(entry) -> tuple[str, dict]:
 
 
 def _validate(config: dict) -> None:
-    from . import models, optim, problems
     if not isinstance(config, Mapping):
         raise SweepError(f"a sweep config is a table of keys (name, out, steps, axes, ...) at the top level, "
                          f"got a {type(config).__name__}")
     retries = config.get("retries", 2)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise SweepError(f"retries: {retries!r} is not an integer >= 0")
-    every = config.get("snapshot_every")
-    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-        raise SweepError(f"snapshot_every: {every!r} is not a positive integer (or leave it out)")
     axes = config.get("axes")
     if not isinstance(axes, Mapping) or not axes:
         raise SweepError("the config needs an [axes] table (problem, model, penal, optimizer, seed)")
@@ -198,60 +194,63 @@ def _validate(config: dict) -> None:
     for required in ("problem", "optimizer"):
         if required not in axes:
             raise SweepError(f"the axes need {required!r}")
-    for entry in _as_list("problem", axes["problem"]):
-        try:
-            problems.get(str(entry))
-        except (KeyError, ValueError) as error:
-            raise SweepError(f"axis 'problem': {error.args[0]}") from None
-    for entry in _as_list("model", axes.get("model", ["pixel"])):
-        kind, options = _model_entry(entry)
-        if kind not in models.KINDS:
-            raise SweepError(f"axis 'model': unknown model kind {kind!r}; known: {', '.join(models.KINDS)}")
-        for name in _as_list("problem", axes["problem"]):   # build it once per problem: options and sizes
-            try:
-                models.build(kind, problems.get(str(name)), seed=0, **options)
-            except (TypeError, ValueError, RuntimeError) as error:
-                raise SweepError(f"axis 'model': {kind} with options {options} on {name}: {error}") from None
-    for entry in _as_list("optimizer", axes["optimizer"]):
-        name, options = _optimizer_entry(entry)
-        try:
-            optim.build(name, **options)
-        except optim.OptimizerError as error:
-            raise SweepError(f"axis 'optimizer': {error}") from None
-    for entry in _as_list("penal", axes.get("penal", [3.0])):
-        if isinstance(entry, bool) or not isinstance(entry, (int, float)) or not 1 <= entry < math.inf:
-            raise SweepError(f"axis 'penal': {entry!r} is not a finite number >= 1")
-    for entry in _as_list("seed", axes.get("seed", [0])):
-        if not isinstance(entry, int) or isinstance(entry, bool):
-            raise SweepError(f"axis 'seed': {entry!r} is not an integer")
-    from .precision import PRECISIONS
-    for entry in _as_list("precision", axes.get("precision", ["mixed"])):
-        if entry not in PRECISIONS:
-            raise SweepError(f"axis 'precision': {entry!r}; accepted: {', '.join(PRECISIONS)}")
-    if config.get("threads") is not None:
-        from .threads import policy
-        try:
-            policy(config["threads"])
-        except ValueError as error:
-            raise SweepError(f"threads: {error}") from None
-    steps = axes.get("steps", config.get("steps"))
-    if steps is None:
-        raise SweepError("give 'steps' (top level or as an axis)")
-    for entry in _as_list("steps", steps):
-        if not isinstance(entry, int) or isinstance(entry, bool) or entry < 0:
-            raise SweepError(f"steps: {entry!r} is not an integer >= 0")
+    _check_values(config, axes)
     for rule in config.get("exclude", []):
         if not isinstance(rule, Mapping) or not rule:
             raise SweepError(f"exclude entry {rule!r} must be a non-empty table")
         for axis in rule:
             if axis not in AXES:
                 raise SweepError(f"exclude entry {dict(rule)!r}: unknown axis {axis!r}")
-    for probe in config.get("probes", []):
-        if not isinstance(probe, Mapping) or "name" not in probe:
-            raise SweepError(f"probe entry {probe!r} must be a table with 'name'")
-        from .registry import probe_names
-        if probe["name"] not in probe_names():
-            raise SweepError(f"unknown probe {probe['name']!r}; available: {', '.join(probe_names())}")
+
+
+def _check_values(config: Mapping, axes: Mapping) -> None:
+    """Every axis value and top-level setting, checked by :class:`~landscape.spec.RunSpec` (one value at a
+    time against the first of the others), and every model built once per problem."""
+    from .spec import RunSpec, RunSpecError
+    steps = axes.get("steps", config.get("steps"))
+    if steps is None:
+        raise SweepError("give 'steps' (top level or as an axis)")
+    firsts = {axis: _as_list(axis, axes[axis])[0] for axis in axes}
+    base = {"problem": str(firsts["problem"]), "optimizer": _optimizer_entry(firsts["optimizer"])[0],
+            "optimizer_options": _optimizer_entry(firsts["optimizer"])[1], "steps": 0,
+            "threads": config.get("threads"), "snapshot_every": config.get("snapshot_every"),
+            "probes": config.get("probes", []), "filter": config.get("filter", True)}
+
+    def check(axis: str, **values):
+        try:
+            return RunSpec(**{**base, **values})
+        except RunSpecError as error:
+            where = f"axis {error.field!r}" if error.field in axes else error.field
+            raise SweepError(f"{where}: {error.reason}") from None
+
+    for entry in _as_list("problem", axes["problem"]):
+        check("problem", problem=str(entry))
+    for entry in _as_list("optimizer", axes["optimizer"]):
+        name, options = _optimizer_entry(entry)
+        check("optimizer", optimizer=name, optimizer_options=options)
+    for key in ("threads", "snapshot_every", "probes", "filter"):
+        check(key)
+    for axis in ("penal", "seed", "precision", "steps"):
+        values = axes.get(axis, steps if axis == "steps" else None)
+        for entry in ([] if values is None else _as_list(axis, values)):
+            check(axis, **{axis: entry})
+    for entry in _as_list("model", axes.get("model", ["pixel"])):
+        kind, options = _model_entry(entry)
+        for problem in _as_list("problem", axes["problem"]):     # built once per problem: options and sizes
+            try:
+                check("model", model=kind, model_options=options, problem=str(problem)).check_model()
+            except RunSpecError as error:
+                raise SweepError(f"axis 'model': {error.reason}") from None
+
+
+def task_spec(task: Mapping):
+    """The :class:`~landscape.spec.RunSpec` of one expanded task."""
+    from .spec import RunSpec
+    return RunSpec(problem=task["problem"], model=task["model"]["kind"], model_options=task["model"]["options"],
+                   seed=task["seed"], precision=task.get("precision", "mixed"), penal=task["penal"],
+                   filter=task["filter"], optimizer=task["optimizer"]["name"],
+                   optimizer_options=task["optimizer"]["options"], steps=task["steps"], probes=task["probes"],
+                   snapshot_every=task["snapshot_every"], threads=task.get("threads"))
 
 
 def _matches(task: dict, rule: Mapping) -> bool:
@@ -355,29 +354,18 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
 
 def run_task(task: Task) -> dict:
     """Run one task in this process (a Dask worker), writing its trace; returns its index row."""
-    from . import models, optim, problems
-    from .registry import build_probe
-    from .objective import Objective
-    from .runner import run
     from .trace import TraceWriter
 
     status = _trace_status(task.trace)
     if status in TERMINAL:
         return _summary(task, status)
-    c = task.config
     try:
-        problem = problems.get(c["problem"])
-        model = models.build(c["model"]["kind"], problem, seed=c["seed"], precision=c.get("precision", "mixed"),
-                             **c["model"]["options"])
-        objective = Objective(problem, model, penal=c["penal"], filter=c["filter"])
-        probes = [build_probe(p["name"], {k: v for k, v in p.items() if k != "name"}) for p in c["probes"]]
+        spec = task_spec(task.config)
         # a trace left "running" by a worker that died is replaced (its task is being retried)
-        writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=c["snapshot_every"],
-                             config={"model": c["model"]["kind"], "model_options": c["model"]["options"],
-                                     "sweep_task": task.name})
-        optimizer = optim.build(c["optimizer"]["name"], **c["optimizer"]["options"])
-        run(objective, optimizer, steps=c["steps"], seed=c["seed"], probes=probes, trace=writer, progress=False,
-            threads=c.get("threads"))
+        writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=spec.snapshot_every,
+                             spec=spec, config={"model": spec.model, "model_options": dict(spec.model_options),
+                                                "sweep_task": task.name})
+        spec.run(trace=writer, progress=False)
     except Exception as error:   # noqa: BLE001 - a failed task is recorded and the sweep goes on
         return _summary(task, "failed", f"{type(error).__name__}: {error}")
     return _summary(task, _trace_status(task.trace) or "failed")

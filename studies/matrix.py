@@ -111,6 +111,18 @@ def tuned_step_size(optimizer: str, model: str, penal: float, code: str, m: int 
     return float(rows["tuned_lr"].iloc[-1])
 
 
+class _Lazy:
+    """A value computed when first asked for (see :func:`resolved`)."""
+
+    def __init__(self, compute):
+        self.compute = compute
+
+
+def resolved(entry: dict) -> dict:
+    """An optimizer entry with its lazily looked-up step size filled in."""
+    return {k: (v.compute() if isinstance(v, _Lazy) else v) for k, v in entry.items()}
+
+
 def optimizers(model: str, penal: float, code: str, budgets: Budgets, step_sizes: str = "thesis",
                quick: bool = False) -> dict:
     """``{label: (optimizer entry, steps)}`` for one case."""
@@ -118,12 +130,13 @@ def optimizers(model: str, penal: float, code: str, budgets: Budgets, step_sizes
         lookup, tm = step_size, thesis_model(model)
     else:
         lookup, tm = (lambda *a, **k: tuned_step_size(*a, **k, quick=quick)), model
-    lr = {"GD": lookup("gd", tm, penal, code), "HD_M1": lookup("hd", tm, penal, code, m=1),
-          "HD_M10": lookup("hd", tm, penal, code, m=10)}
+    def lr(optimizer, m=None):   # looked up only for the cells asked for (a search may still be running)
+        return _Lazy(lambda: lookup(optimizer, tm, penal, code, m=m))
+
     return {
-        "GD": ({"name": "gd", "lr": lr["GD"]}, budgets.gd),
-        "HD_M1": ({"name": "hd", "m": 1, "lr": lr["HD_M1"]}, budgets.descent),
-        "HD_M10": ({"name": "hd", "m": 10, "lr": lr["HD_M10"]}, budgets.descent),
+        "GD": ({"name": "gd", "lr": lr("gd")}, budgets.gd),
+        "HD_M1": ({"name": "hd", "m": 1, "lr": lr("hd", 1)}, budgets.descent),
+        "HD_M10": ({"name": "hd", "m": 10, "lr": lr("hd", 10)}, budgets.descent),
         "GD_LS": ({"name": "gd_ls"}, budgets.descent),
         "L-BFGS_M1": ({"name": "scipy_lbfgsb", "m": 1, "maxfun": budgets.lbfgs}, budgets.lbfgs),
         "L-BFGS": ({"name": "scipy_lbfgsb", "m": 10, "maxfun": budgets.lbfgs}, budgets.lbfgs),
@@ -163,6 +176,7 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
             path = curve_path(model, penal, code, label, step_sizes, quick)
             if not quick and committed(path, budgets.seeds):
                 continue   # this cell's full-setting curves are in the repository: nothing to run
+            entry = resolved(entry)
             config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
                       "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
                                "seed": list(budgets.seeds), "optimizer": [entry], "precision": [precision]}}

@@ -252,7 +252,7 @@ def test_cli_errors_are_one_line_and_non_zero(tmp_path):
     cases = {
         "exists": (["run", "--problem", "A", "--steps", "2", "-o", str(existing)], "exists"),
         "problem": (["run", "--problem", "nonexistent_problem", "--steps", "2"], "unknown problem"),
-        "steps": (["run", "--problem", "A", "--steps", "-3"], "--steps must be >= 0"),
+        "steps": (["run", "--problem", "A", "--steps", "-3"], "steps: -3 is not an integer >= 0"),
         "probe": (["run", "--problem", "A", "--probe", "no_such_probe"], "unknown probe 'no_such_probe'"),
         "optimizer": (["run", "--problem", "A", "--optimizer", "sgdd"], "unknown optimizer"),
         "path": (["run", "--problem", "A", "-o", str(blocker / "x.h5")], "cannot create the directory"),

@@ -301,7 +301,7 @@ class Trace:
         return self._final_image("best_design")
 
     def objective(self):
-        """Rebuild the run's :class:`~landscape.Objective` from the config (problem, model, seed, penal)."""
+        """Rebuild the run's :class:`~landscape.Objective` (problem, model and its seed, precision, penal, filter)."""
         from .. import models, problems
         from ..objective import Objective
         config = self.config

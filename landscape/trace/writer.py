@@ -61,13 +61,15 @@ class TraceWriter:
     """Writes one run into ``path``; pass it as ``landscape.run(..., trace=writer)`` or use :class:`Recorder`.
 
     ``overwrite=False`` (the default) refuses an existing file and leaves it
-    untouched. ``snapshot_every`` stores theta and the design every N steps
+    untouched. ``spec`` (a :class:`~landscape.spec.RunSpec`) is stored in the
+    config, so that :meth:`RunSpec.from_trace <landscape.spec.RunSpec.from_trace>` gives it back. ``snapshot_every`` stores theta and the design every N steps
     (and at the last step); ``snapshot_at`` at the listed steps.
     """
 
     def __init__(self, path, overwrite: bool = False, snapshot_every: int | None = None,
-                 snapshot_at: Sequence[int] = (), config: Mapping | None = None):
+                 snapshot_at: Sequence[int] = (), config: Mapping | None = None, spec=None):
         self.path = Path(path)
+        self.spec = spec
         self.overwrite = overwrite
         if snapshot_every is not None and (not isinstance(snapshot_every, (int, np.integer))
                                            or snapshot_every < 1):
@@ -313,6 +315,8 @@ class TraceWriter:
             "probes": [probe.config() if hasattr(probe, "config") else {"name": probe.name} for probe in probes],
             "snapshot_every": self.snapshot_every,
         }
+        if self.spec is not None:
+            config["spec"] = self.spec.to_dict()
         design_shape = tuple(problem.shape) if problem is not None else None
         self.open(config, objective.num_params, design_shape,
                   {probe.name: probe_outputs(probe, objective) for probe in probes}, objective)

@@ -1,0 +1,220 @@
+"""One run, described once: :class:`RunSpec`, validated, buildable and stored in every trace.
+
+A spec names everything a run depends on (problem, parameterization and its
+options and seed, precision, penalization, filter, optimizer and its options,
+step budget, probes, snapshot schedule, threads). The command line, sweeps,
+the step-size search and the trace reader all go through it, so a
+configuration is checked in one place and rebuilt the same way everywhere::
+
+    spec = RunSpec(problem="A", model="cnn_transpose", optimizer="gd", optimizer_options={"lr": 1e-6},
+                   steps=500, seed=3)
+    result = spec.run(trace="runs/a.h5")          # or spec.build_objective(), spec.build_optimizer()
+    RunSpec.from_json(spec.to_json()) == spec     # True; RunSpec.from_trace("runs/a.h5") == spec too
+
+Checks that need no model (names, types, ranges, optimizer and probe options)
+run when the spec is made; :meth:`check_model` also builds the model once, to
+check its options and size (``landscape sweep --dry-run`` does this once per
+distinct model and problem).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any, Mapping
+
+__all__ = ["RunSpec", "RunSpecError"]
+
+
+class RunSpecError(ValueError):
+    """A field of a run specification that cannot be run: ``field`` and ``reason`` (the bad value, what is accepted)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def _frozen(mapping, what: str) -> Mapping[str, Any]:
+    if mapping is None:
+        return MappingProxyType({})
+    if not isinstance(mapping, Mapping):
+        raise RunSpecError(what, f"{mapping!r} is not a table of key = value")
+    return MappingProxyType({str(k): v for k, v in dict(mapping).items()})
+
+
+def _integer(value, what: str, low: int | None = None, accepted: str | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
+        raise RunSpecError(what, f"{value!r} is not {accepted or 'an integer' + (f' >= {low}' if low is not None else '')}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated, immutable description of one run (see the module docstring)."""
+
+    problem: str
+    model: str = "pixel"
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    precision: str = "mixed"
+    penal: float = 3.0
+    filter: bool = True
+    optimizer: str = "lbfgs"
+    optimizer_options: Mapping[str, Any] = field(default_factory=dict)
+    steps: int = 100
+    probes: tuple = ()
+    snapshot_every: int | None = None
+    threads: int | None = None
+
+    def __post_init__(self):
+        from . import models, optim, problems
+        from .precision import PRECISIONS
+        set_ = lambda name, value: object.__setattr__(self, name, value)   # noqa: E731 - frozen fields
+        try:
+            problems.get(str(self.problem))
+        except (KeyError, ValueError) as error:
+            raise RunSpecError("problem", str(error.args[0])) from None
+        set_("problem", str(self.problem))
+        if self.model not in models.KINDS:
+            raise RunSpecError("model", f"unknown model kind {self.model!r}; accepted: {', '.join(models.KINDS)}")
+        set_("model_options", _frozen(self.model_options, "model_options"))
+        set_("seed", _integer(self.seed, "seed"))
+        if self.precision not in PRECISIONS:
+            raise RunSpecError("precision", f"{self.precision!r}; accepted: {', '.join(PRECISIONS)}")
+        if isinstance(self.penal, bool) or not isinstance(self.penal, (int, float)) \
+                or not 1 <= self.penal < math.inf:
+            raise RunSpecError("penal", f"{self.penal!r} is not a finite number >= 1")
+        set_("penal", float(self.penal))
+        if not isinstance(self.filter, bool):
+            raise RunSpecError("filter", f"{self.filter!r} is not true or false")
+        set_("optimizer_options", _frozen(self.optimizer_options, "optimizer_options"))
+        try:
+            optim.build(self.optimizer, **self.optimizer_options)
+        except optim.OptimizerError as error:
+            raise RunSpecError("optimizer", str(error)) from None
+        set_("steps", _integer(self.steps, "steps", 0))
+        set_("probes", tuple(self._probe_entry(p) for p in (self.probes or ())))
+        if self.snapshot_every is not None:
+            set_("snapshot_every", _integer(self.snapshot_every, "snapshot_every", 1,
+                                            "a positive integer (or leave it out)"))
+        if self.threads is not None:
+            from .threads import policy
+            try:
+                policy(self.threads)
+            except ValueError as error:
+                raise RunSpecError("threads", str(error)) from None
+        self.build_probes()          # options a probe does not take are refused now
+
+    @staticmethod
+    def _probe_entry(entry) -> Mapping[str, Any]:
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, Mapping) or "name" not in entry:
+            raise RunSpecError("probes", f"entry {entry!r} is not a probe name or a table with 'name'")
+        return _frozen(entry, "a probe entry")
+
+    # -- building ---------------------------------------------------------------------
+    def build_problem(self):
+        from . import problems
+        return problems.get(self.problem)
+
+    def build_model(self, problem=None):
+        """The parameterization, seeded with ``seed``; bad options or sizes raise :class:`RunSpecError`."""
+        from . import models
+        problem = problem if problem is not None else self.build_problem()
+        try:
+            return models.build(self.model, problem, seed=self.seed, precision=self.precision,
+                                **self.model_options)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise RunSpecError("model", f"{self.model} with options {dict(self.model_options)} on {self.problem}: "
+                                        f"{error}") from None
+
+    def check_model(self) -> None:
+        """Build the model once (options, sizes, memory); raises :class:`RunSpecError` if it cannot be."""
+        self.build_model()
+
+    def build_objective(self):
+        """The :class:`~landscape.Objective` this spec describes."""
+        from .objective import Objective
+        problem = self.build_problem()
+        return Objective(problem, self.build_model(problem), penal=self.penal, filter=self.filter,
+                         precision=self.precision)
+
+    def build_optimizer(self):
+        from . import optim
+        return optim.build(self.optimizer, **self.optimizer_options)
+
+    def build_probes(self) -> list:
+        from .registry import RegistryError, build_probe
+        built = []
+        for entry in self.probes:
+            try:
+                built.append(build_probe(entry["name"], {k: v for k, v in entry.items() if k != "name"}))
+            except RegistryError as error:
+                raise RunSpecError("probes", str(error)) from None
+        return built
+
+    def run(self, trace=None, progress: bool = True, overwrite: bool = False, **run_options):
+        """Build everything and :func:`landscape.run` it; ``trace`` is a path or a writer (or None)."""
+        from .runner import run
+        from .trace import TraceWriter
+        if trace is not None and not hasattr(trace, "start"):
+            trace = TraceWriter(trace, overwrite=overwrite, snapshot_every=self.snapshot_every, spec=self)
+        return run(self.build_objective(), self.build_optimizer(), steps=self.steps, seed=self.seed,
+                   probes=self.build_probes(), trace=trace, progress=progress, threads=self.threads,
+                   **run_options)
+
+    # -- round trip -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (tables as dicts, probes as a list)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["model_options"] = dict(self.model_options)
+        out["optimizer_options"] = dict(self.optimizer_options)
+        out["probes"] = [dict(p) for p in self.probes]
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
+        """A spec from :meth:`to_dict` output, or from a trace's config (which holds more keys)."""
+        if not isinstance(data, Mapping):
+            raise RunSpecError("spec", f"a run spec is a table, got a {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("threads"), Mapping):       # a trace records the counts it ran with
+            values["threads"] = values["threads"].get("torch")
+        if values.get("precision") is None:
+            values["precision"] = "float64"        # traces from before the precision option
+        if "problem" not in values:
+            raise RunSpecError("problem", "a run spec needs a problem")
+        return cls(**values)
+
+    @classmethod
+    def from_trace(cls, trace) -> "RunSpec":
+        """The spec a trace (an open :class:`~landscape.Trace` or a path) was run with.
+
+        Traces written from a spec store it whole; for others (``landscape.run``
+        on a hand-built objective, older traces) it is read off the config.
+        """
+        from .trace import open_trace
+        if not hasattr(trace, "config"):
+            with open_trace(trace) as opened:
+                return cls.from_trace(opened)
+        config = trace.config
+        return cls.from_dict(config["spec"] if "spec" in config else config)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunSpec":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise RunSpecError("spec", f"not JSON: {error}") from None
+
+    def __hash__(self):
+        return hash(self.to_json())
+
+    def __eq__(self, other):
+        return isinstance(other, RunSpec) and self.to_dict() == other.to_dict()
