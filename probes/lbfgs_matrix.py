@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from landscape.objective import LinearOperator
+from landscape.optim.directions import two_loop_pairs
 
 __all__ = ["CompactLBFGS", "InverseLBFGS"]
 
@@ -79,17 +80,8 @@ class InverseLBFGS(LinearOperator):
 
     def matmat(self, block):
         c = self.compact
-        q = torch.as_tensor(block, dtype=torch.float64).clone()
-        alphas = []
-        for i in range(c.m - 1, -1, -1):
-            a = c.rho[i] * (c.S[:, i] @ q)          # (k,)
-            q.addr_(c.Y[:, i], a, alpha=-1.0)       # rank-one updates in place: no (n, k) temporaries
-            alphas.append(a)
-        r = q.mul_(c.gamma)
-        for i, a in zip(range(c.m), reversed(alphas)):
-            b = c.rho[i] * (c.Y[:, i] @ r)
-            r.addr_(c.S[:, i], a - b)
-        return r
+        return two_loop_pairs(torch.as_tensor(block, dtype=torch.float64), list(c.S.T), list(c.Y.T),
+                              [c.rho[i] for i in range(c.m)], c.gamma)
 
     def inverse(self) -> CompactLBFGS:
         return self.compact

@@ -65,23 +65,36 @@ class LBFGSMemory:
 
 
 def two_loop(grad: torch.Tensor, memory: LBFGSMemory, overwrite: bool = False) -> torch.Tensor:
-    """``H g`` by the two-loop recursion over ``memory`` (newest pair last).
-
-    With ``overwrite`` the result is computed in the storage of ``grad`` (no
-    copy: at millions of parameters every fresh vector costs page faults).
-    """
-    q = grad if overwrite else grad.clone()
+    """``H g`` by the two-loop recursion over ``memory`` (newest pair last); see :func:`two_loop_pairs`."""
     pairs = list(memory.pairs) if len(memory) else []
+    return two_loop_pairs(grad, [s for s, _, _ in pairs], [y for _, y, _ in pairs], [1.0 / sy for _, _, sy in pairs],
+                          memory.gamma, overwrite=overwrite)
+
+
+def two_loop_pairs(block: torch.Tensor, S, Y, rho, gamma: float, overwrite: bool = False) -> torch.Tensor:
+    """``H v`` for a vector or every column of a block ``(n, k)``, by the two-loop recursion.
+
+    ``H`` is the L-BFGS inverse Hessian approximation from ``H_0 = gamma I`` and
+    the pairs ``(S[i], Y[i])``, oldest first, with ``rho[i] = 1 / (s_i' y_i)``
+    (Nocedal and Wright, algorithm 7.4). The one implementation behind the
+    optimizers' directions and :class:`probes.lbfgs_matrix.InverseLBFGS`. With
+    ``overwrite`` the result is computed in the storage of ``block`` (no copy:
+    at millions of parameters every fresh vector costs page faults).
+    """
+    q = block if overwrite else block.clone()
+    if not len(S):
+        return q
+    columns = q.unsqueeze(1) if q.ndim == 1 else q      # a view: updates land in q
     alphas = []
-    for s, y, sy in reversed(pairs):
-        a = float(s @ q) / sy
-        q.add_(y, alpha=-a)
+    for s, y, r in zip(reversed(S), reversed(Y), reversed(rho)):
+        a = r * (s @ columns)                      # (k,)
+        columns.addr_(y, a, alpha=-1.0)            # rank-one updates in place: no (n, k) temporaries
         alphas.append(a)
-    r = q.mul_(memory.gamma) if pairs else q
-    for (s, y, sy), a in zip(pairs, reversed(alphas)):
-        b = float(y @ r) / sy
-        r.add_(s, alpha=a - b)
-    return r
+    columns.mul_(gamma)
+    for s, y, r, a in zip(S, Y, rho, reversed(alphas)):
+        b = r * (y @ columns)
+        columns.addr_(s, a - b)
+    return q
 
 
 class SteepestDescent:
