@@ -39,7 +39,7 @@ from .design import physical_density
 from .physics import compliance
 from .precision import PRECISIONS, network_dtype
 
-__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "PRECISIONS",
+__all__ = ["Objective", "hessian_vector_products", "FunctionObjective", "HessianOperator", "LinearOperator", "PRECISIONS",
            "network_dtype"]
 
 
@@ -104,6 +104,23 @@ class HessianOperator(LinearOperator):
 
     def matmat(self, block):
         return self.objective.hvp(self.theta, block)
+
+
+def hessian_vector_products(loss, point: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Exact ``H v`` of a scalar ``loss`` at ``point``, for ``v`` of shape (n,) or a block (n, k).
+
+    Forward-over-reverse, ``jvp(grad(loss))``, vectorized over the columns of a
+    block with ``vmap``. The one implementation behind :meth:`Objective.hvp` and
+    the density-space Hessian of :mod:`probes.density_hessian`.
+    """
+    grad = torch.func.grad(loss)
+
+    def single(direction):
+        return torch.func.jvp(grad, (point,), (direction,))[1]
+
+    if v.dim() == 1:
+        return single(v)
+    return torch.func.vmap(single, in_dims=1, out_dims=1)(v)
 
 
 class Objective:
@@ -207,14 +224,7 @@ class Objective:
             raise ValueError("v holds NaN or infinite entries; a Hessian-vector product needs a finite direction")
         if not bool(torch.isfinite(theta).all()):
             raise ValueError("theta holds NaN or infinite entries")
-        grad = torch.func.grad(self.loss_graph)
-
-        def single(direction):
-            return torch.func.jvp(grad, (theta,), (direction,))[1]
-
-        if v.dim() == 1:
-            return single(v)
-        return torch.func.vmap(single, in_dims=1, out_dims=1)(v)
+        return hessian_vector_products(self.loss_graph, theta, v)
 
     def module_loss(self) -> torch.Tensor:
         """Compliance at the module's own current parameters, differentiable with respect to them.

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from landscape.design import cone_filter, physical_density
-from landscape.objective import LinearOperator
+from landscape.objective import LinearOperator, hessian_vector_products
 from landscape.physics import compliance
 
 __all__ = ["DensityHessian", "density_hessian"]
@@ -49,13 +49,7 @@ class DensityHessian(LinearOperator):
         return compliance(self.problem, full, self.penal)
 
     def matmat(self, block):
-        block = torch.as_tensor(block, dtype=torch.float64)
-        grad = torch.func.grad(self.loss)
-
-        def single(v):
-            return torch.func.jvp(grad, (self.point,), (v,))[1]
-
-        return torch.func.vmap(single, in_dims=1, out_dims=1)(block)
+        return hessian_vector_products(self.loss, self.point, torch.as_tensor(block, dtype=torch.float64))
 
 
 def density_hessian(objective, theta=None, before_filter: bool = False) -> DensityHessian:
