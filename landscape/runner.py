@@ -160,7 +160,7 @@ class Ledger:
         return time.perf_counter() - self.clock
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
     """The outcome of :func:`run`."""
 

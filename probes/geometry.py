@@ -23,13 +23,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["interpolate", "Interpolation", "between_initializations", "iterates_to_final",
+__all__ = ["Projection", "interpolate", "Interpolation", "between_initializations", "iterates_to_final",
            "initializations_to_final", "along_trajectory", "filter_normalized_direction", "losses",
            "Surface", "surface", "Plane", "random_plane", "pca_plane", "hessian_plane", "project"]
 
@@ -220,13 +220,20 @@ def hessian_plane(objective, center=None, steps: int = 30, seed: int = 0) -> Pla
                  {"eigenvalues": pairs.top.tolist()})
 
 
-def project(plane: Plane, thetas) -> tuple[np.ndarray, np.ndarray]:
+class Projection(NamedTuple):
+    """Points seen in a plane: least-squares ``coordinates`` (k, 2) and each point's ``residual`` distance."""
+
+    coordinates: np.ndarray
+    residual: np.ndarray
+
+
+def project(plane: Plane, thetas) -> Projection:
     """Least-squares coordinates (k, 2) of points in the plane, and each point's residual distance."""
     A = torch.stack([plane.d1, plane.d2], dim=1)
     X = torch.as_tensor(np.asarray(thetas), dtype=torch.float64).reshape(-1, A.shape[0]) - plane.center
     coords = torch.linalg.lstsq(A, X.T).solution.T
     residual = (X - coords @ A.T).norm(dim=1)
-    return coords.numpy(), residual.numpy()
+    return Projection(coords.numpy(), residual.numpy())
 
 
 @dataclass

@@ -23,6 +23,7 @@ the same value suits operators of any scale. Settings:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ import torch
 
 from .linalg import lanczos, rademacher
 
-__all__ = ["Density", "slq", "quadrature", "smooth", "kernel_width", "smoothed_density", "THESIS", "GHORBANI"]
+__all__ = ["Density", "Quadrature", "slq", "quadrature", "smooth", "kernel_width", "smoothed_density", "THESIS", "GHORBANI"]
 
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz   # NumPy 2 renamed it
 
@@ -71,7 +72,14 @@ def default_grid(low: float, high: float, sigma: float, size: int = 1000) -> np.
     return np.linspace(low - pad, high + pad, size)
 
 
-def quadrature(operator, runs: int = 3, steps: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+class Quadrature(NamedTuple):
+    """Gauss quadrature rules of SLQ: ``nodes`` and ``weights``, each (runs, steps)."""
+
+    nodes: np.ndarray
+    weights: np.ndarray
+
+
+def quadrature(operator, runs: int = 3, steps: int = 50, seed: int = 0) -> Quadrature:
     """Gauss quadrature nodes and weights (runs, steps) from ``runs`` Lanczos runs (NaN/0 padding if a run ends early)."""
     if runs < 1 or steps < 1:
         raise ValueError(f"runs and steps must be positive, got runs={runs}, steps={steps}")
@@ -85,7 +93,7 @@ def quadrature(operator, runs: int = 3, steps: int = 50, seed: int = 0) -> tuple
         m = run.steps
         nodes[r, :m] = run.ritz_values.numpy()
         weights[r, :m] = run.quadrature_weights.numpy()
-    return nodes, weights
+    return Quadrature(nodes, weights)
 
 
 def kernel_width(sigma2: float, low: float, high: float) -> float:
