@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from landscape.design import cone_filter, physical_density
-from landscape.objective import LinearOperator, hessian_vector_products
+from landscape.operators import LinearOperator, hessian_vector_products
 from landscape.physics import compliance
 
 __all__ = ["DensityHessian", "density_hessian"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from landscape.objective import LinearOperator
+from landscape.operators import LinearOperator
 from landscape.optim.directions import two_loop_pairs
 
 __all__ = ["CompactLBFGS", "InverseLBFGS"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from landscape.objective import LinearOperator
+from landscape.operators import LinearOperator
 
 BREAKDOWN = 1e-10   # beta below this fraction of |A| ends the run
 

@@ -26,7 +26,7 @@ import itertools
 import numpy as np
 import torch
 
-from landscape.objective import LinearOperator
+from landscape.operators import LinearOperator
 
 from .base import Probe
 from .linalg import extreme_eigenpairs

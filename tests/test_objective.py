@@ -69,7 +69,7 @@ def test_value_and_grad_matches_autograd_and_loss():
 
 def test_scipy_linear_operator_view():
     obj, theta = _objective("pixel")
-    op = obj.hessian(theta).scipy()
+    op = obj.hessian(theta).to_scipy()
     v = np.random.randn(obj.num_params)
     np.testing.assert_allclose(op @ v, obj.hvp(theta, torch.from_numpy(v)).numpy(), rtol=1e-12)
     np.testing.assert_allclose(op.matmat(np.stack([v, 2 * v], 1))[:, 1], 2 * (op @ v), rtol=1e-12)

@@ -42,7 +42,7 @@ def test_lanczos_extreme_eigenvalues_match_eigh(dense_hessians, kind):
     assert torch.allclose(top.bottom, exact[:5], rtol=0, atol=1e-6 * scale)
     assert float(top.top_residuals.max()) < 1e-5 * scale
     # SciPy's ARPACK on the same operator agrees
-    arpack = np.sort(spla.eigsh(operator.scipy(), k=5, which="LA", tol=1e-12)[0])[::-1]
+    arpack = np.sort(spla.eigsh(operator.to_scipy(), k=5, which="LA", tol=1e-12)[0])[::-1]
     np.testing.assert_allclose(arpack, top.top.numpy(), rtol=0, atol=1e-6 * scale)
 
 

@@ -1,0 +1,96 @@
+"""Linear operators on R^n: the Hessian of an objective, the L-BFGS matrices, test matrices.
+
+:class:`LinearOperator` is the small protocol every curvature probe takes:
+``matmat`` on a block ``(n, k)``, with ``matvec``, ``@``, ``to_dense`` and
+``to_scipy`` (a ``scipy.sparse.linalg.LinearOperator``) from it.
+:func:`hessian_vector_products` is the one exact HVP (forward-over-reverse),
+and :class:`HessianOperator` wraps :meth:`landscape.Objective.hvp` at a point.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse.linalg as spla
+import torch
+
+__all__ = ["LinearOperator", "HessianOperator", "hessian_vector_products"]
+
+
+def _real(value, name: str) -> torch.Tensor:
+    """``value`` as a float64 tensor; complex input is refused rather than silently truncated."""
+    if torch.is_tensor(value) and value.is_complex() or np.iscomplexobj(value):
+        raise ValueError(f"{name} must be real, got a complex array (its imaginary part would be dropped)")
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+def _as_theta(theta, n) -> torch.Tensor:
+    theta = _real(theta, "theta")
+    if theta.shape != (n,):
+        raise ValueError(f"theta must be a flat vector of length {n}, got shape {tuple(theta.shape)}")
+    return theta
+
+
+class LinearOperator:
+    """A symmetric linear operator on R^n: ``matvec``, ``matmat`` and a SciPy view.
+
+    Subclasses implement :meth:`matmat` for a block ``(n, k)``; ``matvec`` and
+    ``@`` follow. This is the small protocol shared by the Hessian, the L-BFGS
+    matrix and test matrices.
+    """
+
+    shape: tuple[int, int]
+    dtype = torch.float64
+
+    def matmat(self, block: torch.Tensor) -> torch.Tensor:   # pragma: no cover - interface
+        raise NotImplementedError
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self.matmat(torch.as_tensor(v, dtype=self.dtype)[:, None])[:, 0]
+
+    def __matmul__(self, other):
+        other = torch.as_tensor(other, dtype=self.dtype)
+        return self.matvec(other) if other.dim() == 1 else self.matmat(other)
+
+    def to_dense(self, block: int = 256) -> torch.Tensor:
+        """The explicit matrix (n x n), built ``block`` columns at a time: only for small n."""
+        n = self.shape[1]
+        eye = torch.eye(n, dtype=self.dtype)
+        return torch.cat([self.matmat(eye[:, i:i + block]) for i in range(0, n, block)], dim=1)
+
+    def to_scipy(self) -> spla.LinearOperator:
+        """A ``scipy.sparse.linalg.LinearOperator`` view (NumPy in, NumPy out), e.g. for ``eigsh``."""
+        return spla.LinearOperator(
+            self.shape, dtype=np.float64,
+            matvec=lambda v: self.matvec(torch.from_numpy(np.asarray(v, np.float64).ravel())).numpy(),
+            matmat=lambda m: self.matmat(torch.from_numpy(np.asarray(m, np.float64))).numpy(),
+            rmatvec=lambda v: self.matvec(torch.from_numpy(np.asarray(v, np.float64).ravel())).numpy())
+
+    scipy = to_scipy     # the earlier name
+
+
+class HessianOperator(LinearOperator):
+    """The Hessian of a :class:`landscape.Objective` at a fixed ``theta``."""
+
+    def __init__(self, objective, theta):
+        self.objective = objective
+        self.theta = _as_theta(theta, objective.num_params).detach().clone()
+        self.shape = (objective.num_params, objective.num_params)
+
+    def matmat(self, block):
+        return self.objective.hvp(self.theta, block)
+
+
+def hessian_vector_products(loss, point: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Exact ``H v`` of a scalar ``loss`` at ``point``, for ``v`` of shape (n,) or a block (n, k).
+
+    Forward-over-reverse, ``jvp(grad(loss))``, vectorized over the columns of a
+    block with ``vmap``. The one implementation behind :meth:`Objective.hvp` and
+    the density-space Hessian of :mod:`probes.density_hessian`.
+    """
+    grad = torch.func.grad(loss)
+
+    def single(direction):
+        return torch.func.jvp(grad, (point,), (direction,))[1]
+
+    if v.dim() == 1:
+        return single(v)
+    return torch.func.vmap(single, in_dims=1, out_dims=1)(v)
