@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch.func import functional_call
 
@@ -110,6 +111,36 @@ class Objective:
         return compliance(self.problem, self.design_graph(theta), self.penal)
 
     __call__ = loss_graph
+
+    # -- the density space (pixel baselines, the density-space Hessian) ------------------
+    def densities(self, theta: torch.Tensor) -> torch.Tensor:
+        """The constrained sigmoid of the logits at ``theta``, before the filter (h, w)."""
+        return physical_density(self.problem, self.logits(theta), self.volume_constraint, filter=False)
+
+    def density_loss(self, x: torch.Tensor, apply_filter: bool | None = None) -> torch.Tensor:
+        """Differentiable compliance of the densities ``x`` (h, w), filtered as this objective filters
+        (``apply_filter=False``: ``x`` is already the physical density). No volume constraint is applied."""
+        design = physical_density(self.problem, x, volume_constraint=False,
+                                  filter=self.filter if apply_filter is None else apply_filter)
+        return compliance(self.problem, design, self.penal)
+
+    def losses(self, thetas, batch: int = 8) -> np.ndarray:
+        """Losses at the rows of ``thetas`` (k, n), without gradients.
+
+        ``batch`` rows go through the network as one vmapped forward pass; the
+        physics (one factorization per design) follows row by row.
+        """
+        thetas = torch.as_tensor(thetas, dtype=torch.float64)
+        out = np.empty(thetas.shape[0])
+        with torch.no_grad():
+            for start in range(0, thetas.shape[0], max(1, batch)):
+                chunk = thetas[start:start + max(1, batch)]
+                logits = torch.func.vmap(self.logits)(chunk)
+                designs = physical_density(self.problem, logits, self.volume_constraint, self.filter)
+                for j, design in enumerate(designs):
+                    out[start + j] = float(compliance(self.problem, design, self.penal))
+        self.evaluations += thetas.shape[0]
+        return out
 
     # -- numbers -----------------------------------------------------------
     def loss(self, theta) -> float:

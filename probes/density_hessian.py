@@ -16,9 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from landscape.design import cone_filter, physical_density
+from landscape.design import cone_filter
 from landscape.operators import LinearOperator, hessian_vector_products
-from landscape.physics import compliance
 
 __all__ = ["DensityHessian", "density_hessian"]
 
@@ -28,13 +27,12 @@ class DensityHessian(LinearOperator):
 
     def __init__(self, objective, theta, before_filter: bool = False):
         problem = objective.problem
-        self.problem, self.penal = problem, objective.penal
+        self.objective, self.problem = objective, problem
         self.mask = torch.as_tensor(np.asarray(problem.design_mask))
         self.index = torch.as_tensor(np.flatnonzero(problem.design_mask))
         theta = torch.as_tensor(theta, dtype=torch.float64)
         with torch.no_grad():
-            unfiltered = physical_density(problem, objective.logits(theta), objective.volume_constraint,
-                                          filter=False)
+            unfiltered = objective.densities(theta)
             full = unfiltered if before_filter or not objective.filter else cone_filter(unfiltered, self.mask)
         self.base = full.reshape(-1).clone()
         self.apply_filter = before_filter and objective.filter
@@ -44,9 +42,7 @@ class DensityHessian(LinearOperator):
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         full = self.base.index_put((self.index,), x).reshape(self.problem.shape)
-        if self.apply_filter:
-            full = cone_filter(full, self.mask)
-        return compliance(self.problem, full, self.penal)
+        return self.objective.density_loss(full, apply_filter=self.apply_filter)
 
     def matmat(self, block):
         return hessian_vector_products(self.loss, self.point, torch.as_tensor(block, dtype=torch.float64))

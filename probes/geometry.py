@@ -42,27 +42,13 @@ def _flat(theta) -> torch.Tensor:
 def losses(objective, thetas: torch.Tensor, batch: int = 8) -> np.ndarray:
     """Losses at the rows of ``thetas`` (k, n), without gradients.
 
-    For models with a network, ``batch`` rows go through the network as one
-    vmapped forward pass; the physics (one factorization per design) follows
-    row by row. Objectives without ``logits`` are evaluated row by row.
+    :meth:`landscape.Objective.losses` sends ``batch`` rows through the network
+    as one vmapped forward pass; other objectives are evaluated row by row.
     """
     thetas = torch.as_tensor(thetas, dtype=torch.float64)
-    out = np.empty(thetas.shape[0])
-    if not hasattr(objective, "logits") or batch <= 1:
-        for i, theta in enumerate(thetas):
-            out[i] = objective.loss(theta)
-        return out
-    from landscape.design import physical_density
-    from landscape.physics import compliance
-    with torch.no_grad():
-        for start in range(0, thetas.shape[0], batch):
-            chunk = thetas[start:start + batch]
-            logits = torch.func.vmap(objective.logits)(chunk)
-            designs = physical_density(objective.problem, logits, objective.volume_constraint, objective.filter)
-            for j, design in enumerate(designs):
-                out[start + j] = float(compliance(objective.problem, design, objective.penal))
-    objective.evaluations += thetas.shape[0]
-    return out
+    if hasattr(objective, "losses") and batch > 1:
+        return objective.losses(thetas, batch)
+    return np.array([objective.loss(theta) for theta in thetas])
 
 
 # -- 1D -------------------------------------------------------------------------------------

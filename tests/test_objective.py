@@ -116,3 +116,19 @@ def test_bad_directions_and_points_are_named():
         obj.loss(theta.to(torch.complex128))
     with pytest.raises(ValueError, match="v must be real"):
         obj.hvp(theta, torch.ones(obj.num_params, dtype=torch.complex128))
+
+
+def test_batched_losses_and_the_density_space_are_the_same_graph(tiny):
+    from landscape import models
+    for kind, options in (("pixel", {"init": "random"}), ("cnn", {"latent_size": 4, "dense_channels": 2,
+                                                                  "resizes": [1, 2, 1], "conv_filters": [4, 2, 1],
+                                                                  "kernel_size": 3})):
+        obj = Objective(tiny, models.build(kind, tiny, seed=1, precision="float64", **options), 3.0)
+        thetas = obj.theta0 + 0.1 * torch.randn(5, obj.num_params, dtype=torch.float64)
+        batched = obj.losses(thetas, batch=2)
+        np.testing.assert_allclose(batched, [obj.loss(t) for t in thetas], rtol=1e-12)
+        theta = thetas[0]
+        x = obj.densities(theta)
+        assert float(obj.density_loss(x)) == pytest.approx(obj.loss(theta), rel=1e-12)
+        assert float(obj.density_loss(obj.design(theta), apply_filter=False)) == pytest.approx(obj.loss(theta),
+                                                                                               rel=1e-12)

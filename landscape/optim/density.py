@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from ..design import physical_density
-from ..physics import compliance
 
 __all__ = ["DensitySpace"]
 
@@ -37,6 +36,7 @@ class DensitySpace:
     """Compliance of a pixel objective's problem as a function of its densities ``x`` (flat, h*w)."""
 
     def __init__(self, objective):
+        self.objective = objective
         self.problem = objective.problem
         self.penal = objective.penal
         self.filter = objective.filter
@@ -56,9 +56,7 @@ class DensitySpace:
 
     def value_and_grad(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
         x = x.detach().clone().requires_grad_(True)
-        design = physical_density(self.problem, x.reshape(self.problem.shape),
-                                  volume_constraint=False, filter=self.filter)
-        value = compliance(self.problem, design, self.penal)
+        value = self.objective.density_loss(x.reshape(self.problem.shape))
         (grad,) = torch.autograd.grad(value, x)
         return float(value.detach()), grad
 
