@@ -86,8 +86,13 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    objectives = [Objective(problem, models.build(model, problem, seed=s, precision=precision, **(model_options or {})), penal)
-                  for s in seeds]
+    if isinstance(problem, str):      # a named problem: the objectives come from run specs
+        from landscape.spec import RunSpec
+        objectives = [RunSpec(problem=problem, model=model, model_options=model_options or {}, seed=s,
+                              precision=precision, penal=penal).build_objective() for s in seeds]
+    else:
+        objectives = [Objective(problem, models.build(model, problem, seed=s, precision=precision,
+                                                      **(model_options or {})), penal) for s in seeds]
     records: list[dict] = []
 
     def score(trial):
@@ -112,7 +117,8 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
         return value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = f"{optimizer}_m{m}_{getattr(problem, 'name', problem)}_{model}_p{penal:g}_{steps}_{low:g}_{high:g}"
+    problem_name = objectives[0].problem.name    # the full name also for a thesis code: journals resume by it
+    name = f"{optimizer}_m{m}_{problem_name}_{model}_p{penal:g}_{steps}_{low:g}_{high:g}"
     if storage is not None and str(storage).endswith(".jsonl"):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -128,7 +134,7 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
     if remaining > 0:
         study.optimize(score, n_trials=remaining, show_progress_bar=progress)
     best = study.best_trial
-    result = TuningResult(optimizer, getattr(problem, "name", str(problem)), model, float(penal), steps,
+    result = TuningResult(optimizer, problem_name, model, float(penal), steps,
                           seeds, (low, high), 10.0 ** best.params["log10_lr"], best.params["log10_lr"],
                           best.value, records)
     if out is not None:

@@ -57,6 +57,7 @@ def _positive(text: str) -> int:
 
 # -- commands --------------------------------------------------------------------------------
 def cmd_run(args) -> int:
+    from landscape.runner import run_spec
     from landscape.spec import RunSpec
     from landscape.trace import TraceWriter
 
@@ -69,7 +70,7 @@ def cmd_run(args) -> int:
     out = Path(args.out or f"runs/{problem.name}_{spec.model}_{spec.optimizer}_p{spec.penal:g}_s{spec.seed}.h5")
     writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=spec.snapshot_every, spec=spec,
                          config={"model": spec.model, "model_options": dict(spec.model_options)})
-    result = spec.run(trace=writer, progress=not args.no_progress)   # builds the model before any file exists
+    result = run_spec(spec, trace=writer, progress=not args.no_progress)   # builds the model before any file
     print(f"{result.status}: {result.message}")
     print(f"steps {result.steps}, evaluations {result.evaluations}, final loss {result.final_loss:.6g}, "
           f"best {result.best_loss:.6g} at step {result.best_step}, {result.wall_time:.1f} s")

@@ -117,12 +117,15 @@ class Objective:
         """The constrained sigmoid of the logits at ``theta``, before the filter (h, w)."""
         return physical_density(self.problem, self.logits(theta), self.volume_constraint, filter=False)
 
+    def density_design(self, x: torch.Tensor, apply_filter: bool | None = None) -> torch.Tensor:
+        """The physical density of the densities ``x`` (h, w): filtered as this objective filters
+        (``apply_filter=False``: ``x`` already is one), no volume constraint applied."""
+        return physical_density(self.problem, x, volume_constraint=False,
+                                filter=self.filter if apply_filter is None else apply_filter)
+
     def density_loss(self, x: torch.Tensor, apply_filter: bool | None = None) -> torch.Tensor:
-        """Differentiable compliance of the densities ``x`` (h, w), filtered as this objective filters
-        (``apply_filter=False``: ``x`` is already the physical density). No volume constraint is applied."""
-        design = physical_density(self.problem, x, volume_constraint=False,
-                                  filter=self.filter if apply_filter is None else apply_filter)
-        return compliance(self.problem, design, self.penal)
+        """Differentiable compliance of the densities ``x`` (h, w); see :meth:`density_design`."""
+        return compliance(self.problem, self.density_design(x, apply_filter), self.penal)
 
     def losses(self, thetas, batch: int = 8) -> np.ndarray:
         """Losses at the rows of ``thetas`` (k, n), without gradients.

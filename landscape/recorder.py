@@ -42,13 +42,16 @@ class Recorder:
     """Writes a trace of an optimization loop driven by someone else's code."""
 
     def __init__(self, path, objective=None, probes: Sequence = (), config: dict | None = None,
-                 overwrite: bool = False, snapshot_every: int | None = None, seed: int = 0, threads=None):
+                 overwrite: bool = False, snapshot_every: int | None = None, seed: int = 0, threads=None,
+                 spec=None):
         self.threads = thread_policy(threads)
         self.objective = objective
         self.probes = list(probes)
         self.seed = seed
         self.writer = TraceWriter(path, overwrite=overwrite, snapshot_every=snapshot_every)
         self.config = dict(config or {})
+        if spec is not None:          # the run's RunSpec, stored so that Trace.spec() gives it back
+            self.config["spec"] = spec.to_dict()
         self.ledger: Ledger | None = None     # from the first observed iterate on
         self._previous: torch.Tensor | None = None
         self._count = 0

@@ -39,7 +39,7 @@ from .threads import limited
 from .threads import policy as thread_policy
 from .trace.schema import EVALUATION_COLUMNS, STEP_COLUMNS, step_row
 
-__all__ = ["run", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES", "Divergence"]
+__all__ = ["run", "run_spec", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES", "Divergence"]
 
 STATUSES = ("running", "completed", "diverged", "line_search_failed", "max_evaluations",
             "interrupted", "failed")
@@ -406,3 +406,16 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
 def _finish(trace, status, message, result=None):
     if trace is not None:
         trace.finish(status, message, result)
+
+
+def run_spec(spec, trace=None, *, progress: bool = True, overwrite: bool = False, **run_options) -> RunResult:
+    """Build and :func:`run` a :class:`~landscape.spec.RunSpec`; ``trace`` is a path, a writer or None.
+
+    A trace written here stores the spec, so ``open_trace(path).spec()`` gives it
+    back and ``open_trace(path).objective()`` rebuilds the same objective.
+    """
+    from .trace import TraceWriter
+    if trace is not None and not hasattr(trace, "start"):
+        trace = TraceWriter(trace, overwrite=overwrite, snapshot_every=spec.snapshot_every, spec=spec)
+    return run(spec.build_objective(), spec.build_optimizer(), steps=spec.steps, seed=spec.seed,
+               probes=spec.build_probes(), trace=trace, progress=progress, threads=spec.threads, **run_options)

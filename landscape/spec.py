@@ -8,8 +8,8 @@ configuration is checked in one place and rebuilt the same way everywhere::
 
     spec = RunSpec(problem="A", model="cnn_transpose", optimizer="gd", optimizer_options={"lr": 1e-6},
                    steps=500, seed=3)
-    result = spec.run(trace="runs/a.h5")          # or spec.build_objective(), spec.build_optimizer()
-    RunSpec.from_json(spec.to_json()) == spec     # True; RunSpec.from_trace("runs/a.h5") == spec too
+    result = landscape.run_spec(spec, trace="runs/a.h5")   # or spec.build_objective(), spec.build_optimizer()
+    RunSpec.from_json(spec.to_json()) == spec              # True; open_trace("runs/a.h5").spec() == spec too
 
 Checks that need no model (names, types, ranges, optimizer and probe options)
 run when the spec is made; :meth:`check_model` also builds the model once, to
@@ -155,16 +155,6 @@ class RunSpec:
                 raise RunSpecError("probes", str(error)) from None
         return built
 
-    def run(self, trace=None, progress: bool = True, overwrite: bool = False, **run_options):
-        """Build everything and :func:`landscape.run` it; ``trace`` is a path or a writer (or None)."""
-        from .runner import run
-        from .trace import TraceWriter
-        if trace is not None and not hasattr(trace, "start"):
-            trace = TraceWriter(trace, overwrite=overwrite, snapshot_every=self.snapshot_every, spec=self)
-        return run(self.build_objective(), self.build_optimizer(), steps=self.steps, seed=self.seed,
-                   probes=self.build_probes(), trace=trace, progress=progress, threads=self.threads,
-                   **run_options)
-
     # -- round trip -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (tables as dicts, probes as a list)."""
@@ -191,20 +181,6 @@ class RunSpec:
         if "problem" not in values:
             raise RunSpecError("problem", "a run spec needs a problem")
         return cls(**values)
-
-    @classmethod
-    def from_trace(cls, trace) -> "RunSpec":
-        """The spec a trace (an open :class:`~landscape.Trace` or a path) was run with.
-
-        Traces written from a spec store it whole; for others (``landscape.run``
-        on a hand-built objective, older traces) it is read off the config.
-        """
-        from .trace import open_trace
-        if not hasattr(trace, "config"):
-            with open_trace(trace) as opened:
-                return cls.from_trace(opened)
-        config = trace.config
-        return cls.from_dict(config["spec"] if "spec" in config else config)
 
     @classmethod
     def from_json(cls, text: str) -> "RunSpec":

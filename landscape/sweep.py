@@ -354,6 +354,7 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
 
 def run_task(task: Task) -> dict:
     """Run one task in this process (a Dask worker), writing its trace; returns its index row."""
+    from .runner import run_spec
     from .trace import TraceWriter
 
     status = _trace_status(task.trace)
@@ -365,7 +366,7 @@ def run_task(task: Task) -> dict:
         writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=spec.snapshot_every,
                              spec=spec, config={"model": spec.model, "model_options": dict(spec.model_options),
                                                 "sweep_task": task.name})
-        spec.run(trace=writer, progress=False)
+        run_spec(spec, trace=writer, progress=False)
     except Exception as error:   # noqa: BLE001 - a failed task is recorded and the sweep goes on
         return _summary(task, "failed", f"{type(error).__name__}: {error}")
     return _summary(task, _trace_status(task.trace) or "failed")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from landscape.design import cone_filter
 from landscape.operators import LinearOperator, hessian_vector_products
 
 __all__ = ["DensityHessian", "density_hessian"]
@@ -33,7 +32,7 @@ class DensityHessian(LinearOperator):
         theta = torch.as_tensor(theta, dtype=torch.float64)
         with torch.no_grad():
             unfiltered = objective.densities(theta)
-            full = unfiltered if before_filter or not objective.filter else cone_filter(unfiltered, self.mask)
+            full = unfiltered if before_filter else objective.density_design(unfiltered)
         self.base = full.reshape(-1).clone()
         self.apply_filter = before_filter and objective.filter
         self.point = self.base[self.index].clone()

@@ -66,7 +66,7 @@ def main(argv=None):
                 if status in ("running", "interrupted", "failed"):
                     path.unlink()
             if not path.exists():
-                result = spec.run(trace=path)
+                result = L.run_spec(spec, trace=path)
                 frame, status = result.frame(), result.status
             ax = axes[row, col]
             ax.plot(frame.index, frame["distance"], color="C0", label="|theta - theta0|")

@@ -76,7 +76,7 @@ def main(argv=None):
             name = f"{case_code(thesis_model, penal, code)}_{variant}_{model}" + ("_quick" if args.quick else "")
             journal = (RUNS if args.quick else FIGURES) / "tuning"
             journal.mkdir(parents=True, exist_ok=True)
-            result = tune_step_size(L.problems.get(code), model, optimizer, penal=penal, steps=steps, seeds=seeds,
+            result = tune_step_size(code, model, optimizer, penal=penal, steps=steps, seeds=seeds,
                                     trials=trials, m=m or 10, out=journal / name, progress=True,
                                     precision=args.precision, search_range=RANGES[thesis_model],
                                     model_options={"init": "random"} if model == "pixel" else None,

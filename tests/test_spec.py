@@ -58,9 +58,9 @@ def test_the_spec_builds_what_it_says_and_its_trace_gives_it_back(tmp_path):
                    optimizer_options={"lr": 0.1}, steps=3, probes=[{"name": "overlap"}], snapshot_every=3)
     objective = spec.build_objective()
     assert objective.model.kind == "pixel" and objective.penal == 3.0 and objective.filter
-    result = spec.run(trace=tmp_path / "run.h5", progress=False)
+    result = L.run_spec(spec, trace=tmp_path / "run.h5", progress=False)
     with L.open_trace(tmp_path / "run.h5") as trace:
-        assert RunSpec.from_trace(trace) == spec
+        assert trace.spec() == spec
         assert trace.probe_names == ["overlap"] and list(trace.snapshots()["step"]) == [0, 3]
         rebuilt = trace.objective()
     theta = result.theta
@@ -75,4 +75,5 @@ def test_the_cli_writes_the_spec_python_would(tmp_path):
     assert done.returncode == 0, done.stderr
     expected = RunSpec(problem="A", model="pixel", model_options={"init": "random"}, seed=1, optimizer="gd",
                        optimizer_options={"lr": 0.1}, steps=2)
-    assert RunSpec.from_trace(out) == expected
+    with L.open_trace(out) as trace:
+        assert trace.spec() == expected

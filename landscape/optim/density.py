@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..design import physical_density
 
 __all__ = ["DensitySpace"]
 
@@ -46,9 +45,8 @@ class DensitySpace:
 
     def from_theta(self, theta: torch.Tensor) -> torch.Tensor:
         """Densities of the constrained sigmoid of the logits ``theta`` (before the filter)."""
-        logits = theta.reshape(self.problem.shape)
         with torch.no_grad():
-            return physical_density(self.problem, logits, volume_constraint=True, filter=False).reshape(-1)
+            return self.objective.densities(theta).reshape(-1)
 
     def to_theta(self, x: torch.Tensor) -> torch.Tensor:
         x = x.clamp(_CLIP, 1 - _CLIP)
@@ -63,12 +61,10 @@ class DensitySpace:
     def theta_and_grad(self, x: torch.Tensor, grad_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``theta = logit(x)`` and the compliance gradient in theta space (see the module docstring)."""
         theta = self.to_theta(x).detach().requires_grad_(True)
-        density = physical_density(self.problem, theta.reshape(self.problem.shape), volume_constraint=True,
-                                   filter=False).reshape(-1)
+        density = self.objective.densities(theta).reshape(-1)
         (grad,) = torch.autograd.grad(density, theta, grad_x)
         return theta.detach(), grad
 
     def design(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return physical_density(self.problem, x.reshape(self.problem.shape),
-                                    volume_constraint=False, filter=self.filter)
+            return self.objective.density_design(x.reshape(self.problem.shape))

@@ -300,12 +300,22 @@ class Trace:
         """The design at the best step (None if the run has not finished or has no design)."""
         return self._final_image("best_design")
 
+    @_reads("the run spec")
+    def spec(self):
+        """The run's :class:`~landscape.spec.RunSpec`: stored whole by runs made from a spec, read off
+        the config for others (``landscape.run`` on a hand-built objective, older traces)."""
+        from ..spec import RunSpec
+        config = self.config
+        return RunSpec.from_dict(config["spec"] if "spec" in config else config)
+
     def objective(self):
         """Rebuild the run's :class:`~landscape.Objective` (problem, model and its seed, precision, penal, filter)."""
         from .. import models, problems
         from ..objective import Objective
         config = self.config
-        problem = problems.get(config["problem"])
+        if "spec" in config:
+            return self.spec().build_objective()
+        problem = problems.get(config["problem"])     # a run on a hand-built objective: what its writer saw
         # traces written before the precision option ran everything in float64
         precision = config.get("precision") or "float64"
         model = models.build(config["model"], problem, seed=config.get("model_seed", config.get("seed", 0)),

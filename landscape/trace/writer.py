@@ -62,7 +62,7 @@ class TraceWriter:
 
     ``overwrite=False`` (the default) refuses an existing file and leaves it
     untouched. ``spec`` (a :class:`~landscape.spec.RunSpec`) is stored in the
-    config, so that :meth:`RunSpec.from_trace <landscape.spec.RunSpec.from_trace>` gives it back. ``snapshot_every`` stores theta and the design every N steps
+    config, so that :meth:`Trace.spec` and :meth:`Trace.objective` give it back. ``snapshot_every`` stores theta and the design every N steps
     (and at the last step); ``snapshot_at`` at the listed steps.
     """
 
