@@ -73,7 +73,7 @@ class RunInterrupted(Exception):
     """Raised (by a signal handler, or a callback) to end a run cleanly with status ``interrupted``."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProbeContext:
     """What a probe sees at a step."""
 

@@ -52,7 +52,7 @@ def losses(objective, thetas: torch.Tensor, batch: int = 8) -> np.ndarray:
 
 
 # -- 1D -------------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class Interpolation:
     alphas: np.ndarray
     losses: np.ndarray        # (len(alphas),) or (curves, len(alphas))
@@ -167,7 +167,7 @@ def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: st
 
 
 # -- 2D ----------------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class Plane:
     """A plane ``center + a d1 + b d2`` and how it was chosen."""
 
@@ -222,7 +222,7 @@ def project(plane: Plane, thetas) -> Projection:
     return Projection(coords.numpy(), residual.numpy())
 
 
-@dataclass
+@dataclass(frozen=True)
 class Surface:
     alphas: np.ndarray
     betas: np.ndarray
@@ -280,7 +280,7 @@ def surface(objective, plane: Plane, alphas=np.linspace(-1, 1, 21), betas=np.lin
             np.savez(tmp, losses=values, key=np.array(key))
             tmp.replace(path)
     bar.close()
-    result = Surface(alphas, betas, values, plane)
-    if trajectory is not None:
-        result.path, result.path_residual = project(plane, trajectory)
-    return result
+    if trajectory is None:
+        return Surface(alphas, betas, values, plane)
+    seen = project(plane, trajectory)
+    return Surface(alphas, betas, values, plane, seen.coordinates, seen.residual)

@@ -24,7 +24,7 @@ from .linalg import rademacher
 __all__ = ["Estimate", "HutchinsonResult", "hutchinson", "random_probes"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Estimate:
     value: float
     stderr: float
@@ -34,7 +34,7 @@ class Estimate:
         return f"{self.value:.6g} +- {self.stderr:.2g} ({self.samples} samples)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class HutchinsonResult:
     trace: Estimate
     frobenius: Estimate          # |H|_F

@@ -48,7 +48,7 @@ def rademacher(n: int, k: int | None, generator: torch.Generator) -> torch.Tenso
     return torch.randint(0, 2, shape, generator=generator, dtype=torch.int8).to(torch.float64).mul_(2).sub_(1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Lanczos:
     """The outcome of :func:`lanczos`: ``T``'s diagonal and off-diagonal, ``Q``, and the Ritz pairs of ``T``."""
 
@@ -128,7 +128,7 @@ def lanczos(operator, steps: int, start: torch.Tensor | None = None, seed: int =
     return Lanczos(alpha_t, beta_t, Q[:, :m] if keep_basis else None, values, coefficients)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Eigenpairs:
     """Extreme eigenvalues (top descending, bottom ascending), vectors and residual norms."""
 

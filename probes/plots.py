@@ -106,7 +106,7 @@ def trace_surface(trace, points: int = 11):
 def trace_interpolation(trace, points: int = 41):
     """The loss on the segment from the first snapshot (initialization) to the final point, extended by 25 %."""
     snaps = _snapshots(trace, minimum=1)
-    final = trace.final()["theta"]
+    final = trace.final().theta
     if np.isnan(final).all():
         final = snaps["theta"][-1]
     curve = interpolate(trace.objective(), snaps["theta"][0], final, np.linspace(-0.25, 1.25, points))

@@ -39,7 +39,7 @@ THESIS = {"runs": 3, "steps": 50, "sigma2": 1e-4}
 GHORBANI = {"runs": 10, "steps": 90, "sigma2": 1e-5}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Density:
     """Nodes and weights (runs, steps), the grid, the smoothed density on it, and the kernel width used."""
 

@@ -27,10 +27,11 @@ import torch
 
 from .base import Probe
 
-__all__ = ["PCA", "trajectory_pca", "explained_variance_by_prefix", "trajectory_metrics", "TrajectoryProbe"]
+__all__ = ["PCA", "trajectory_pca", "explained_variance_by_prefix", "TrajectoryMetrics", "trajectory_metrics",
+           "TrajectoryProbe"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PCA:
     components: np.ndarray               # (r, n) unit rows
     singular_values: np.ndarray          # (r,) variances (eigenvalues of the Gram matrix)
@@ -74,7 +75,20 @@ def explained_variance_by_prefix(thetas, components: int = 2) -> np.ndarray:
     return out
 
 
-def trajectory_metrics(thetas, grads, losses, final=None, final_loss=None) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class TrajectoryMetrics:
+    """Per-iterate metrics of a trajectory (each (k,)); the names are the trajectory probe's outputs."""
+
+    distance: np.ndarray
+    grad_norm: np.ndarray
+    grad_cosine: np.ndarray
+    grad_to_final: np.ndarray
+    star_convexity: np.ndarray
+    step_norm: np.ndarray
+    distance_to_final: np.ndarray
+
+
+def trajectory_metrics(thetas, grads, losses, final=None, final_loss=None) -> TrajectoryMetrics:
     """The metrics of the module docstring for iterates ``thetas`` (k, n), ``grads`` (k, n), ``losses`` (k,)."""
     X = np.asarray(thetas, dtype=np.float64)
     G = np.asarray(grads, dtype=np.float64)
@@ -90,9 +104,10 @@ def trajectory_metrics(thetas, grads, losses, final=None, final_loss=None) -> di
         projection = np.where(dist_final > 0, -np.sum(G * to_final, axis=1) / dist_final, np.nan)
     steps = np.full(len(X), np.nan)
     steps[1:] = np.linalg.norm(np.diff(X, axis=0), axis=1)
-    return {"distance": np.linalg.norm(X - X[0], axis=1), "grad_norm": gnorm, "grad_cosine": cos,
-            "grad_to_final": projection, "star_convexity": f - final_loss + np.sum(to_final * G, axis=1),
-            "step_norm": steps, "distance_to_final": dist_final}
+    return TrajectoryMetrics(distance=np.linalg.norm(X - X[0], axis=1), grad_norm=gnorm, grad_cosine=cos,
+                             grad_to_final=projection,
+                             star_convexity=f - final_loss + np.sum(to_final * G, axis=1),
+                             step_norm=steps, distance_to_final=dist_final)
 
 
 class TrajectoryProbe(Probe):

@@ -133,14 +133,14 @@ def test_trajectory_metrics_by_hand():
     grads = np.array([[-1.0, 0.0], [0.0, -1.0], [-1.0, 0.0], [0.0, 0.0]])
     losses_ = np.array([3.0, 2.0, 1.0, 0.5])
     m = trajectory_metrics(thetas, grads, losses_)
-    np.testing.assert_allclose(m["distance"], [0, 1, np.sqrt(2), np.sqrt(5)])
-    np.testing.assert_allclose(m["grad_norm"], [1, 1, 1, 0])
-    np.testing.assert_allclose(m["grad_cosine"][1:3], [0.0, 0.0])
-    np.testing.assert_allclose(m["step_norm"][1:], [1, 1, 1])
+    np.testing.assert_allclose(m.distance, [0, 1, np.sqrt(2), np.sqrt(5)])
+    np.testing.assert_allclose(m.grad_norm, [1, 1, 1, 0])
+    np.testing.assert_allclose(m.grad_cosine[1:3], [0.0, 0.0])
+    np.testing.assert_allclose(m.step_norm[1:], [1, 1, 1])
     # to the final point (2, 1): from (0,0) the direction is (2,1)/sqrt5 and -g.dir = 2/sqrt5
-    assert m["grad_to_final"][0] == pytest.approx(2 / np.sqrt(5))
+    assert m.grad_to_final[0] == pytest.approx(2 / np.sqrt(5))
     # star-convexity residual: L_i - L_T + (theta_T - theta_i)'g_i
-    np.testing.assert_allclose(m["star_convexity"][:3], [3 - 0.5 - 2, 2 - 0.5 - 1, 1 - 0.5 - 1])
+    np.testing.assert_allclose(m.star_convexity[:3], [3 - 0.5 - 2, 2 - 0.5 - 1, 1 - 0.5 - 1])
 
 
 def test_trajectory_probe_agrees_with_the_post_hoc_metrics(tmp_path):
@@ -156,7 +156,7 @@ def test_trajectory_probe_agrees_with_the_post_hoc_metrics(tmp_path):
     grads = np.stack([objective.grad(torch.from_numpy(t)).numpy() for t in snaps])
     post = trajectory_metrics(snaps, grads, trace.steps()["loss"])
     for key in ("distance", "grad_norm", "grad_cosine", "step_norm", "grad_to_final", "star_convexity"):
-        np.testing.assert_allclose(recorded[key][:-1], post[key][:-1], rtol=1e-9, atol=1e-12, err_msg=key)
+        np.testing.assert_allclose(recorded[key][:-1], getattr(post, key)[:-1], rtol=1e-9, atol=1e-12, err_msg=key)
     assert run.status == "completed"
 
 
@@ -171,7 +171,7 @@ def test_geometry_plot_kinds_from_a_trace(tmp_path):
         out = plots.save(plots.figure_for(trace, kind), tmp_path / f"{kind}.png")
         assert out.read_bytes()[:4] == b"\x89PNG"
     rebuilt = trace.objective()
-    assert rebuilt.loss(trace.final()["theta"]) == pytest.approx(trace.steps()["loss"][-1], rel=1e-12)
+    assert rebuilt.loss(trace.final().theta) == pytest.approx(trace.steps()["loss"][-1], rel=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["conv", "transpose", "linear"])

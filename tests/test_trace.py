@@ -78,8 +78,8 @@ def test_round_trip_of_every_field(tmp_path):
         np.testing.assert_array_equal(snaps["theta"][-1], result.theta.numpy())
         np.testing.assert_allclose(snaps["design"][-1], result.design)
         final = trace.final()
-        np.testing.assert_array_equal(final["best_theta"], result.best_theta.numpy())
-        assert final["best_loss"] == result.best_loss and final["best_step"] == result.best_step
+        np.testing.assert_array_equal(final.best_theta, result.best_theta.numpy())
+        assert final.best_loss == result.best_loss and final.best_step == result.best_step
         np.testing.assert_array_equal(trace.design, result.design)
         assert trace.summary()["best_loss"] == result.best_loss
     # plain h5py reads everything without the package

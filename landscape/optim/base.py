@@ -29,7 +29,7 @@ class OptimizerError(ValueError):
     """Bad optimizer name or options, or an optimizer used where it does not apply."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evaluation:
     """One objective evaluation: where along the search line it was made, and what it returned."""
 
@@ -39,7 +39,7 @@ class Evaluation:
     slope: float = float("nan")   # directional derivative g(theta + alpha d)' d
 
 
-@dataclass
+@dataclass(frozen=True)
 class Memory:
     """The curvature pairs of a quasi-Newton method, oldest first.
 

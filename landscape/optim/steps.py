@@ -28,7 +28,7 @@ import torch
 __all__ = ["ConstantStep", "StrongWolfe", "LineResult"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LineResult:
     ok: bool
     alpha: float

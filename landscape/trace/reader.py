@@ -11,6 +11,7 @@ import json
 import math
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,19 @@ import numpy as np
 
 from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, TraceError, _reason, process_alive)
 
-__all__ = ["Trace", "open_trace"]
+__all__ = ["Trace", "open_trace", "FinalState"]
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """A trace's ``/final`` group: the last and the best iterate, and their designs (None without a problem)."""
+
+    theta: np.ndarray
+    best_theta: np.ndarray
+    best_loss: float
+    best_step: int
+    design: np.ndarray | None = None
+    best_design: np.ndarray | None = None
 
 
 def _open_h5(path: Path) -> h5py.File:
@@ -279,9 +292,13 @@ class Trace:
         return out
 
     @_reads("the final state")
-    def final(self) -> dict[str, Any]:
+    def final(self) -> "FinalState":
+        """The final and the best iterate (NaN and -1 until the run has finished)."""
         final = self.file["final"]
-        return {key: final[key][()] for key in final}
+        image = (lambda key: final[key][()] if key in final else None)
+        return FinalState(theta=final["theta"][()], best_theta=final["best_theta"][()],
+                          best_loss=float(final["best_loss"][()]), best_step=int(final["best_step"][()]),
+                          design=image("design"), best_design=image("best_design"))
 
     @_reads("the final designs")
     def _final_image(self, key: str) -> np.ndarray | None:
