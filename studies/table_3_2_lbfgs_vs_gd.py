@@ -70,7 +70,11 @@ def main(argv=None):
     for (code, label), part in table.groupby(["problem", "optimizer"], sort=False):
         cells = []
         for model in ("pixel", args.model):
-            r = part[part.model == model].iloc[0]
+            chosen = part[part.model == model]
+            if chosen.empty:          # left out with --models
+                cells += ["not asked for", "-"]
+                continue
+            r = chosen.iloc[0]
             cells += [f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] ({r.diverged}/{r.seeds})" if r.seeds
                       else "not run yet", f"{r.thesis:g}"]
         budget = (f"{budgets.lbfgs} evaluations" if label == "L-BFGS"
@@ -91,17 +95,24 @@ def main(argv=None):
     for col, code in enumerate(codes):
         for row, model in enumerate(("pixel", args.model)):
             ax = axes[row, col]
+            missing = []
             for color, label in (("C0", "L-BFGS"), ("C1", "GD")):
                 found = read_cell(model, penal, code, label, args.step_sizes, args.quick)
                 if found is not None:
                     band(ax, *found, color, f"{label} (median, min-max)")
+                else:
+                    missing.append(label)
+            if missing:
+                ax.text(0.5, 0.5, f"{' and '.join(missing)} not run yet", transform=ax.transAxes, ha="center",
+                        va="center", color="0.4", fontsize=8)
             clipped_log_axis(ax)
             ax.set_title(f"{code}, {model}, p = {penal:g}", fontsize=9)
             ax.set_xlabel("step" if row else "")
             ax.set_ylabel("loss" if col == 0 else "")
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7)
-    fig.suptitle(f"Figure 3.4 / C.2: L-BFGS vs GD, {len(budgets.seeds)} seeds", fontsize=10)
+    fig.suptitle(f"Figure 3.4 / C.2: L-BFGS vs GD, {len(budgets.seeds)} seeds; GD step sizes: "
+                 f"{'re-tuned here' if args.step_sizes == 'tuned' else 'the thesis tables'}", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_3_4_lbfgs_vs_gd{suffix}.png')}")
 
