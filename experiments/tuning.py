@@ -107,6 +107,8 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
         finals, statuses = [], []
         for objective in objectives:
             result = run(objective, build(optimizer, **options), steps=steps, progress=False)
+            if result.status == "interrupted":   # a cut-short run has no score: the trial fails, the search stops
+                raise KeyboardInterrupt(result.message)
             final = result.final_loss
             finals.append(final if math.isfinite(final) else _WORST)
             statuses.append(result.status)

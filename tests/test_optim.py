@@ -357,3 +357,23 @@ def test_an_unknown_optimizer_option_is_named_with_the_accepted_ones(name, optio
     bad = next(k for k in options if k not in ("lr",))
     with pytest.raises(optim.OptimizerError, match=f"unknown option.*'{bad}'.*{name}.*accepted: {accepted}"):
         optim.build(name, **options)
+
+
+def test_an_interrupted_run_fails_its_trial_instead_of_scoring_it(tmp_path):
+    import optuna
+    from experiments.tuning import tune_step_size
+    from landscape.runner import allow_runs, stop_runs
+
+    problem = tiny_beam(width=8, height=4)
+    journal = tmp_path / "search.jsonl"
+    stop_runs("asked to stop")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tune_step_size(problem, "pixel", "gd", penal=3.0, steps=5, seeds=(0,), trials=3, progress=False,
+                           storage=str(journal))
+    finally:
+        allow_runs()
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    study = optuna.load_study(study_name=None, storage=JournalStorage(JournalFileBackend(str(journal))))
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
