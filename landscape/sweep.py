@@ -210,13 +210,13 @@ def _check_values(config: Mapping, axes: Mapping) -> None:
     steps = axes.get("steps", config.get("steps"))
     if steps is None:
         raise SweepError("give 'steps' (top level or as an axis)")
-    firsts = {axis: _as_list(axis, axes[axis])[0] for axis in axes}
-    base = {"problem": str(firsts["problem"]), "optimizer": _optimizer_entry(firsts["optimizer"])[0],
-            "optimizer_options": _optimizer_entry(firsts["optimizer"])[1], "steps": 0,
-            "threads": config.get("threads"), "snapshot_every": config.get("snapshot_every"),
-            "probes": config.get("probes", []), "filter": config.get("filter", True)}
+    optimizer, options = _optimizer_entry(_as_list("optimizer", axes["optimizer"])[0])
+    base = {"problem": str(_as_list("problem", axes["problem"])[0]), "optimizer": optimizer,
+            "optimizer_options": options, "steps": 0, "threads": config.get("threads"),
+            "snapshot_every": config.get("snapshot_every"), "probes": config.get("probes", []),
+            "filter": config.get("filter", True)}
 
-    def check(axis: str, **values):
+    def check(**values):
         try:
             return RunSpec(**{**base, **values})
         except RunSpecError as error:
@@ -224,21 +224,20 @@ def _check_values(config: Mapping, axes: Mapping) -> None:
             raise SweepError(f"{where}: {error.reason}") from None
 
     for entry in _as_list("problem", axes["problem"]):
-        check("problem", problem=str(entry))
+        check(problem=str(entry))
     for entry in _as_list("optimizer", axes["optimizer"]):
         name, options = _optimizer_entry(entry)
-        check("optimizer", optimizer=name, optimizer_options=options)
-    for key in ("threads", "snapshot_every", "probes", "filter"):
-        check(key)
+        check(optimizer=name, optimizer_options=options)
+    check()                     # the top-level settings: threads, snapshot_every, probes, filter
     for axis in ("penal", "seed", "precision", "steps"):
         values = axes.get(axis, steps if axis == "steps" else None)
         for entry in ([] if values is None else _as_list(axis, values)):
-            check(axis, **{axis: entry})
+            check(**{axis: entry})
     for entry in _as_list("model", axes.get("model", ["pixel"])):
         kind, options = _model_entry(entry)
         for problem in _as_list("problem", axes["problem"]):     # built once per problem: options and sizes
             try:
-                check("model", model=kind, model_options=options, problem=str(problem)).check_model()
+                check(model=kind, model_options=options, problem=str(problem)).check_model()
             except RunSpecError as error:
                 raise SweepError(f"axis 'model': {error.reason}") from None
 

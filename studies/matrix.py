@@ -111,36 +111,23 @@ def tuned_step_size(optimizer: str, model: str, penal: float, code: str, m: int 
     return float(rows["tuned_lr"].iloc[-1])
 
 
-class _Lazy:
-    """A value computed when first asked for (see :func:`resolved`)."""
-
-    def __init__(self, compute):
-        self.compute = compute
-
-
-def resolved(entry: dict) -> dict:
-    """An optimizer entry with its lazily looked-up step size filled in."""
-    return {k: (v.compute() if isinstance(v, _Lazy) else v) for k, v in entry.items()}
-
-
-def optimizers(model: str, penal: float, code: str, budgets: Budgets, step_sizes: str = "thesis",
-               quick: bool = False) -> dict:
-    """``{label: (optimizer entry, steps)}`` for one case."""
+def optimizer_entry(label: str, model: str, penal: float, code: str, budgets: Budgets,
+                    step_sizes: str = "thesis", quick: bool = False) -> tuple[dict, int]:
+    """``(optimizer entry, steps)`` of one cell; a step size is looked up only for the cell asked for
+    (a re-tuned search may still be running for the others)."""
     if step_sizes == "thesis":
         lookup, tm = step_size, thesis_model(model)
     else:
         lookup, tm = (lambda *a, **k: tuned_step_size(*a, **k, quick=quick)), model
-    def lr(optimizer, m=None):   # looked up only for the cells asked for (a search may still be running)
-        return _Lazy(lambda: lookup(optimizer, tm, penal, code, m=m))
-
-    return {
-        "GD": ({"name": "gd", "lr": lr("gd")}, budgets.gd),
-        "HD_M1": ({"name": "hd", "m": 1, "lr": lr("hd", 1)}, budgets.descent),
-        "HD_M10": ({"name": "hd", "m": 10, "lr": lr("hd", 10)}, budgets.descent),
-        "GD_LS": ({"name": "gd_ls"}, budgets.descent),
-        "L-BFGS_M1": ({"name": "scipy_lbfgsb", "m": 1, "maxfun": budgets.lbfgs}, budgets.lbfgs),
-        "L-BFGS": ({"name": "scipy_lbfgsb", "m": 10, "maxfun": budgets.lbfgs}, budgets.lbfgs),
-    }
+    constant = {"GD": ("gd", None, budgets.gd), "HD_M1": ("hd", 1, budgets.descent),
+                "HD_M10": ("hd", 10, budgets.descent)}
+    if label in constant:
+        name, m, steps = constant[label]
+        entry = {"name": name, **({"m": m} if m else {}), "lr": lookup(name, tm, penal, code, m=m)}
+        return entry, steps
+    return {"GD_LS": ({"name": "gd_ls"}, budgets.descent),
+            "L-BFGS_M1": ({"name": "scipy_lbfgsb", "m": 1, "maxfun": budgets.lbfgs}, budgets.lbfgs),
+            "L-BFGS": ({"name": "scipy_lbfgsb", "m": 10, "maxfun": budgets.lbfgs}, budgets.lbfgs)}[label]
 
 
 def model_entry(model: str):
@@ -170,13 +157,11 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
     study = "matrix" + ("_quick" if quick else "")
     cells, tasks = {}, []
     for model, penal, code in cases:
-        table = optimizers(model, penal, code, budgets, step_sizes, quick)
         for label in labels:
-            entry, steps = table[label]
             path = curve_path(model, penal, code, label, step_sizes, quick)
             if not quick and committed(path, budgets.seeds):
                 continue   # this cell's full-setting curves are in the repository: nothing to run
-            entry = resolved(entry)
+            entry, steps = optimizer_entry(label, model, penal, code, budgets, step_sizes, quick)
             config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
                       "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
                                "seed": list(budgets.seeds), "optimizer": [entry], "precision": [precision]}}
