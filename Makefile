@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 APT_PACKAGES := libsuitesparse-dev libopenblas0-pthread
+# a system browser for the report's browser test (Playwright's own browser download is not needed)
+BROWSER_PACKAGES := chromium
 
 .PHONY: setup system-packages run test test-slow bench clean
 
@@ -16,8 +18,12 @@ system-packages:
 	  if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	  fi; \
+	  if ! dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null) \
+	      || echo "could not install $(BROWSER_PACKAGES): the report's browser test will be skipped"; \
+	  fi; \
 	else \
-	  echo "not root or no apt-get: skipping $(APT_PACKAGES) (the SciPy solver will be used if CHOLMOD cannot build)"; \
+	  echo "not root or no apt-get: skipping $(APT_PACKAGES) $(BROWSER_PACKAGES) (the SciPy solver is used if CHOLMOD cannot build; the browser test is skipped without Chromium)"; \
 	fi
 
 $(VENV)/.installed: pyproject.toml | system-packages

@@ -1,4 +1,4 @@
-"""The ``landscape`` command line: run, show, plot, compare, sweep, problems.
+"""The ``landscape`` command line: run, show, plot, compare, sweep, report, problems.
 
 Errors are one line on stderr (``landscape: error: ...``) and a non-zero exit.
 ``--probe NAME:every=10,k=3`` takes the names of :mod:`landscape.registry`: the
@@ -165,6 +165,15 @@ def cmd_sweep(args) -> int:
     return 1 if counts.get("failed") else 0
 
 
+def cmd_report(args) -> int:
+    from landscape.report import report
+    out = report(args.paths, args.output, title=args.title, max_points=args.max_points,
+                 max_snapshots=args.max_snapshots, details=not args.overview_only, progress=not args.no_progress)
+    size = out.stat().st_size / 2**20
+    print(f"report: {out} ({size:.1f} MB)")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line (no usage block) like every other error here."""
 
@@ -225,6 +234,19 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--no-progress", action="store_true")
     sweep.set_defaults(func=cmd_sweep)
 
+    report = sub.add_parser("report", help="one self-contained HTML page for traces and sweep folders")
+    report.add_argument("paths", nargs="+", metavar="PATH", help="traces, sweep folders, or folders of traces")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write (a folder: FOLDER/index.html)")
+    report.add_argument("--title", help="page title (default: the run's name, or the inputs)")
+    report.add_argument("--max-points", type=_positive, metavar="N",
+                        help="points per curve (default 800 for one run, 300 for several)")
+    report.add_argument("--max-snapshots", type=_positive, metavar="N",
+                        help="designs per run's slider (default 40 for one run, 12 for several)")
+    report.add_argument("--overview-only", action="store_true",
+                        help="table, median curves and best designs, without each run's own section")
+    report.add_argument("--no-progress", action="store_true")
+    report.set_defaults(func=cmd_report)
+
     problems = sub.add_parser("problems", help="the problem suite with sizes")
     problems.add_argument("--category")
     problems.set_defaults(func=cmd_problems)
@@ -236,6 +258,7 @@ def main(argv=None) -> int:
     from landscape.optim import OptimizerError
     from landscape.optional import MissingDependency
     from landscape.problems import ProblemError
+    from landscape.report import ReportError
     from landscape.sweep import SweepError, SweepInterrupted
     from landscape.trace import TraceError
     try:
@@ -249,7 +272,7 @@ def main(argv=None) -> int:
     except BrokenPipeError:        # e.g. `landscape problems | head`
         sys.stdout = open(os.devnull, "w")
         return 0
-    except (CLIError, TraceError, OptimizerError, ProblemError, SweepError, MissingDependency, KeyError, ValueError,
+    except (CLIError, TraceError, OptimizerError, ProblemError, SweepError, ReportError, MissingDependency, KeyError, ValueError,
             OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         print(f"landscape: error: {message}", file=sys.stderr)

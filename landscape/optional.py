@@ -9,6 +9,7 @@ extra           installs                            needed by
 ``tuning``      optuna                              :mod:`experiments.tuning`
 ``shapes``      scikit-image                        the ``hoop`` and ``staircase`` problems
 ``xarray``      xarray                              :meth:`landscape.Trace.to_xarray`
+``report``      plotly, jinja2                      :func:`landscape.report.report`, ``landscape report``
 ``all``         every one of these                  (``make setup`` installs it)
 ==============  ==================================  =====================================
 """
@@ -19,7 +20,7 @@ import importlib
 __all__ = ["MissingDependency", "require", "EXTRAS"]
 
 EXTRAS = {"distributed": "sweep", "dask": "sweep", "yaml": "yaml", "nlopt": "mma", "optuna": "tuning",
-          "skimage": "shapes", "xarray": "xarray"}
+          "skimage": "shapes", "xarray": "xarray", "plotly": "report", "jinja2": "report"}
 _PACKAGES = {"distributed": "dask[distributed]", "dask": "dask[distributed]", "yaml": "pyyaml",
              "skimage": "scikit-image"}
 

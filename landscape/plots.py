@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["pyplot", "curve", "design", "compare", "probe_curves", "probe_densities", "save", "KINDS", "register_kind", "figure_for"]
+__all__ = ["pyplot", "curve", "design", "compare", "median_band", "group_label", "optimizer_label", "probe_curves", "probe_densities", "save", "KINDS", "register_kind", "figure_for"]
 
 _LABELS = {"loss": "compliance (loss)", "grad_norm": "gradient norm |g|", "distance": "|theta - theta0|",
            "step_size": "step size alpha", "step_norm": "|theta_k+1 - theta_k|",
@@ -69,7 +69,7 @@ def design(trace, best: bool = False):
     plt = pyplot()
     image = trace.best_design if best else trace.design
     if image is None:
-        snaps = trace.snapshots()
+        snaps = trace.snapshots(theta=False)
         if "design" not in snaps or not len(snaps["step"]):
             raise ValueError(f"{trace.path} holds no design yet (the run has not finished and took no snapshots)")
         image, label = snaps["design"][-1], f"snapshot at step {snaps['step'][-1]}"
@@ -136,11 +136,30 @@ def probe_densities(trace, name: str):
     return fig
 
 
-def _group_key(summary: dict) -> str:
+def optimizer_label(summary: dict) -> str:
+    """``OPTIMIZER (m=.., lr=..)``: the optimizer with the options that tell its runs apart."""
     options = summary.get("optimizer_options") or {}
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if k in ("m", "lr"))
-    name = summary["optimizer"] + (f" ({shown})" if shown else "")
-    return f"{name} | {summary['model']} | p={summary['penal']}"
+    shown = ", ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in sorted(options.items()) if k in ("m", "lr"))
+    return summary["optimizer"] + (f" ({shown})" if shown else "")
+
+
+def group_label(summary: dict) -> str:
+    """The label ``OPTIMIZER (m=.., lr=..) | MODEL | p=P`` that runs differing only in their seed share."""
+    return f"{optimizer_label(summary)} | {summary['model']} | p={summary['penal']}"
+
+
+def median_band(series: Sequence[np.ndarray]):
+    """``(steps, median, min, max)`` across runs at each step, over the runs that reached it
+    (shorter runs, e.g. diverged ones, are padded with NaN)."""
+    length = max(len(s) for s in series)
+    table = np.full((len(series), length), np.nan)
+    for row, s in zip(table, series):
+        row[:len(s)] = s
+    with warnings.catch_warnings():      # columns where every run has a NaN loss (diverged)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return (np.arange(length), np.nanmedian(table, axis=0), np.nanmin(table, axis=0),
+                np.nanmax(table, axis=0))
 
 
 def compare(traces: Sequence, column: str = "loss", log: bool = True):
@@ -152,18 +171,10 @@ def compare(traces: Sequence, column: str = "loss", log: bool = True):
     plt = pyplot()
     groups: dict[str, list] = {}
     for trace in traces:
-        groups.setdefault(_group_key(trace.summary()), []).append(trace.frame()[column])
+        groups.setdefault(group_label(trace.summary()), []).append(trace.frame()[column])
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, (label, series) in enumerate(groups.items()):
-        length = max(len(s) for s in series)
-        table = np.full((len(series), length), np.nan)
-        for row, s in zip(table, series):
-            row[:len(s)] = s.to_numpy()
-        steps = np.arange(length)
-        with warnings.catch_warnings():      # columns where every run has a NaN loss (diverged)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median = np.nanmedian(table, axis=0)
-            low, high = np.nanmin(table, axis=0), np.nanmax(table, axis=0)
+        steps, median, low, high = median_band([s.to_numpy() for s in series])
         color = f"C{i % 10}"
         ax.plot(steps, median, color=color, lw=1.8, label=f"{label} (n={len(series)})")
         if len(series) > 1:

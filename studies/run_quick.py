@@ -4,7 +4,8 @@ Runs, in order, the p = 1 pixel check (``experiments.hard_check``) and the quick
 of every study script, each as its own process so one failure does not stop the
 rest, prints a table of what ran, how long it took, and what it wrote, and ends
 with the thesis's findings checked against the quick results (``studies/findings.py``:
-holds / fails / untested, with the numbers).
+holds / fails / untested, with the numbers) and a report of its runs
+(``landscape report``, written to ``runs/report_quick.html``).
 Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
 
     python studies/run_quick.py            # 8 min 40 s on 2 cores from scratch (measured)
@@ -38,6 +39,10 @@ STUDIES = [
 ]
 
 
+#: run folders that the closing report covers: the quick matrix (a sweep), and traces with probes or snapshots
+REPORTED = ("matrix_quick", "fig_3_7", "fig_3_9", "sec_4_1")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", help="run only these studies")
@@ -61,6 +66,13 @@ def main(argv=None):
     if not args.only:
         print("\nThesis findings against the quick results (3 seeds, short budgets; figures/findings_quick.md):")
         subprocess.run([sys.executable, str(ROOT / "studies" / "findings.py"), "--quick"], cwd=ROOT)
+        inputs = [str(ROOT / "runs" / name) for name in REPORTED if (ROOT / "runs" / name).exists()]
+        if inputs:
+            print("\nA report of these runs (open it in a browser):", flush=True)
+            done = subprocess.run([sys.executable, "-m", "landscape.cli", "report", *inputs, "-o",
+                                   str(ROOT / "runs" / "report_quick.html"), "--title",
+                                   "Quick thesis reproduction: the runs of make run"], cwd=ROOT)
+            rows.append(("report", "ok" if done.returncode == 0 else f"FAILED ({done.returncode})", 0.0, "report"))
     return 0 if all(r[1] == "ok" for r in rows) else 1
 
 

@@ -265,6 +265,12 @@ class Trace:
         finite = losses[np.isfinite(losses)]
         return float(finite.min()) if finite.size else math.nan
 
+    @property
+    @_reads("the final state")
+    def best_step(self) -> int:
+        """The step of the best loss (-1 until the run has finished)."""
+        return int(self.file["final"]["best_step"][()])
+
     # -- probes and snapshots ------------------------------------------------------------
     @property
     @_reads("the probes")
@@ -282,13 +288,16 @@ class Trace:
         return {"step": steps, **{key: group[key][:k] for key in group if key != "step"}}
 
     @_reads("the snapshots")
-    def snapshots(self) -> dict[str, np.ndarray]:
+    def snapshots(self, theta: bool = True, rows=None) -> dict[str, np.ndarray]:
+        """``{'step', 'theta', 'design'}`` of the snapshots taken; ``theta=False`` skips the (large)
+        parameter vectors, ``rows`` (increasing indices) reads only those snapshots."""
         snap = self.file["snapshots"]
         steps = snap["step"][:]
-        k = len(steps)
-        out = {"step": steps, "theta": snap["theta"][:k]}
-        if "design" in snap:
-            out["design"] = snap["design"][:k]
+        rows = np.arange(len(steps)) if rows is None else np.asarray(rows, dtype=int)
+        out = {"step": steps[rows]}
+        keys = (["theta"] if theta else []) + (["design"] if "design" in snap else [])
+        for key in keys:
+            out[key] = snap[key][list(rows)] if len(rows) else snap[key][:0]
         return out
 
     @_reads("the final state")
