@@ -162,6 +162,7 @@ def cmd_sweep(args) -> int:
     frame = sweeps.run_sweep(plan, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress)
     counts = frame["status"].value_counts().to_dict()
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; index: {plan.index_path}")
+    print(f"to look at it: landscape report {plan.out} -o {plan.out / 'report.html'}")
     return 1 if counts.get("failed") else 0
 
 

@@ -31,12 +31,12 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """One run to report: its trace (may be missing for a sweep task that failed before writing one)
-    and, for runs of a sweep, its row of the sweep's index."""
+    """One run to report: its trace (may be missing for a sweep task that failed before writing one),
+    for runs of a sweep its row of the sweep's index, and the name of the folder it was found in."""
 
     trace: Path
     row: dict | None = None
-    sweep: str | None = None
+    folder: str | None = None
 
 
 @dataclass
@@ -48,7 +48,7 @@ class RunRecord:
     path: str
     status: str
     message: str = ""
-    sweep: str | None = None
+    folder: str | None = None
     summary: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
@@ -66,8 +66,9 @@ class RunRecord:
 
     @property
     def panel(self) -> str:
-        """``PROBLEM · MODEL · p=P (SWEEP)``: runs that the overview draws in one figure ("" without a
-        summary); runs of different sweeps are different experiments (budgets, seeds), so never pooled."""
+        """``PROBLEM · MODEL · p=P (FOLDER)``: runs that the overview draws in one figure ("" without a
+        summary); runs of different sweeps or folders are different experiments (budgets, seeds,
+        precisions), so they are never pooled."""
         s = self.summary
         if not (s.get("optimizer") and s.get("problem")):
             return ""
@@ -75,7 +76,7 @@ class RunRecord:
             penal = f"{float(s.get('penal')):g}"
         except (TypeError, ValueError):
             penal = str(s.get("penal"))
-        return f"{s['problem']} \u00b7 {s.get('model')} \u00b7 p={penal}" + (f" ({self.sweep})" if self.sweep else "")
+        return f"{s['problem']} \u00b7 {s.get('model')} \u00b7 p={penal}" + (f" ({self.folder})" if self.folder else "")
 
     @property
     def optimizer(self) -> str:
@@ -127,15 +128,15 @@ def find_runs(paths) -> list[Source]:
             continue
         if (path / "index.csv").exists():
             for row in _index_rows(path):
-                add(Source(_trace_of(row, path), row=row, sweep=path.resolve().name))
+                add(Source(_trace_of(row, path), row=row, folder=path.resolve().name))
             for trace in sorted(path.rglob("*.h5")):
-                add(Source(trace, sweep=path.resolve().name))
+                add(Source(trace, folder=path.resolve().name))
         else:
             found = sorted(path.rglob("*.h5"))
             if not found:
                 raise ReportError(f"{path} holds no traces (*.h5) and no sweep index (index.csv)")
             for trace in found:
-                add(Source(trace))
+                add(Source(trace, folder=path.resolve().name))
     if not sources:
         raise ReportError("no traces to report")
     return sources
@@ -174,7 +175,7 @@ def _from_row(source: Source, number: int, status: str, message: str) -> RunReco
                    final_loss=row.get("final_loss", math.nan), best_loss=row.get("best_loss", math.nan),
                    wall_time=row.get("wall_time", math.nan))
     return RunRecord(number=number, name=str(row.get("name") or source.trace.stem), path=str(source.trace),
-                     status=status, message=message, sweep=source.sweep, summary=summary)
+                     status=status, message=message, folder=source.folder, summary=summary)
 
 
 def read_run(source: Source, number: int, max_points: int = 500, max_snapshots: int = 24,
@@ -211,7 +212,7 @@ def _read_trace(trace, source: Source, number: int, max_points: int, max_snapsho
     if source.row and source.row.get("status") == "failed" and status != "failed":
         status, message = "failed", str(source.row.get("error") or message)   # the sweep's verdict
     record = RunRecord(number=number, name=str(source.row.get("name")) if source.row else trace.path.stem,
-                       path=str(trace.path), status=status, message=message, sweep=source.sweep, summary=summary,
+                       path=str(trace.path), status=status, message=message, folder=source.folder, summary=summary,
                        config=trace.config, versions=trace.versions, running=summary["status"] == "running",
                        loss=steps["loss"].astype(float))
     final, best = trace.design, trace.best_design
