@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("paths", nargs="*", help="sweep folders or traces (default: runs/matrix, runs/matrix_quick)")
     parser.add_argument("--browser", action="store_true", help="also time the page's load in headless Chromium")
     args = parser.parse_args(argv)
-    from landscape.report import find_runs, report
+    from landscape.reports import find_runs, report
     paths = args.paths or [str(p) for p in (ROOT / "runs" / "matrix", ROOT / "runs" / "matrix_quick") if p.exists()]
     if not paths:
         parser.error("no sweep folders: pass some, or run `make run` first (runs/matrix_quick)")
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
         print(f"scaled to {GOAL_RUNS} runs: {scaled_s:.1f} s = {scaled_s / GOAL_SECONDS:.2f} of the {GOAL_SECONDS:.0f} s "
               f"goal, {scaled_mb:.1f} MB = {scaled_mb / GOAL_MB:.2f} of the {GOAL_MB:.0f} MB goal")
         if args.browser:
-            from landscape.report.browser import browser_page
+            from landscape.reports.browser import browser_page
             start = time.perf_counter()
             with browser_page(out) as (page, errors):
                 page.wait_for_selector("#medians .js-plotly-plot")

@@ -8,6 +8,7 @@ elements and compliance (:mod:`landscape.physics`), composed by
 from . import design, models, optim, physics, precision, problems, threads
 from .objective import FunctionObjective, HessianOperator, LinearOperator, Objective
 from .recorder import Recorder
+from .reports import report
 from .runner import RunResult, run, run_spec
 from .spec import RunSpec
 from .trace import Trace, TraceWriter, open_trace
@@ -15,4 +16,4 @@ from .trace import Trace, TraceWriter, open_trace
 from ._version import __version__
 
 __all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace", "TraceWriter", "design", "models", "optim",
-           "physics", "precision", "problems", "threads", "run", "run_spec", "RunSpec", "open_trace", "__version__"]
+           "physics", "precision", "problems", "threads", "run", "run_spec", "RunSpec", "open_trace", "report", "__version__"]

@@ -167,7 +167,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from landscape.report import report
+    from landscape.reports import report
     out = report(args.paths, args.output, title=args.title, max_points=args.max_points,
                  max_snapshots=args.max_snapshots, details=not args.overview_only, progress=not args.no_progress)
     size = out.stat().st_size / 2**20
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
     from landscape.optim import OptimizerError
     from landscape.optional import MissingDependency
     from landscape.problems import ProblemError
-    from landscape.report import ReportError
+    from landscape.reports import ReportError
     from landscape.sweep import SweepError, SweepInterrupted
     from landscape.trace import TraceError
     try:

@@ -9,7 +9,7 @@ extra           installs                            needed by
 ``tuning``      optuna                              :mod:`experiments.tuning`
 ``shapes``      scikit-image                        the ``hoop`` and ``staircase`` problems
 ``xarray``      xarray                              :meth:`landscape.Trace.to_xarray`
-``report``      plotly, jinja2                      :func:`landscape.report.report`, ``landscape report``
+``report``      plotly, jinja2                      :func:`landscape.report`, ``landscape report``
 ``all``         every one of these                  (``make setup`` installs it)
 ==============  ==================================  =====================================
 """

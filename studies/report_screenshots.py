@@ -8,7 +8,7 @@
    Hutchinson, Lanczos eigenvalues, the SLQ Hessian density, the trajectory metrics and a
    snapshot every 5 steps (made here once, then reused).
 
-Each report is opened in headless Chromium and photographed (``landscape.report.browser``);
+Each report is opened in headless Chromium and photographed (``landscape.reports.browser``);
 JavaScript errors fail the script. Writes ``figures/report_sweep.png``, ``figures/report_run.png``
 and the two reports under ``runs/report_screenshots/``.
 """
@@ -30,8 +30,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sweep", help="sweep folder to show (default: runs/matrix, else runs/matrix_quick)")
     args = parser.parse_args(argv)
-    from landscape.report import report
-    from landscape.report.browser import browser_page
+    from landscape.reports import report
+    from landscape.reports.browser import browser_page
 
     sweep = Path(args.sweep) if args.sweep else next(
         (p for p in (ROOT / "runs" / "matrix", ROOT / "runs" / "matrix_quick") if (p / "index.csv").exists()), None)

@@ -11,8 +11,8 @@ import pytest
 
 import landscape as L
 from landscape import sweep as sweeps
-from landscape.report import ReportError, report
-from landscape.report.figures import decimate, numbers, probe_figures
+from landscape.reports import ReportError, report
+from landscape.reports.figures import decimate, numbers, probe_figures
 from landscape.spec import RunSpec
 from landscape.trace import TraceWriter
 
@@ -88,7 +88,7 @@ def test_a_single_trace_report_shows_curves_designs_and_every_probe(traces, tmp_
 
 
 def test_snapshots_become_a_slider_of_designs(traces, tmp_path):
-    html = report(traces["pixel"], tmp_path / "pixel.html", progress=False).read_text()
+    html = L.report(traces["pixel"], tmp_path / "pixel.html", progress=False).read_text()     # the top-level name
     (run,) = _blocks(html, "run-data")
     assert [s["step"] for s in run["snapshots"]] == [0, 3, 6, 9, 12]
     with L.open_trace(traces["pixel"]) as trace:
@@ -194,14 +194,14 @@ def test_cli_report_prints_the_path(traces, tmp_path):
 # -- in a real browser ------------------------------------------------------------------------------
 def _browser_or_skip():
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    from landscape.report.browser import find_chromium
+    from landscape.reports.browser import find_chromium
     if find_chromium() is None:
         pytest.skip("no Chromium on this machine (apt-get install chromium, or set LANDSCAPE_CHROMIUM)")
 
 
 def test_the_page_works_in_headless_chromium(traces, tmp_path):
     _browser_or_skip()
-    from landscape.report.browser import browser_page
+    from landscape.reports.browser import browser_page
     out = report([traces["sweep"], traces["cnn"], traces["foreign"]], tmp_path / "page.html", progress=False)
     with browser_page(out) as (page, errors):
         assert page.locator("#medians .js-plotly-plot").count() == 3   # sweep: cnn, pixel; cnn_transpose         # the median plots rendered

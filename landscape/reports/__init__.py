@@ -161,7 +161,7 @@ def _provenance(record: RunRecord) -> list[tuple[str, str]]:
 def build_page(records: Sequence[RunRecord], title: str, inputs: Sequence[str], max_points: int = 400,
                details: bool = True) -> str:
     """The HTML of a report of ``records`` (``details=False``: without the per-run sections)."""
-    from .. import __version__
+    from .._version import __version__
     from ..optional import require
     jinja2 = require("jinja2", "landscape report")
     get_plotlyjs = require("plotly.offline", "landscape report").get_plotlyjs
