@@ -18,7 +18,7 @@ from landscape.trace import TraceWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM = "michell_centered_both_16x32_0.12"
-CNN_PROBES = ["hutchinson", "eigenvalues", "hessian_density", "trajectory"]
+CNN_PROBES = ["hutchinson", "eigenvalues", "hessian_density", "trajectory", "ntk"]
 
 
 def _run(spec: RunSpec, path: Path) -> Path:
@@ -37,7 +37,7 @@ def traces(tmp_path_factory):
                        probes=[{"name": "hutchinson", "samples": 4, "every": 2},
                                {"name": "eigenvalues", "k": 2, "steps": 8, "every": 2},
                                {"name": "hessian_density", "runs": 1, "steps": 8, "grid_size": 60},
-                               {"name": "trajectory"}]), root / "cnn.h5")
+                               {"name": "trajectory"}, {"name": "ntk", "k": 2, "steps": 4}]), root / "cnn.h5")
     config = {"name": "report-test", "out": str(root / "sweep"), "steps": 6,
               "axes": {"problem": [PROBLEM], "model": ["pixel", "cnn"], "penal": [3],
                        "optimizer": ["gd_ls", "oc"], "seed": [0]}}
@@ -80,6 +80,9 @@ def test_a_single_trace_report_shows_curves_designs_and_every_probe(traces, tmp_
     assert any("trace (error bars: one standard error)" in t for t in titles)       # Hutchinson with its error
     assert any(t == "hessian_density: density" for t in titles)
     assert any(t == "eigenvalues: top" for t in titles)
+    (row,) = [f for p in run["probes"] for f in p["figures"] if f["data"][0]["type"] == "heatmap"]
+    assert row["layout"]["title"]["text"] == "ntk: centre_row at step 4"     # the last recorded kernel row
+    assert np.array(row["data"][0]["z"]).shape == (32, 16)                           # the design's shape
     assert [f["layout"]["title"]["text"] for f in run["curves"]] == ["compliance (loss)", "gradient norm |g|",
                                                                       "step size alpha", "|theta - theta0|"]
     assert run["final"] and run["best"]

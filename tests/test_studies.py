@@ -21,7 +21,8 @@ def test_study_help_lists_its_options(script):
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
     expected = VARIED.get(script.stem, ())
-    if script.stem not in ("run_quick", "findings"):   # these two run no optimization themselves
+    # run_quick and findings run no optimization themselves; report_screenshots makes the README's pictures
+    if script.stem not in ("run_quick", "findings", "report_screenshots"):
         expected += ("--precision", "--threads", "--workers")
     for option in expected:
         assert option in done.stdout, f"{script.name} --help does not list {option}"
