@@ -60,6 +60,14 @@ def use_log(values) -> bool:
     return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 10)
 
 
+def _whole_steps(layout: dict, steps) -> dict:
+    """Ticks at whole steps on a short step axis (Plotly would put some at 0.5)."""
+    steps = np.asarray(steps)
+    if steps.size and steps.dtype.kind in "iu" and steps.max() - steps.min() <= 12:
+        layout["xaxis"]["dtick"] = 1
+    return layout
+
+
 def _layout(title: str, xtitle: str, ytitle: str, log: bool, **extra) -> dict:
     layout = {"title": {"text": title, "font": {"size": 13}}, "height": _HEIGHT,
               "margin": {"l": 60, "r": 20, "t": 40, "b": 45},
@@ -79,7 +87,7 @@ def curve_figure(x, y, title: str, ytitle: str, log: bool | None = None, max_poi
     log = use_log(y) if log is None else log
     return {"data": [{"type": "scatter", "mode": "lines", "x": numbers(np.asarray(x)[keep]), "y": numbers(y[keep]),
                       "line": {"width": 1.6, "color": _COLORS[0]}, "name": ytitle}],
-            "layout": _layout(title, xtitle, ytitle, log)}
+            "layout": _whole_steps(_layout(title, xtitle, ytitle, log), np.asarray(x))}
 
 
 def run_curves(steps: np.ndarray, max_points: int = 500) -> list[dict]:
@@ -137,12 +145,14 @@ def _series_figures(name: str, data: Mapping[str, np.ndarray], image_shape) -> t
                 title = f"{name}: {key} (error bars: one standard error)"
             else:
                 title = f"{name}: {key}"
-            figures.append({"data": [trace], "layout": _layout(title, "step", key, use_log(values))})
+            figures.append({"data": [trace], "layout": _whole_steps(_layout(title, "step", key, use_log(values)),
+                                                                    data["step"])})
         elif values.ndim == 2 and values.shape[1] <= 10:
             lines = [{"type": "scatter", "mode": "lines+markers", "x": steps, "y": numbers(values[:, j]),
                       "name": f"{key}[{j}]", "marker": {"size": 4}, "line": {"width": 1.2, "color": _COLORS[j % 10]}}
                      for j in range(values.shape[1])]
-            figures.append({"data": lines, "layout": _layout(f"{name}: {key}", "step", key, use_log(values))})
+            figures.append({"data": lines, "layout": _whole_steps(_layout(f"{name}: {key}", "step", key,
+                                                                          use_log(values)), data["step"])})
         elif values.ndim == 3 and (image_shape is None or tuple(values.shape[1:]) == tuple(image_shape)):
             last = np.flatnonzero(np.isfinite(values).reshape(len(values), -1).any(axis=1))
             if not last.size:
@@ -197,8 +207,10 @@ def median_figure(title: str, groups: Mapping[str, Sequence], max_points: int = 
         values.append(np.asarray(median, dtype=float))
     log = use_log(np.concatenate(values)) if values else False
     layout = _layout(title, "step", "loss: median, min-max band", log, height=460,
-                     legend={"font": {"size": 11}, "orientation": "h", "y": -0.22, "yanchor": "top"},
-                     margin={"l": 60, "r": 20, "t": 40, "b": 20})
+                     legend={"font": {"size": 11}, "orientation": "h", "y": -0.16, "yanchor": "top"},
+                     margin={"l": 60, "r": 20, "t": 40, "b": 30})
+    layout["xaxis"].update(automargin=True)
+    _whole_steps(layout, np.concatenate([np.asarray(g[0]) for g in groups.values()]) if groups else [])
     return {"data": data, "layout": layout}
 
 
