@@ -116,7 +116,9 @@ def main(argv=None):
 
     from landscape.plots import pyplot, save
     plt = pyplot()
-    fig, axes = plt.subplots(2, len(cases) // 2, figsize=(3.8 * (len(cases) // 2), 6.6), squeeze=False)
+    rows = 2 if len(cases) > 1 else 1        # pixel above the CNN when both ran; one panel for one case
+    columns = -(-len(cases) // rows)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.3 * rows + 0.4), squeeze=False)
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
         for i, label in enumerate(LABELS):
             found = read_cell(model, penal, code, label, args.step_sizes, args.quick)

@@ -377,3 +377,13 @@ def test_an_interrupted_run_fails_its_trial_instead_of_scoring_it(tmp_path):
     from optuna.storages.journal import JournalFileBackend
     study = optuna.load_study(study_name=None, storage=JournalStorage(JournalFileBackend(str(journal))))
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+@pytest.mark.parametrize("name, options", [("gd", {"lr": 0.1}), ("gd_ls", {}), ("hd", {"lr": 0.1, "m": 3}),
+                                           ("lbfgs", {})])
+def test_a_gradient_whose_norm_underflows_ends_the_run_instead_of_dividing_by_zero(name, options):
+    # a saturated design: the gradient's entries are ~1e-300, so |g|^2 underflows although g != 0
+    objective = FunctionObjective(lambda t: 1e-300 * t.sum() + 1.0, torch.zeros(4))
+    result = landscape.run(objective, optim.build(name, **options), steps=5, progress=False)
+    assert result.status == "completed" and result.steps == 0
+    assert "the gradient norm underflows to zero at step 0" in result.message

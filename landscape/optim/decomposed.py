@@ -58,9 +58,11 @@ class Decomposed(Optimizer):
         return result, points.get(result.alpha)
 
     def _step(self) -> Step:
-        if not bool(self.grad.any()):   # an exactly stationary point (e.g. a saturated design): nowhere to go
+        if float(self.grad.norm()) == 0.0:   # stationary, e.g. a saturated design: nowhere to go
+            # |g| is also 0 when every entry is below ~1e-154 (its square underflows): just as flat
+            what = "is exactly zero" if not bool(self.grad.any()) else "norm underflows to zero"
             return Step(self.steps_taken, self.theta.clone(), self.loss, self.grad, 0.0, accepted=False,
-                        status="completed", message=f"the gradient is exactly zero at step {self.steps_taken}",
+                        status="completed", message=f"the gradient {what} at step {self.steps_taken}",
                         extra=self.direction.stats())
         d = self.direction.direction(self.grad)
         result, theta = self._search(d)
