@@ -236,3 +236,16 @@ def test_the_page_works_in_headless_chromium(traces, tmp_path):
         page.screenshot(path=str(tmp_path / "run.png"))
         assert errors == []
     assert (tmp_path / "overview.png").stat().st_size > 10_000
+
+
+def test_a_moved_sweep_folder_finds_its_traces_by_name(traces, tmp_path):
+    import shutil
+    moved = tmp_path / "moved"
+    shutil.copytree(traces["sweep"], moved)
+    index = sweeps.load(moved)
+    index["trace"] = ["/elsewhere/traces/" + Path(p).name for p in index["trace"]]   # as written on another machine
+    index.to_csv(moved / "index.csv", index=False)
+    html = report(moved, tmp_path / "moved.html", progress=False).read_text()
+    runs = _blocks(html, "run-data")
+    assert len(runs) == 4 and sum(bool(r["curves"]) for r in runs) == 3     # the failed task has no trace
+    assert str(traces["sweep"]) not in html and str(moved / "traces") in html
