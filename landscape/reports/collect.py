@@ -193,13 +193,10 @@ def read_run(source: Source, number: int, max_points: int = 500, max_snapshots: 
     try:
         with open_trace(source.trace) as trace:
             return _read_trace(trace, source, number, max_points, max_snapshots, with_details)
-    except TraceError as error:
-        record = _from_row(source, number, "unreadable", str(error))
-        record.name = source.trace.name if not row else record.name
-        return record
     except Exception as error:   # noqa: BLE001 - one unexpected file never stops the whole report
-        record = _from_row(source, number, "unreadable", f"{type(error).__name__}: {error}")
-        record.name = source.trace.name if not row else record.name
+        reason = str(error) if isinstance(error, TraceError) else f"{type(error).__name__}: {error}"
+        record = _from_row(source, number, "unreadable", reason)
+        record.name = record.name if row else source.trace.name
         return record
 
 
