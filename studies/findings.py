@@ -49,7 +49,52 @@ def _constant_step(model, penal, code, label, quick):
     return thesis, "thesis", thesis
 
 
+def convex_findings(quick: bool, problems=("A", "B")):
+    """What the thesis says of p = 1 (section 3.2 and Table 3.3): every optimizer ends at about the same loss
+    on both models, and on pixels (a convex problem) every initialization reaches the same loss."""
+    rows = []
+    for code in problems:
+        for model in (CNN, "pixel"):
+            cells = {label: _cell(model, 1.0, code, label, quick) for label in ("GD_LS", "L-BFGS_M1", "L-BFGS")}
+            for label in ("GD", "HD_M1", "HD_M10"):
+                cells[label] = _constant_step(model, 1.0, code, label, quick)[0]
+            claim = f"at p = 1 all six optimizers end within {TOLERANCE:.0%} of each other ({model}, {code}; Table 3.3)"
+            if any(v is None for v in cells.values()):
+                rows.append((claim, "untested", "runs missing"))
+            elif any(_mostly_diverged(v) for v in cells.values()):
+                rows.append((claim, "untested", "diverged: " + ", ".join(f"{k} {_fmt(v)}" for k, v in cells.items()
+                                                                         if _mostly_diverged(v))))
+            else:
+                medians = {k: v["median"] for k, v in cells.items()}
+                spread = max(medians.values()) / min(medians.values()) - 1
+                rows.append((claim, "holds" if spread <= TOLERANCE else "fails",
+                             f"largest / smallest median - 1 = {spread:.3f} (" +
+                             ", ".join(f"{k} {v:.4g}" for k, v in medians.items()) + ")"))
+        lbfgs = _cell("pixel", 1.0, code, "L-BFGS", quick)
+        claim = f"at p = 1 every random start of the pixel model reaches the same loss (L-BFGS, {code}; Figure C.4)"
+        if lbfgs is None:
+            rows.append((claim, "untested", "runs missing"))
+        else:
+            spread = lbfgs["max"] / lbfgs["min"] - 1
+            rows.append((claim, "holds" if spread <= 1e-3 else "fails",
+                         f"max / min over {lbfgs['seeds']} seeds - 1 = {spread:.1e}"))
+        for model in (CNN, "pixel"):
+            m1, m10 = _cell(model, 1.0, code, "L-BFGS_M1", quick), _cell(model, 1.0, code, "L-BFGS", quick)
+            rows.append(_memory_finding(model, 1.0, code, m1, m10))
+    return rows
+
+
+def _memory_finding(model, penal, code, m1, m10):
+    claim = f"L-BFGS with m = 1 as good as m = 10 ({model}, p = {penal:g}, {code}; Figure 3.6)"
+    if m1 is None or m10 is None:
+        return claim, "untested", "runs missing"
+    ratio = m1["median"] / m10["median"]
+    return claim, "holds" if abs(ratio - 1) <= TOLERANCE else "fails", f"median m = 1 / m = 10 = {ratio:.3f}"
+
+
 def findings(quick: bool, problems=("A", "B"), penal=3.0):
+    if penal == 1:
+        return convex_findings(quick, problems)
     rows = []
     for code in problems:
         # 1. Table 3.2: L-BFGS beats GD on the CNN and on pixels (p = 3)
@@ -68,19 +113,14 @@ def findings(quick: bool, problems=("A", "B"), penal=3.0):
         # 2. Figure 3.6: m = 1 is as good as m = 10
         for model in (CNN, "pixel"):
             m1, m10 = _cell(model, penal, code, "L-BFGS_M1", quick), _cell(model, penal, code, "L-BFGS", quick)
-            claim = f"L-BFGS with m = 1 as good as m = 10 ({model}, {code}; Figure 3.6)"
-            if m1 is None or m10 is None:
-                rows.append((claim, "untested", "runs missing"))
-            else:
-                ratio = m1["median"] / m10["median"]
-                rows.append((claim, "holds" if abs(ratio - 1) <= TOLERANCE else "fails",
-                             f"median m = 1 / m = 10 = {ratio:.3f}"))
+            rows.append(_memory_finding(model, penal, code, m1, m10))
         # 3. Table 3.3: on the CNN the line search matters most: GD_LS close to L-BFGS, HD far behind
         cells = {label: _cell(CNN, penal, code, label, quick) for label in ("GD_LS", "L-BFGS")}
         sources = {}
         for label in ("HD_M1", "HD_M10"):
             cells[label], sources[label], _ = _constant_step(CNN, penal, code, label, quick)
-        claim = f"line search matters most on the CNN: GD_LS near L-BFGS, HD_M1/HD_M10 worse ({code}; Table 3.3)"
+        claim = (f"line search matters most on the CNN: GD_LS near L-BFGS, HD_M1/HD_M10 worse "
+                 f"(p = {penal:g}, {code}; Table 3.3)")
         if any(v is None for v in cells.values()):
             rows.append((claim, "untested", "runs missing"))
         elif _mostly_diverged(cells["HD_M1"]) or _mostly_diverged(cells["HD_M10"]):
@@ -107,8 +147,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--problem", default="A,B", help="comma-separated thesis codes")
+    parser.add_argument("--penal", default=None, help="comma-separated penalizations (default: 3 quick, 3,1 full)")
     args = parser.parse_args(argv)
-    rows = findings(args.quick, args.problem.split(","))
+    penals = [float(p) for p in (args.penal or ("3" if args.quick else "3,1")).split(",")]
+    rows = [row for penal in penals for row in findings(args.quick, args.problem.split(","), penal)]
     lines = ["| thesis finding | here | numbers (median over seeds) |", "|---|---|---|"]
     lines += [f"| {claim} | **{verdict}** | {numbers} |" for claim, verdict, numbers in rows]
     text = (f"Thesis findings against the {'quick' if args.quick else 'full'} results "
