@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["pyplot", "curve", "design", "compare", "median_band", "group_label", "optimizer_label", "probe_curves", "probe_densities", "save", "KINDS", "register_kind", "figure_for"]
+__all__ = ["pyplot", "curve", "design", "compare", "median_band", "group_label", "optimizer_label", "probe_curves", "probe_densities", "density_scale", "save", "KINDS", "register_kind", "figure_for"]
 
 _LABELS = {"loss": "compliance (loss)", "grad_norm": "gradient norm |g|", "distance": "|theta - theta0|",
            "step_size": "step size alpha", "step_norm": "|theta_k+1 - theta_k|",
@@ -114,6 +114,19 @@ def probe_curves(trace, name: str):
     return fig
 
 
+def density_scale(*densities) -> tuple[float, tuple[float, float]]:
+    """How every eigenvalue density here is drawn on a log axis: ``(floor, (low, high))``.
+
+    An outlier eigenvalue carries a weight of about 1/n, so the axis shows ten
+    decades below the largest value of ``densities`` (``low = peak * 1e-10``,
+    ``high = peak * 3``); values are drawn as ``max(value, floor)`` with the floor
+    two decades below the axis, so zeros leave the plot instead of vanishing.
+    """
+    finite = [np.nanmax(d) for d in map(np.asarray, densities) if np.isfinite(d).any()]
+    peak = float(max(finite)) if finite else 1.0
+    return peak * 1e-12, (peak * 1e-10, peak * 3)
+
+
 def probe_densities(trace, name: str):
     """Every density-like output (same length as ``grid``) of a probe, one line per recorded step, log scale."""
     plt = pyplot()
@@ -122,11 +135,11 @@ def probe_densities(trace, name: str):
     keys = [k for k, v in data.items() if k not in ("step", "grid") and v.ndim == 2 and v.shape[1] == length]
     fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4), squeeze=False)
     for ax, key in zip(axes[0], keys):
-        peak = np.nanmax(data[key]) if np.isfinite(data[key]).any() else 1.0
+        floor, limits = density_scale(data[key])
         for i, step in enumerate(data["step"]):
             if np.isfinite(data[key][i]).any():
-                ax.semilogy(data["grid"][i], np.maximum(data[key][i], peak * 1e-12), lw=1.2, label=f"step {step}")
-        ax.set_ylim(peak * 1e-10, peak * 3)   # outliers carry weight ~1/n: show ten decades
+                ax.semilogy(data["grid"][i], np.maximum(data[key][i], floor), lw=1.2, label=f"step {step}")
+        ax.set_ylim(*limits)
         ax.set_xlabel("eigenvalue")
         ax.set_title(key, fontsize=9)
         ax.legend(fontsize=7)

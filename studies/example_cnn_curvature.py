@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import landscape as L
+from landscape.plots import density_scale
 from probes import THESIS, extreme_eigenpairs, hutchinson, slq
 
 
@@ -32,9 +33,9 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    peak = density.density.max()
-    ax.semilogy(density.grid, density.density.clip(peak * 1e-12))
-    ax.set(ylim=(peak * 1e-10, peak * 3), xlabel="eigenvalue", ylabel="density",
+    floor, limits = density_scale(density.density)
+    ax.semilogy(density.grid, density.density.clip(floor))
+    ax.set(ylim=limits, xlabel="eigenvalue", ylabel="density",
            title=f"Hessian eigenvalue density, CNN at initialization, problem A, p = 3 ({objective.num_params} params)")
     ax.title.set_fontsize(9)
     fig.tight_layout()

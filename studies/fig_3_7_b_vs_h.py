@@ -17,7 +17,7 @@ import numpy as np
 from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
-from landscape.plots import pyplot, save
+from landscape.plots import density_scale, pyplot, save
 from probes.curvature import BvsHProbe
 
 
@@ -41,12 +41,10 @@ def main(argv=None):
     fig, axes = plt.subplots(1, len(data["step"]), figsize=(5 * len(data["step"]), 3.8), squeeze=False)
     for ax, i in zip(axes[0], range(len(data["step"]))):
         grid = data["grid"][i]
+        floor, limits = density_scale(data["hessian_density"][i], data["lbfgs_density"][i])
         for key, color, label in (("hessian_density", "C0", "Hessian"), ("lbfgs_density", "C3", "L-BFGS B (m = 1)")):
-            values = data[key][i]
-            peak = np.nanmax(values)
-            ax.semilogy(grid, np.maximum(values, peak * 1e-12), color=color, label=label)
-        top = max(np.nanmax(data["hessian_density"][i]), np.nanmax(data["lbfgs_density"][i]))
-        ax.set(ylim=(top * 1e-10, top * 3), xlabel="eigenvalue", ylabel="density")
+            ax.semilogy(grid, np.maximum(data[key][i], floor), color=color, label=label)
+        ax.set(ylim=limits, xlabel="eigenvalue", ylabel="density")
         ax.set_title(f"step {data['step'][i]}: tr H = {data['hessian_trace'][i]:.3g}, "
                      f"tr B = {data['lbfgs_trace'][i]:.3g}", fontsize=9)
         ax.legend(fontsize=7)
@@ -55,7 +53,7 @@ def main(argv=None):
               f"B nodes in [{np.nanmin(data['lbfgs_nodes'][i]):.3g}, {np.nanmax(data['lbfgs_nodes'][i]):.3g}]")
     fig.suptitle(f"Hessian vs L-BFGS (m = 1) eigenvalue densities, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
     fig.tight_layout()
-    out = save(fig, FIGURES / (f"fig_3_7_b_vs_h_{args.problem}_p{args.penal:g}" + ("_quick" if args.quick else "") + ".png"))
+    out = save(fig, FIGURES / (f"fig_3_7_b_vs_h_{args.problem}_{args.model}_p{args.penal:g}" + ("_quick" if args.quick else "") + ".png"))
     print(f"wrote {out}")
 
 

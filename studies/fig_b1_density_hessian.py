@@ -20,7 +20,7 @@ import numpy as np
 from common import FIGURES, add_run_options, setup
 
 import landscape as L
-from landscape.plots import pyplot, save
+from landscape.plots import density_scale, pyplot, save
 from probes import THESIS, density_hessian, extreme_eigenpairs, slq
 
 
@@ -39,9 +39,9 @@ def main(argv=None):
         pairs = extreme_eigenpairs(H, k=1, steps=80, vectors=False)
         lowest, highest = float(pairs.bottom[0]), float(pairs.top[0])
         density = slq(H, **THESIS)
-        peak = density.density.max()
-        ax.semilogy(density.grid, density.density.clip(peak * 1e-12))
-        ax.set(ylim=(peak * 1e-10, peak * 3), xlabel="eigenvalue", ylabel="density")
+        floor, limits = density_scale(density.density)
+        ax.semilogy(density.grid, density.density.clip(floor))
+        ax.set(ylim=limits, xlabel="eigenvalue", ylabel="density")
         ax.axvline(0, color="0.5", lw=0.8, ls="--")
         ax.set_title(f"{problem.name}, p = 1\nRitz values: smallest {lowest:.3g}, largest {highest:.3g}", fontsize=8)
         print(f"{code} {problem.name}: {H.shape[0]} densities; smallest Ritz value {lowest:.4g}, largest "

@@ -249,3 +249,16 @@ def test_a_moved_sweep_folder_finds_its_traces_by_name(traces, tmp_path):
     runs = _blocks(html, "run-data")
     assert len(runs) == 4 and sum(bool(r["curves"]) for r in runs) == 3     # the failed task has no trace
     assert str(traces["sweep"]) not in html and str(moved / "traces") in html
+
+
+def test_densities_share_one_log_scale_in_the_report_and_the_png_plots():
+    from landscape.plots import density_scale
+    floor, (low, high) = density_scale(np.array([0.0, 2.0, np.nan]), np.array([[5.0, 1e-30]]))
+    assert (floor, low, high) == pytest.approx((5e-12, 5e-10, 15.0))
+    assert density_scale(np.full(3, np.nan)) == (1e-12, (1e-10, 3.0))     # nothing finite: a unit peak
+    figures, _ = probe_figures("hessian_density", {
+        "step": np.array([0, 1]), "grid": np.tile(np.linspace(-1, 1, 4), (2, 1)),
+        "density": np.array([[0.0, 1.0, 4.0, 0.0], [0.0, 2.0, 0.0, 0.0]])}, None)
+    line = figures[0]["data"][0]["y"]
+    assert min(line) == pytest.approx(4e-12)                                 # zeros drawn at the floor
+    assert figures[0]["layout"]["yaxis"]["range"] == pytest.approx([np.log10(4e-10), np.log10(12.0)])

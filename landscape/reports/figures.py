@@ -12,6 +12,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..plots import density_scale
+
 __all__ = ["numbers", "decimate", "curve_figure", "run_curves", "probe_figures", "median_figure", "CURVES",
            "use_log"]
 
@@ -111,17 +113,17 @@ def _density_figures(name: str, data: Mapping[str, np.ndarray]) -> tuple[list[di
     figures = []
     for key in keys:
         values = data[key]
-        peak = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+        floor, (low, high) = density_scale(values)
         lines = []
         for i, step in enumerate(data["step"]):
             if np.isfinite(values[i]).any():
                 lines.append({"type": "scatter", "mode": "lines", "x": numbers(data["grid"][i]),
-                              "y": numbers(np.maximum(values[i], peak * 1e-12)), "name": f"step {int(step)}",
+                              "y": numbers(np.maximum(values[i], floor)), "name": f"step {int(step)}",
                               "line": {"width": 1.4, "color": _COLORS[len(lines) % 10]}})
         if not lines:
             continue
         layout = _layout(f"{name}: {key}", "eigenvalue", "density", log=True)
-        layout["yaxis"]["range"] = [np.log10(peak) - 10, np.log10(peak) + 0.5]
+        layout["yaxis"]["range"] = [np.log10(low), np.log10(high)]
         figures.append({"data": lines, "layout": layout})
     shown = set(keys) | {"step", "grid"}
     return figures, [k for k in data if k not in shown and data[k].ndim > 1]
