@@ -47,7 +47,7 @@ def main(argv=None):
     print(f"{problem.name}, {args.model}: loss at theta0 {center:.6g}; on the plane min {np.nanmin(s.losses):.4g}, "
           f"max {np.nanmax(s.losses):.4g}; fraction of the grid below theta0's loss "
           f"{np.mean(s.losses < center):.2f}")
-    name = f"fig_3_3_plane_{args.problem}_{args.model}.png"
+    name = f"fig_3_3_plane_{args.problem}_{args.model}" + ("_quick" if args.quick else "") + ".png"
     out = save(surface_figure(s, f"{problem.name}, {args.model}, p = 3: filter-normalized plane around theta0 "
                                  f"({points}x{points})"), ROOT / "figures" / name)
     np.savez(runs / f"{args.problem}_{args.model}_{points}_surface.npz", alphas=s.alphas, betas=s.betas,

@@ -44,7 +44,7 @@ def main(argv=None):
 
     objective = objective_for(0)
     every = max(steps // 10, 1)
-    trace_path = ROOT / "runs" / "fig_3_5" / f"{args.problem}_{args.model}_p{args.penal:g}_lbfgs.h5"
+    trace_path = ROOT / "runs" / "fig_3_5" / f"{args.problem}_{args.model}_p{args.penal:g}_lbfgs_{steps}.h5"
     result = L.run(objective, "lbfgs", steps=steps, trace=L.TraceWriter(trace_path, overwrite=True,
                                                                          snapshot_every=every))
     print(f"L-BFGS on {problem.name}, {args.model}: {result.status}, loss {result.losses[0]:.5g} -> "
@@ -77,7 +77,8 @@ def main(argv=None):
               f"max loss on the curves {np.nanmax(values):.4g}")
     fig.suptitle(f"Linear interpolations, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
     fig.tight_layout()
-    out = save(fig, ROOT / "figures" / f"fig_3_5_interpolation_{args.problem}_{args.model}.png")
+    out = save(fig, ROOT / "figures" / (f"fig_3_5_interpolation_{args.problem}_{args.model}_p{args.penal:g}"
+                                        + ("_quick" if args.quick else "") + ".png"))
     print(f"wrote {out}")
 
 
