@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 from common import FIGURES, add_run_options, setup
-from matrix import add_matrix_options, curve_path, matrix_cases, read_curves, run_matrix, summarize
+from matrix import add_matrix_options, curve_path, figure_suffix, matrix_cases, read_curves, run_matrix, summarize
 from plotting import band, clipped_log_axis
 
 from landscape.plots import pyplot, save
@@ -44,7 +44,7 @@ def main(argv=None):
     fig.suptitle(f"Figure 3.6: L-BFGS memory m = 1 vs m = 10, {len(budgets.seeds)} seeds, "
                  f"{budgets.lbfgs} evaluations", fontsize=10)
     fig.tight_layout()
-    print(f"wrote {save(fig, FIGURES / ('fig_3_6_memory' + ('_quick' if args.quick else '') + '.png'))}")
+    print(f"wrote {save(fig, FIGURES / f'fig_3_6_memory{figure_suffix(args)}.png')}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 from common import FIGURES, add_run_options, setup
-from matrix import add_matrix_options, curve_path, matrix_cases, read_curves, run_matrix, summarize
+from matrix import add_matrix_options, curve_path, figure_suffix, matrix_cases, read_curves, run_matrix, summarize
 from plotting import clipped_log_axis, per_seed
 
 from landscape.plots import pyplot, save
@@ -47,7 +47,7 @@ def main(argv=None):
         axes[row, 0].set_ylabel("loss (one line per seed)")
     fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, {len(budgets.seeds)} seeds", fontsize=10)
     fig.tight_layout()
-    print(f"wrote {save(fig, FIGURES / ('fig_c3_c4_per_seed' + ('_quick' if args.quick else '') + '.png'))}")
+    print(f"wrote {save(fig, FIGURES / f'fig_c3_c4_per_seed{figure_suffix(args)}.png')}")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,16 @@ def matrix_cases(args) -> tuple[list, "Budgets"]:
     return cases, budgets
 
 
+def figure_suffix(args) -> str:
+    """``_quick`` for quick runs, and the problems and penalizations asked for where they are not the
+    defaults (``_DE``, ``_p1``), so a figure of other cases never overwrites the default one."""
+    problems, penals = (d.split("|")[0 if args.quick else 1] for d in args.matrix_defaults)
+    parts = [args.problem.replace(",", "") if args.problem and args.problem != problems else "",
+             "p" + args.penal.replace(",", "") if args.penal and args.penal != penals else "",
+             "quick" if args.quick else ""]
+    return "".join(f"_{part}" for part in parts if part)
+
+
 def thesis_model(model: str) -> str:
     return "pixel" if model == "pixel" else "cnn"
 
