@@ -478,7 +478,7 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
             # rescheduled at most `retries` times before it counts as failed
             with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries}), _sigint_ignored():
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")   # any free port: two sweeps at once
             owned.append(cluster)
             client = Client(cluster)
         else:

@@ -93,11 +93,11 @@ def main(argv=None):
             twin.set_ylabel("|g| (orange), loss (grey)")
             twin.grid(False)
             start, end = np.median(loss.iloc[0]), np.median(loss.iloc[-1])
-            unfinished = runs[runs["status"] != "completed"]["status"].value_counts()
+            unfinished = runs[~runs["status"].isin(("completed", "max_evaluations"))]["status"].value_counts()
             note = "".join(f", {n} {s}" for s, n in unfinished.items())
             ax.set_title(f"{code}, {model}, {label}: median loss {start:.4g} -> {end:.4g}{note}", fontsize=9)
             print(f"{code} {model:13s} {label:28s}: median distance {np.median(seed_columns(runs, 'distance').iloc[-1]):.4g}, "
-                  f"loss {start:.4g} -> {end:.4g}; statuses {dict(runs['status'].value_counts())}")
+                  f"loss {start:.4g} -> {end:.4g}; statuses {runs['status'].value_counts().to_dict()}")
     for ax in axes[-1]:
         ax.set_xlabel("step (accepted iterate)")
     number = "3.9" if args.penal == 3 else "C.16" if args.penal == 1 else "3.9 (other p)"
