@@ -26,3 +26,22 @@ def test_study_help_lists_its_options(script):
         expected += ("--precision", "--threads", "--workers")
     for option in expected:
         assert option in done.stdout, f"{script.name} --help does not list {option}"
+
+
+def test_a_matrix_study_rerun_from_scratch_writes_the_same_curves_bit_for_bit(tmp_path, monkeypatch):
+    """The studies' reproducibility promise: the same cells run twice, in fresh folders, on two
+    workers (so tasks finish in either order), give byte-identical curve CSVs."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import matrix
+
+    budgets = matrix.Budgets(lbfgs=6, gd=6, gd_short=3, descent=6, seeds=(0, 1))
+    cases = [("pixel", 3.0, "A"), (matrix.CNN, 3.0, "A")]
+    written = []
+    for attempt in ("first", "second"):
+        monkeypatch.setattr(matrix, "RUNS", tmp_path / attempt / "runs")
+        monkeypatch.setattr(matrix, "CURVES", tmp_path / attempt / "curves")
+        matrix.run_matrix(cases, ("GD", "L-BFGS"), budgets, workers=2, quick=True, progress=False)
+        written.append({p.relative_to(tmp_path / attempt): p.read_bytes()
+                        for p in sorted((tmp_path / attempt / "curves").rglob("*.csv"))})
+    assert len(written[0]) == 4
+    assert written[0] == written[1]
