@@ -71,5 +71,4 @@ def clipped_log_axis(ax):
             ax.plot(above[0], top, marker="^", color="C3", ms=6, clip_on=False, zorder=5)
     if left:
         ax.text(0.02, 0.02, f"▲ {left} run(s) leave the axes ({diverged} diverged)", transform=ax.transAxes,
-                ha="left", va="bottom", fontsize=7, color="C3",
-                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1.5})
+                ha="left", va="bottom", fontsize=7, color="C3")
