@@ -11,7 +11,7 @@ table B.1 value for pixels; each panel's title says which. Each panel draws the
 median over seeds of the distance and of the gradient norm with min-max bands,
 and the median loss behind them (the thesis draws the loss over 10 seeds; here it
 is over the same seeds as the rest of the panel). Runs go through the sweep runner
-into ``runs/fig_3_9/`` and are reused on a rerun.
+into ``runs/fig_3_9/`` (``runs/fig_3_9_p1/`` at p = 1) and are reused on a rerun.
 
     python studies/fig_3_9_trajectory.py --quick   # problem A, 150 steps
     python studies/fig_3_9_trajectory.py           # problems A and D, 700 steps (the thesis's GD budget)
@@ -77,7 +77,7 @@ def main(argv=None):
         lr, source = gd_step(model, code, args.lr_cnn, args.penal)
         optimizers = (({"name": "scipy_lbfgsb", "m": 10, "maxfun": steps}, "L-BFGS"),
                       ({"name": "gd", "lr": lr}, f"GD lr={lr:.3g} ({source})"))
-        index = run_cases("fig_3_9", {"problem": [code], "model": [model_entry(model)], "penal": [args.penal],
+        index = run_cases("fig_3_9" + ("" if args.penal == 3 else f"_p{args.penal:g}"), {"problem": [code], "model": [model_entry(model)], "penal": [args.penal],
                                       "seed": seeds, "optimizer": [entry for entry, _ in optimizers]},
                           steps, workers=args.workers, precision=args.precision, threads=args.threads)
         for col, (entry, label) in enumerate(optimizers):
