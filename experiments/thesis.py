@@ -48,3 +48,11 @@ def step_size(optimizer: str, model: str, penal: float, problem_code: str, m: in
     if code not in STEP_SIZES[table]:
         raise KeyError(f"no thesis step size for {code}; known codes: {', '.join(_CODES)}")
     return STEP_SIZES[table][code][2]
+
+
+#: Table 3.2 (p = 3, medians over 10 seeds): problem -> {row: (CNNModel, PixelModel)}; GD short = 700 steps,
+#: GD long = 2000, L-BFGS = 300 evaluations
+TABLE_3_2 = {"A": {"L-BFGS": (54.61, 76.12), "GD short": (79.67, 89.49), "GD long": (73.9, 78.04)},
+              "B": {"L-BFGS": (8.54, 9.16), "GD short": (13.62, 9.88), "GD long": (11.74, 9.28)},
+              "D": {"L-BFGS": (30.68, 39.72), "GD short": (61.36, 46.53), "GD long": (49.34, 40.34)},
+              "E": {"L-BFGS": (148.47, 169.07), "GD short": (275.93, 175.36), "GD long": (231.65, 163.01)}}

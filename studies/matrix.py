@@ -244,14 +244,17 @@ def read_cell(model, penal, problem, label, step_sizes="thesis", quick=False):
 
 
 def summarize(losses: pd.DataFrame, statuses: dict, at: int | None = None) -> dict:
-    """Median, min, max of the loss at step ``at`` (default: the end) over seeds, and diverged runs."""
+    """Median, min, max of the loss at step ``at`` (default: the end) over seeds, the runs that diverged,
+    and the runs that diverged or are no lower at ``at`` than where they started (``rose``)."""
     values = losses.iloc[-1] if at is None else losses.iloc[min(at, len(losses) - 1)]
     diverged = sum(s == "diverged" for s in statuses.values())
+    rose = sum(statuses.get(column) == "diverged" or not values[column] < losses[column].iloc[0]
+               for column in losses)
     finite = values[np.isfinite(values)]
     return {"median": float(np.median(finite)) if len(finite) else np.nan,
             "min": float(finite.min()) if len(finite) else np.nan,
             "max": float(finite.max()) if len(finite) else np.nan,
-            "seeds": len(values), "diverged": diverged}
+            "seeds": len(values), "diverged": diverged, "rose": rose}
 
 
 def converged_step(median: np.ndarray, tolerance: float = 1e-3) -> int | None:

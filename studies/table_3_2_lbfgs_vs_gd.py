@@ -19,14 +19,9 @@ import numpy as np
 import pandas as pd
 
 from common import FIGURES, add_run_options, setup
+from experiments.thesis import TABLE_3_2 as THESIS
 from matrix import add_matrix_options, matrix_cases, read_cell, run_matrix, summarize
 from plotting import clipped_log_axis, per_seed, band
-
-# Table 3.2 (p = 3): problem -> {row: (CNNModel, PixelModel)}
-THESIS = {"A": {"L-BFGS": (54.61, 76.12), "GD short": (79.67, 89.49), "GD long": (73.9, 78.04)},
-          "B": {"L-BFGS": (8.54, 9.16), "GD short": (13.62, 9.88), "GD long": (11.74, 9.28)},
-          "D": {"L-BFGS": (30.68, 39.72), "GD short": (61.36, 46.53), "GD long": (49.34, 40.34)},
-          "E": {"L-BFGS": (148.47, 169.07), "GD short": (275.93, 175.36), "GD long": (231.65, 163.01)}}
 
 
 def main(argv=None):
