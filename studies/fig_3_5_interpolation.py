@@ -72,8 +72,10 @@ def main(argv=None):
         ax.set(title=title, xlabel=xlabel, ylabel="loss")
         if curve.labels and len(curve.labels) <= 10:
             ax.legend(fontsize=6)
-        monotone = np.all(np.diff(values, axis=1) <= 1e-9 * np.abs(values[:, 1:]), axis=1)
+        rises = np.diff(values, axis=1) / np.abs(values[:, :-1])      # relative change from point to point
+        monotone = np.all(rises <= 1e-9, axis=1)
         print(f"{title}: {len(values)} curve(s), monotone decreasing: {int(monotone.sum())}/{len(values)}, "
+              f"largest rise between neighbouring points {np.nanmax(rises):.3g} x the loss there, "
               f"max loss on the curves {np.nanmax(values):.4g}")
     fig.suptitle(f"Linear interpolations, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
     fig.tight_layout()
