@@ -8,7 +8,8 @@ as its evaluation budget; GD takes the step size re-tuned here
 otherwise the CNN value ``--lr-cnn`` (default 3e-7, below the stable threshold
 measured on A; the thesis's tuned values diverge on the CNN) or the thesis's
 table B.1 value for pixels; each panel's title says which. Each panel draws the
-median over seeds of the distance and of the gradient norm with min-max bands,
+median over seeds of the distance and of the gradient norm with min-max bands
+(over the seeds that did not diverge; the title counts the others),
 and the median loss behind them (the thesis draws the loss over 10 seeds; here it
 is over the same seeds as the rest of the panel). Runs go through the sweep runner
 into ``runs/fig_3_9/`` (``runs/fig_3_9_p1/`` at p = 1) and are reused on a rerun.
@@ -82,21 +83,24 @@ def main(argv=None):
                           steps, workers=args.workers, precision=args.precision, threads=args.threads)
         for col, (entry, label) in enumerate(optimizers):
             runs = index[index["optimizer"] == entry["name"]]
-            loss = seed_columns(runs, "loss")
+            drawn = runs[runs["status"] != "diverged"]    # a diverged seed's distance (1e9) flattens the rest
+            drawn = runs if drawn.empty else drawn
+            loss = seed_columns(drawn, "loss")
             ax = axes[row, col]
-            draw_median(ax, seed_columns(runs, "distance"), "C0", lw=1.4)
+            draw_median(ax, seed_columns(drawn, "distance"), "C0", lw=1.4)
             ax.set_ylabel("distance from init", color="C0")
             twin = ax.twinx()
-            draw_median(twin, seed_columns(runs, "grad_norm"), "C1", lw=1.4)
+            draw_median(twin, seed_columns(drawn, "grad_norm"), "C1", lw=1.4)
             draw_median(twin, loss, "0.5", ls="--", lw=1)
             twin.set_yscale("log")
             twin.set_ylabel("|g| (orange), loss (grey)")
             twin.grid(False)
             start, end = np.median(loss.iloc[0]), np.median(loss.iloc[-1])
             unfinished = runs[~runs["status"].isin(("completed", "max_evaluations"))]["status"].value_counts()
-            note = "".join(f", {n} {s}" for s, n in unfinished.items())
-            ax.set_title(f"{code}, {model}, {label}: median loss {start:.4g} -> {end:.4g}{note}", fontsize=9)
-            print(f"{code} {model:13s} {label:28s}: median distance {np.median(seed_columns(runs, 'distance').iloc[-1]):.4g}, "
+            note = "".join(f", {n} {s}" + (" (not drawn)" if s == "diverged" and len(drawn) < len(runs) else "")
+                           for s, n in unfinished.items())
+            ax.set_title(f"{code}, {model}, {label}: median loss {start:.4g} -> {end:.4g}{note}", fontsize=8)
+            print(f"{code} {model:13s} {label:28s}: median distance {np.median(seed_columns(drawn, 'distance').iloc[-1]):.4g}, "
                   f"loss {start:.4g} -> {end:.4g}; statuses {runs['status'].value_counts().to_dict()}")
     for ax in axes[-1]:
         ax.set_xlabel("step (accepted iterate)")
