@@ -77,7 +77,7 @@ def main(argv=None):
     for row, (model, code) in enumerate(panels):
         lr, source = gd_step(model, code, args.lr_cnn, args.penal)
         optimizers = (({"name": "scipy_lbfgsb", "m": 10, "maxfun": steps}, "L-BFGS"),
-                      ({"name": "gd", "lr": lr}, f"GD lr={lr:.3g} ({source})"))
+                      ({"name": "gd", "lr": lr}, f"GD {lr:.3g} ({source})"))
         index = run_cases("fig_3_9" + ("" if args.penal == 3 else f"_p{args.penal:g}"), {"problem": [code], "model": [model_entry(model)], "penal": [args.penal],
                                       "seed": seeds, "optimizer": [entry for entry, _ in optimizers]},
                           steps, workers=args.workers, precision=args.precision, threads=args.threads)
@@ -88,7 +88,8 @@ def main(argv=None):
             loss = seed_columns(drawn, "loss")
             ax = axes[row, col]
             draw_median(ax, seed_columns(drawn, "distance"), "C0", lw=1.4)
-            ax.set_ylabel("distance from init", color="C0")
+            ax.set_yscale("log")   # pixel logits run off to 1e7 on saturated designs: distances span decades
+            ax.set_ylabel("distance from init (log)", color="C0")
             twin = ax.twinx()
             draw_median(twin, seed_columns(drawn, "grad_norm"), "C1", lw=1.4)
             draw_median(twin, loss, "0.5", ls="--", lw=1)
@@ -97,7 +98,7 @@ def main(argv=None):
             twin.grid(False)
             start, end = np.median(loss.iloc[0]), np.median(loss.iloc[-1])
             unfinished = runs[~runs["status"].isin(("completed", "max_evaluations"))]["status"].value_counts()
-            note = "".join(f", {n} {s}" + (" (not drawn)" if s == "diverged" and len(drawn) < len(runs) else "")
+            note = "".join(f", {n} {s}" + (" (undrawn)" if s == "diverged" and len(drawn) < len(runs) else "")
                            for s, n in unfinished.items())
             ax.set_title(f"{code}, {model}, {label}: median loss {start:.4g} -> {end:.4g}{note}", fontsize=8)
             print(f"{code} {model:13s} {label:28s}: median distance {np.median(seed_columns(drawn, 'distance').iloc[-1]):.4g}, "
