@@ -25,9 +25,8 @@ import argparse
 import numpy as np
 import pandas as pd
 from common import FIGURES, add_run_options, run_cases, setup
-from matrix import CNN, model_entry, tuned_step_size
+from matrix import CNN, loss_table, model_entry, tuned_step_size
 
-import landscape as L
 from experiments.thesis import step_size
 from landscape.plots import pyplot, save
 
@@ -40,16 +39,6 @@ def gd_step(model: str, code: str, lr_cnn: float, penal: float = 3.0) -> tuple[f
         if model == "pixel":
             return step_size("gd", "pixel", penal, code), "thesis B.1"
         return lr_cnn, "--lr-cnn"
-
-
-def seed_columns(index: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Steps x seeds of one recorded column; a run that stopped early keeps its last value."""
-    columns = {}
-    for row in index.sort_values("seed").itertuples():
-        with L.open_trace(row.trace) as trace:
-            columns[row.seed] = trace.steps()[column]
-    length = max(len(c) for c in columns.values())
-    return pd.DataFrame({s: np.concatenate([v, np.full(length - len(v), v[-1])]) for s, v in columns.items()})
 
 
 def draw_median(ax, table: pd.DataFrame, color: str, **style):
@@ -78,20 +67,21 @@ def main(argv=None):
         lr, source = gd_step(model, code, args.lr_cnn, args.penal)
         optimizers = (({"name": "scipy_lbfgsb", "m": 10, "maxfun": steps}, "L-BFGS"),
                       ({"name": "gd", "lr": lr}, f"GD {lr:.3g} ({source})"))
-        index = run_cases("fig_3_9" + ("" if args.penal == 3 else f"_p{args.penal:g}"), {"problem": [code], "model": [model_entry(model)], "penal": [args.penal],
-                                      "seed": seeds, "optimizer": [entry for entry, _ in optimizers]},
+        study = "fig_3_9" + ("" if args.penal == 3 else f"_p{args.penal:g}")
+        index = run_cases(study, {"problem": [code], "model": [model_entry(model)], "penal": [args.penal],
+                                  "seed": seeds, "optimizer": [entry for entry, _ in optimizers]},
                           steps, workers=args.workers, precision=args.precision, threads=args.threads)
         for col, (entry, label) in enumerate(optimizers):
             runs = index[index["optimizer"] == entry["name"]]
             drawn = runs[runs["status"] != "diverged"]    # a diverged seed's distance (1e9) flattens the rest
             drawn = runs if drawn.empty else drawn
-            loss = seed_columns(drawn, "loss")
+            loss, distance = loss_table(drawn), loss_table(drawn, "distance")
             ax = axes[row, col]
-            draw_median(ax, seed_columns(drawn, "distance"), "C0", lw=1.4)
+            draw_median(ax, distance, "C0", lw=1.4)
             ax.set_yscale("log")   # pixel logits run off to 1e7 on saturated designs: distances span decades
             ax.set_ylabel("distance from init (log)", color="C0")
             twin = ax.twinx()
-            draw_median(twin, seed_columns(drawn, "grad_norm"), "C1", lw=1.4)
+            draw_median(twin, loss_table(drawn, "grad_norm"), "C1", lw=1.4)
             draw_median(twin, loss, "0.5", ls="--", lw=1)
             twin.set_yscale("log")
             twin.set_ylabel("|g| (orange), loss (grey)")
@@ -101,7 +91,7 @@ def main(argv=None):
             note = "".join(f", {n} {s}" + (" (undrawn)" if s == "diverged" and len(drawn) < len(runs) else "")
                            for s, n in unfinished.items())
             ax.set_title(f"{code}, {model}, {label}: median loss {start:.4g} -> {end:.4g}{note}", fontsize=8)
-            print(f"{code} {model:13s} {label:28s}: median distance {np.median(seed_columns(drawn, 'distance').iloc[-1]):.4g}, "
+            print(f"{code} {model:13s} {label:28s}: median distance {np.median(distance.iloc[-1]):.4g}, "
                   f"loss {start:.4g} -> {end:.4g}; statuses {runs['status'].value_counts().to_dict()}")
     for ax in axes[-1]:
         ax.set_xlabel("step (accepted iterate)")

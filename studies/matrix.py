@@ -75,9 +75,14 @@ def add_matrix_options(parser, problems: str, penals: str, step_sizes: bool = Tr
     return parser
 
 
+def _defaults(args) -> tuple[str, str]:
+    """The default problems and penalizations (``"A,B"``, ``"3"``) of the quick or the full settings."""
+    return tuple(d.split("|")[0 if args.quick else 1] for d in args.matrix_defaults)
+
+
 def matrix_cases(args) -> tuple[list, "Budgets"]:
     """The (model, penal, problem) cases and the budgets the parsed options ask for."""
-    problems, penals = (d.split("|")[0 if args.quick else 1] for d in args.matrix_defaults)
+    problems, penals = _defaults(args)
     budgets = QUICK if args.quick else FULL
     if args.seeds:
         budgets = replace(budgets, seeds=tuple(range(args.seeds)))
@@ -95,7 +100,7 @@ def matrix_cases(args) -> tuple[list, "Budgets"]:
 def figure_suffix(args) -> str:
     """``_quick`` for quick runs, and the problems and penalizations asked for where they are not the
     defaults (``_DE``, ``_p1``), so a figure of other cases never overwrites the default one."""
-    problems, penals = (d.split("|")[0 if args.quick else 1] for d in args.matrix_defaults)
+    problems, penals = _defaults(args)
     parts = [args.problem.replace(",", "") if args.problem and args.problem != problems else "",
              "p" + args.penal.replace(",", "") if args.penal and args.penal != penals else "",
              "quick" if args.quick else ""]
@@ -204,13 +209,14 @@ def committed(path: Path, seeds) -> bool:
     return set(statuses) == {f"seed_{s}" for s in seeds} and set(statuses.values()) <= terminal
 
 
-def loss_table(index: pd.DataFrame) -> pd.DataFrame:
-    """Steps x seeds losses of one cell (a run that stopped early keeps its last value; NaN-free)."""
+def loss_table(index: pd.DataFrame, column: str = "loss") -> pd.DataFrame:
+    """Steps x seeds of one recorded column (default the loss) of the runs in a sweep ``index``; a run that
+    stopped early keeps its last value, so the table is NaN-free."""
     from landscape.trace import open_trace
     columns = {}
     for row in index.itertuples():
         with open_trace(row.trace) as trace:
-            columns[f"seed_{row.seed}"] = trace.steps()["loss"]
+            columns[f"seed_{row.seed}"] = trace.steps()[column]
     length = max(len(c) for c in columns.values())
     return pd.DataFrame({k: np.concatenate([v, np.full(length - len(v), v[-1])]) for k, v in columns.items()},
                         index=pd.RangeIndex(length, name="step"))
