@@ -3,7 +3,10 @@
 * Linear interpolation (Goodfellow, Vinyals and Saxe 2015): ``L((1 - a) x + a y)``
   for any ``a`` (outside [0, 1] extrapolates). The thesis's four uses (Figures 3.5,
   C.13, C.14) are :func:`between_initializations`, :func:`iterates_to_final`,
-  :func:`initializations_to_final` and :func:`along_trajectory`.
+  :func:`initializations_to_final` and :func:`along_trajectory`. The height of a
+  bump is :func:`barrier`: ``max L(a) / max(L(a0), L(a1)) - 1`` over ``a0 <= a <= a1``,
+  the rise above the higher end (the loss barrier of Garipov et al. 2018 and Draxler
+  et al. 2018, relative); 0 when the curve never climbs above its ends.
 * Filter-normalized random directions (Li, Xu, Taylor, Studer and Goldstein 2018):
   a Gaussian direction shaped like the parameters, each filter ``d_i`` (slice along
   the output dimension of a weight with two or more dimensions) rescaled to
@@ -30,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 __all__ = ["Projection", "interpolate", "Interpolation", "between_initializations", "iterates_to_final",
-           "initializations_to_final", "along_trajectory", "filter_normalized_direction", "losses",
+           "initializations_to_final", "along_trajectory", "barrier", "filter_normalized_direction", "losses",
            "Surface", "surface", "Plane", "random_plane", "pca_plane", "hessian_plane", "project"]
 
 
@@ -103,6 +106,24 @@ def along_trajectory(objective, iterates: Sequence, points_per_segment: int = 5,
     pieces.append(np.array([objective.loss(_flat(iterates[-1]))]))
     axis.append(np.array([len(iterates) - 1.0]))
     return Interpolation(np.concatenate(axis), np.concatenate(pieces))
+
+
+def barrier(curve: Interpolation, start: float = 0.0, end: float = 1.0) -> np.ndarray:
+    """Per curve, ``max L(a) / max(L(start), L(end)) - 1`` over ``start <= a <= end``.
+
+    How far the loss climbs above the higher of the two ends, relative to it: 0 for a
+    curve that stays at or below its ends (a monotone or convex-looking line), 2.0 for a
+    bump three times as high as the higher end. ``start`` and ``end`` must be points of
+    ``curve.alphas`` (for :func:`along_trajectory`, successive integers give one segment).
+    """
+    values = np.atleast_2d(curve.losses)
+    i, j = (int(np.flatnonzero(np.isclose(curve.alphas, a))[0]) if np.isclose(curve.alphas, a).any() else None
+            for a in (start, end))
+    if i is None or j is None or i >= j:
+        raise ValueError(f"start={start} and end={end} must be points of the curve, start first; "
+                         f"its alphas run {curve.alphas[0]:g} .. {curve.alphas[-1]:g} in {len(curve.alphas)} points")
+    ends = np.maximum(values[:, i], values[:, j])
+    return np.max(values[:, i:j + 1], axis=1) / ends - 1
 
 
 # -- directions ------------------------------------------------------------------------------

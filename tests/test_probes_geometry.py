@@ -5,7 +5,7 @@ import torch
 
 import landscape as L
 from probes.geometry import (Plane, filter_normalized_direction, interpolate, losses, project, random_plane,
-                             surface, along_trajectory)
+                             surface, along_trajectory, barrier, Interpolation)
 from probes.trajectory import TrajectoryProbe, explained_variance_by_prefix, trajectory_metrics, trajectory_pca
 
 SMALL_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filters=(4, 3, 1), kernel_size=3)
@@ -23,6 +23,26 @@ def test_interpolation_end_points_are_the_losses_at_the_two_points():
     assert curve.losses[-1] == pytest.approx(a.loss(b.theta0), rel=1e-12)
     path = along_trajectory(a, [a.theta0, b.theta0, 0.5 * b.theta0], points_per_segment=4)
     assert path.alphas[-1] == 2 and path.losses[4] == pytest.approx(a.loss(b.theta0), rel=1e-12)
+
+
+class DoubleWell:
+    """L(x) = (x1^2 - 1)^2 + 1 + x2^2: two minima at x1 = +-1 (loss 1), a saddle at 0 (loss 2)."""
+    def loss(self, theta):
+        x = torch.as_tensor(theta, dtype=torch.float64)
+        return float((x[0] ** 2 - 1) ** 2 + 1 + x[1] ** 2)
+
+
+def test_barrier_between_the_two_minima_of_a_double_well_is_the_saddle():
+    curve = interpolate(DoubleWell(), [-1.0, 0.0], [1.0, 0.0], np.linspace(-0.5, 1.5, 41))
+    assert barrier(curve)[0] == pytest.approx(1.0, rel=1e-12)           # saddle 2 over minima 1
+    downhill = interpolate(DoubleWell(), [0.0, 3.0], [1.0, 0.0], np.linspace(0, 1, 21))
+    assert barrier(downhill)[0] == 0.0                                  # falls from 11 to 1, never above 11
+    path = along_trajectory(DoubleWell(), [[-1.0, 0.0], [1.0, 0.0], [1.0, 1.0]], points_per_segment=4)
+    assert barrier(path, 0, 1)[0] == pytest.approx(1.0) and barrier(path, 1, 2)[0] == 0.0
+    curves = Interpolation(np.linspace(0, 1, 3), np.array([[4.0, 6.0, 3.0], [4.0, 2.0, 1.0]]))
+    np.testing.assert_allclose(barrier(curves), [0.5, 0.0])
+    with pytest.raises(ValueError, match="start=0.3"):
+        barrier(curves, 0.3, 1.0)
 
 
 def test_batched_losses_equal_one_at_a_time():
