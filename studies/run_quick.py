@@ -32,6 +32,8 @@ STUDIES = [
     ("fig_3_7_b_vs_h", ["--quick"], "Figure 3.7: Hessian vs L-BFGS (m = 1) densities"),
     ("fig_3_9_trajectory", ["--quick"], "Figure 3.9: distance and gradient norm, L-BFGS vs GD"),
     ("tune_step_sizes", ["--quick"], "Appendix B.7: step-size search (CNN, A and B)"),
+    ("table_3_3_decomposition", ["--quick", "--step-sizes", "tuned", "--models", "cnn_transpose"],
+     "Table 3.3 / Figure 3.8 on the CNN with the step sizes just re-tuned (GD, HD)"),
     ("fig_b1_density_hessian", ["--quick"], "Figure B.1: density-space Hessian spectra, p = 1"),
     ("sec_4_1_pca", ["--quick"], "Section 4.1: PCA of every prefix of a trajectory"),
     ("hoyer_fig3_mbb", ["--quick"], "Hoyer et al. Figure 3: MBB beam, four optimizers"),

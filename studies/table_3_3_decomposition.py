@@ -116,7 +116,7 @@ def main(argv=None):
 
     from landscape.plots import pyplot, save
     plt = pyplot()
-    rows = 2 if len(cases) > 1 else 1        # pixel above the CNN when both ran; one panel for one case
+    rows = 2 if len({model for model, _, _ in cases}) > 1 else 1    # pixel above the CNN when both ran
     columns = -(-len(cases) // rows)
     fig, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.3 * rows + 0.4), squeeze=False)
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
@@ -133,7 +133,9 @@ def main(argv=None):
             ax.legend(fontsize=6, loc="upper right")
         else:
             ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.5")
-    fig.suptitle(f"Figure 3.8: L-BFGS taken apart (median and min-max over {len(budgets.seeds)} seeds; "
+    for ax in axes[:, 0]:
+        ax.set_ylabel("loss")
+    fig.suptitle(f"Figure 3.8: L-BFGS taken apart\n(median and min-max over {len(budgets.seeds)} seeds; "
                  f"GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_3_8_decomposition{suffix}.png')}")

@@ -45,3 +45,41 @@ def test_a_matrix_study_rerun_from_scratch_writes_the_same_curves_bit_for_bit(tm
                         for p in sorted((tmp_path / attempt / "curves").rglob("*.csv"))})
     assert len(written[0]) == 4
     assert written[0] == written[1]
+
+
+def _write_cell(matrix, model, penal, code, label, step_sizes, finals, diverged=()):
+    """A fake committed curve: every seed starts at 100 and ends at its entry of ``finals``."""
+    path = matrix.curve_path(model, penal, code, label, step_sizes, quick=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seeds = [f"seed_{i}" for i in range(len(finals))]
+    status = " ".join(f"{s}={'diverged' if i in diverged else 'completed'}" for i, s in enumerate(seeds))
+    rows = ["step," + ",".join(seeds), "0," + ",".join("100" for _ in seeds), "1," + ",".join(map(str, finals))]
+    path.write_text(f"# status {status}\n" + "\n".join(rows) + "\n")
+
+
+def test_findings_judge_constant_steps_at_the_retuned_step_only_where_the_thesis_step_diverged(tmp_path,
+                                                                                               monkeypatch):
+    """The p = 1 "all six end alike" verdict: untested when GD diverged at the thesis's step and no re-tuned
+    cell exists; judged on the re-tuned cell (and says so) once it does; holds or fails on the 5 % rule."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import findings
+    import matrix
+
+    monkeypatch.setattr(matrix, "CURVES", tmp_path)
+    model = matrix.CNN
+    for label in ("GD_LS", "L-BFGS_M1", "L-BFGS", "HD_M1", "HD_M10"):
+        _write_cell(matrix, model, 1.0, "A", label, "thesis", [21.0, 21.2, 21.4])
+    _write_cell(matrix, model, 1.0, "A", "GD", "thesis", [1e9, 1e9, 21.0], diverged=(0, 1))
+
+    def verdict():
+        rows = [r for r in findings.convex_findings(quick=False, problems=("A",)) if "all six" in r[0]
+                and model in r[0]]
+        assert len(rows) == 1
+        return rows[0]
+
+    assert verdict()[1] == "untested"
+    _write_cell(matrix, model, 1.0, "A", "GD", "tuned", [21.5, 21.6, 21.7])
+    claim, status, detail = verdict()
+    assert status == "holds" and "GD at the re-tuned step" in detail
+    _write_cell(matrix, model, 1.0, "A", "GD", "tuned", [25.0, 25.0, 25.0])      # 19 % above the others
+    assert verdict()[1] == "fails"
