@@ -8,7 +8,7 @@ holds / fails / untested, with the numbers) and a report of its runs
 (``landscape report``, written to ``runs/report_quick.html``).
 Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
 
-    python studies/run_quick.py            # about 10 min on 2 cores from scratch
+    python studies/run_quick.py            # 10 min 10 s on 2 cores from scratch (measured)
     python studies/run_quick.py --only fig_3_3_plane ntk_embeddings
 """
 from __future__ import annotations
