@@ -67,11 +67,10 @@ def convex_findings(quick: bool, problems=("A", "B")):
     for code in problems:
         for model in (CNN, "pixel"):
             cells = {label: _cell(model, 1.0, code, label, quick) for label in ("GD_LS", "L-BFGS_M1", "L-BFGS")}
-            retuned = []
+            sources = {}
             for label in ("GD", "HD_M1", "HD_M10"):
-                cells[label], which, _ = _constant_step(model, 1.0, code, label, quick)
-                if which == "re-tuned":
-                    retuned.append(label)
+                cells[label], sources[label], _ = _constant_step(model, 1.0, code, label, quick)
+            retuned = [label for label, source in sources.items() if source == "re-tuned"]
             note = f"; {', '.join(retuned)} at the re-tuned step (the thesis's diverged)" if retuned else ""
             claim = f"at p = 1 all six optimizers end within {TOLERANCE:.0%} of each other ({model}, {code}; Table 3.3)"
             if any(v is None for v in cells.values()):
