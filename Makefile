@@ -1,5 +1,6 @@
-# Quick start:  make run   (set up everything, run the main job)
+# Quick start:  make run   (set up everything, run the main job; writes under runs/, never into tracked files)
 #               make test  (set up everything, run the tests)
+# make figures regenerates the committed quick reference in figures/ (on purpose only).
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ APT_PACKAGES := libsuitesparse-dev libopenblas0-pthread
 # a system browser for the report's browser test (Playwright's own browser download is not needed)
 BROWSER_PACKAGES := chromium
 
-.PHONY: setup system-packages run test test-slow bench clean
+.PHONY: setup system-packages run figures test test-slow bench clean
 
 setup: $(VENV)/.installed
 
@@ -26,18 +27,22 @@ system-packages:
 	  echo "not root or no apt-get: skipping $(APT_PACKAGES) $(BROWSER_PACKAGES) (the SciPy solver is used if CHOLMOD cannot build; the browser test is skipped without Chromium)"; \
 	fi
 
-$(VENV)/.installed: pyproject.toml | system-packages
+$(VENV)/.installed: pyproject.toml constraints.txt | system-packages
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned to the local CPU build, so nothing pulls the CUDA wheels
 	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install -q -e ".[all,dev]"
-	$(PY) -m pip install -q "scikit-sparse<0.5" \
+	# the exact versions the reference was made with (constraints.txt); pyproject.toml keeps loose ranges
+	$(PY) -m pip install -q -c constraints.txt -e ".[all,dev]"
+	$(PY) -m pip install -q -c constraints.txt "scikit-sparse<0.5" \
 	  || echo "scikit-sparse did not build: falling back to SciPy's sparse solver (slower)"
 	touch $@
 
 run: setup
 	$(PY) studies/run_quick.py
+
+figures: setup
+	$(PY) studies/run_quick.py --out figures
 
 test: setup
 	$(PY) -m pytest

@@ -4,7 +4,15 @@ The twice-differentiable graph: parameters -> logits (:mod:`landscape.models`)
 -> constrained, filtered density (:mod:`landscape.design`) -> SIMP finite
 elements and compliance (:mod:`landscape.physics`), composed by
 :class:`landscape.Objective`.
+
+With ``LANDSCAPE_DETERMINISTIC=1`` in the environment, the numerical kernels are
+pinned before torch and NumPy load (:mod:`landscape.numerics`).
 """
+from . import numerics
+
+if numerics.requested():
+    numerics.pin_environment()
+
 from . import design, models, optim, physics, precision, problems, threads
 from .objective import FunctionObjective, HessianOperator, LinearOperator, Objective
 from .recorder import Recorder
@@ -15,5 +23,9 @@ from .trace import Trace, TraceWriter, open_trace
 
 from ._version import __version__
 
-__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace", "TraceWriter", "design", "models", "optim",
+if numerics.active():
+    numerics.configure_torch()
+    numerics.warn_if_incomplete()
+
+__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace", "TraceWriter", "design", "models", "numerics", "optim",
            "physics", "precision", "problems", "threads", "run", "run_spec", "RunSpec", "open_trace", "report", "__version__"]

@@ -87,7 +87,8 @@ def cmd_show(args) -> int:
     with _open(args.trace) as trace:
         summary = trace.summary()
         if args.json:
-            print(json.dumps({**summary, "config": trace.config, "versions": trace.versions}, indent=2))
+            print(json.dumps({**summary, "config": trace.config, "versions": trace.versions,
+                              "numerics": trace.numerics}, indent=2))
             return 0
         width = max(len(k) for k in summary)
         for key, value in summary.items():
@@ -96,6 +97,7 @@ def cmd_show(args) -> int:
             elif isinstance(value, (list, dict)):
                 value = ", ".join(value) if isinstance(value, list) else json.dumps(value)
             print(f"{key:>{width}}  {value}")
+        print(f"{'numerics':>{width}}  {trace.numerics.get('mode', 'unknown')}")
     return 0
 
 
@@ -184,6 +186,12 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="landscape", description=__doc__.split("\n")[0])
+    mode = top.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=None,
+                      help="pin the numerical kernels so results are bit-identical on any x86-64 CPU with AVX2 "
+                           "(the same as LANDSCAPE_DETERMINISTIC=1; see landscape/numerics.py)")
+    mode.add_argument("--no-deterministic", dest="deterministic", action="store_false",
+                      help="the CPU's own kernels (the default unless LANDSCAPE_DETERMINISTIC=1)")
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one optimizer on one problem and write its trace")
@@ -254,8 +262,33 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _numerics_relaunch(args, argv) -> int | None:
+    """Start the command again in the asked-for numerics mode, which must be set before torch loads.
+
+    From the console the process is replaced (``os.execv``); called with ``argv`` (from Python) the
+    command runs in a child process and its exit status is returned. None when no restart is needed.
+    """
+    from landscape import numerics
+    if args.deterministic is None or args.deterministic == numerics.active():
+        return None
+    env = {**os.environ, numerics.ENVIRONMENT: "1" if args.deterministic else "0"}
+    if not args.deterministic:      # drop the pins this process set, so the child picks its own kernels
+        for key, value in numerics.PINS.items():
+            if env.get(key) == value:
+                env.pop(key)
+    command = [sys.executable, "-m", "landscape.cli", *(sys.argv[1:] if argv is None else argv)]
+    if argv is None:
+        sys.stdout.flush()
+        os.execve(sys.executable, command, env)
+    import subprocess
+    return subprocess.run(command, env=env).returncode
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    relaunched = _numerics_relaunch(args, argv)
+    if relaunched is not None:
+        return relaunched
     from landscape.optim import OptimizerError
     from landscape.optional import MissingDependency
     from landscape.problems import ProblemError

@@ -29,7 +29,8 @@ same numbers bit for bit).
 Every task writes one trace named after its settings plus a short hash of its
 full config, so names are deterministic. Execution uses Dask: a
 ``LocalCluster`` of single-threaded worker processes by default, or any running cluster given its scheduler
-address. Completed traces are skipped on a rerun; a task whose worker dies is
+address. Completed traces are skipped on a rerun (unless they were made in the other numerics mode,
+deterministic or native, see :mod:`landscape.numerics`: those are rerun and replaced); a task whose worker dies is
 rescheduled by Dask up to ``retries`` more times, and its half-written trace
 (status ``running``) is replaced; a task that raises is recorded as ``failed``
 (in its trace and the index) and the sweep goes on. Invalid configs are
@@ -50,6 +51,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
+
+from . import numerics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -322,7 +325,10 @@ def _trace_status(path: Path) -> str | None:
         return None
     try:
         with open_trace(path) as trace:
-            return trace.state     # "crashed" for a running trace whose writer is gone
+            state = trace.state     # "crashed" for a running trace whose writer is gone
+            if state in TERMINAL and trace.numerics.get("mode", "native") != numerics.mode():
+                return "other-numerics"   # made in the other numerics mode: rerun (replaced)
+            return state
     except (TraceError, OSError):
         return "unreadable"
 

@@ -1,23 +1,95 @@
-"""What the study scripts share: paths, the run options every study takes, and running a grid of cases.
+"""What the study scripts share: the output folder, the numerics mode, the run options, and running a grid of cases.
+
+Import this module **first** in a study script, before NumPy, pandas or torch: it reads the two options
+that must act before those libraries load, and then imports :mod:`landscape`:
+
+* ``--out DIR`` (or ``$LANDSCAPE_OUT``): where the study writes its figures, tables and curves.
+  The default is ``runs/figures/``, outside the tracked files; the committed reference in
+  ``figures/`` is rewritten only on purpose, with ``--out figures`` (``make figures``).
+* ``--no-deterministic``: the studies run in the deterministic numerics mode by default
+  (:mod:`landscape.numerics`), so that their numbers are bit-identical on any x86-64 CPU
+  with AVX2 and comparable with the committed reference; this flag runs the CPU's own kernels.
+
+Inputs a study reads (re-tuned step sizes, finished full-setting curves) are looked up in
+the output folder first and then in the reference (:func:`find`).
 
 ``run_cases`` describes runs as a sweep config (see :mod:`landscape.sweep`):
-traces land in ``runs/<study>/traces/``, finished traces are reused on a rerun,
+traces land in ``runs/<study>/``, finished traces are reused on a rerun,
 and cases run in parallel on a local Dask cluster. The thesis matrix has its
 own module, ``matrix.py``; its curves are drawn with ``plotting.py``.
 """
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = ROOT / "figures"
+#: the committed reference results (read by the studies; written only with ``--out figures``)
+REFERENCE = ROOT / "figures"
+#: the traces of every study (never tracked)
 RUNS = ROOT / "runs"
+OUT_ENVIRONMENT = "LANDSCAPE_OUT"
+
+
+def _early_options(argv) -> argparse.Namespace:
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--out", default=None)
+    early.add_argument("--deterministic", dest="deterministic", action="store_true", default=None)
+    early.add_argument("--no-deterministic", dest="deterministic", action="store_false")
+    return early.parse_known_args(argv)[0]
+
+
+_EARLY = _early_options(sys.argv[1:])
+#: where this study writes (``--out``, ``$LANDSCAPE_OUT``, default ``runs/figures``)
+OUT = Path(_EARLY.out or os.environ.get(OUT_ENVIRONMENT) or RUNS / "figures").resolve()
+FIGURES = OUT
+os.environ[OUT_ENVIRONMENT] = str(OUT)              # studies started from this one write there too
+#: whether this module set the numerics mode: only as a script's first import, before torch loads (imported
+#: from a process that has loaded torch, e.g. the tests, the mode in force is kept)
+_OWNS_MODE = "torch" not in sys.modules and "landscape" not in sys.modules
+if _OWNS_MODE:
+    os.environ["LANDSCAPE_DETERMINISTIC"] = "0" if _EARLY.deterministic is False else \
+        os.environ.get("LANDSCAPE_DETERMINISTIC", "1") if _EARLY.deterministic is None else "1"
 sys.path.insert(0, str(ROOT))
+
+import landscape  # noqa: E402  - pins the numerics (landscape.numerics) before NumPy and torch load
+
+if _OWNS_MODE and landscape.numerics.requested():
+    landscape.numerics.require()
+
+
+def find(relative: str | Path) -> Path:
+    """An input of a study: ``OUT/relative`` if this run (or an earlier one) wrote it, else the reference's."""
+    mine = OUT / relative
+    return mine if mine.exists() else REFERENCE / relative
+
+
+def writes_reference() -> bool:
+    """Whether this run writes into the committed reference (``--out figures``)."""
+    return OUT == REFERENCE.resolve()
+
+
+def add_output_options(parser):
+    """``--out DIR`` and ``--[no-]deterministic``.
+
+    Both are read when this module is imported (they must act before the numerical libraries
+    load); they are declared here so that ``--help`` lists them and the parser accepts them.
+    """
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"folder for figures, tables and curves (default runs/figures, or ${OUT_ENVIRONMENT}; "
+                             "`--out figures` rewrites the committed reference)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", action="store_true",
+                      help="pinned numerical kernels, bit-identical on any x86-64 CPU with AVX2 (the default)")
+    mode.add_argument("--no-deterministic", action="store_true", help="the CPU's own kernels")
+    return parser
 
 
 def add_run_options(parser, precision: str = "mixed"):
-    """The options every study takes: ``--precision``, ``--threads`` (see landscape.threads) and ``--workers``."""
+    """The options every study takes: :func:`add_output_options`, ``--precision``, ``--threads``, ``--workers``."""
+    add_output_options(parser)
     parser.add_argument("--precision", choices=("mixed", "float64"), default=precision,
                         help=f"network precision (default {precision}): mixed = float32 network over float64 "
                              "physics, as Hoyer and the thesis ran it; float64 = everything in float64")
@@ -31,6 +103,7 @@ def setup(args):
     """Apply the thread policy to this process (the study's own evaluations outside the sweep runner)."""
     from landscape import threads
     threads.apply(args.threads)
+    OUT.mkdir(parents=True, exist_ok=True)
     return args
 
 

@@ -3,22 +3,27 @@
 Problem A (michell_centered_both_32x64_0.12), Hoyer's CNN (567,553 parameters),
 float64 end to end (exact curvature), p = 3, at theta0: Hutchinson (50 samples, one block), Lanczos top and bottom 5,
 and the SLQ density with the thesis's settings (k = 3, o = 50, sigma^2 = 1e-4).
-Writes ``figures/example_cnn_A_hessian_density.png``.
+Writes ``example_cnn_A_hessian_density.png`` into the output folder (``--out``, default ``runs/figures``).
 
     python studies/example_cnn_curvature.py
 """
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, setup
+
+import argparse
 import time
-from pathlib import Path
 
 import landscape as L
 from landscape.plots import density_scale
 from probes import THESIS, extreme_eigenpairs, hutchinson, slq
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    args = setup(add_run_options(parser, "float64").parse_args(argv))
     start = time.perf_counter()
     problem = L.problems.get("A")
-    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0, precision="float64"), penal=3.0)
+    objective = L.Objective(problem, L.models.build("cnn", problem, seed=0, precision=args.precision), penal=3.0)
     H = objective.hessian(objective.theta0)                 # a LinearOperator of exact HVPs
 
     est = hutchinson(H, samples=50, seed=0)                  # 50 products, one block
@@ -39,7 +44,7 @@ def main():
            title=f"Hessian eigenvalue density, CNN at initialization, problem A, p = 3 ({objective.num_params} params)")
     ax.title.set_fontsize(9)
     fig.tight_layout()
-    out = Path(__file__).resolve().parent.parent / "figures" / "example_cnn_A_hessian_density.png"
+    out = FIGURES / "example_cnn_A_hessian_density.png"
     fig.savefig(out, dpi=130)
     print(f"wrote {out}")
 

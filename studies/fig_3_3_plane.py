@@ -12,19 +12,18 @@ tensor), ``a, b`` in [-1, 1]. The surface is checkpointed under
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, RUNS, add_run_options, setup
+
 import argparse
-from pathlib import Path
 
 import numpy as np
-
-from common import add_run_options, setup
 
 import landscape as L
 from landscape.plots import save
 from probes.geometry import random_plane, surface
 from probes.plots import surface_figure
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None):
@@ -40,7 +39,7 @@ def main(argv=None):
     objective = L.Objective(problem, L.models.build(args.model, problem, seed=args.seed, precision=args.precision), penal=3.0)
     plane = random_plane(objective, seed=args.seed)
     grid = np.linspace(-1, 1, points)
-    runs = ROOT / "runs" / "fig_3_3"
+    runs = RUNS / "fig_3_3"
     runs.mkdir(parents=True, exist_ok=True)
     s = surface(objective, plane, grid, grid, checkpoint=runs / f"{args.problem}_{args.model}_{points}.npz")
     center = s.losses[points // 2, points // 2]
@@ -49,7 +48,7 @@ def main(argv=None):
           f"{np.mean(s.losses < center):.2f}")
     name = f"fig_3_3_plane_{args.problem}_{args.model}" + ("_quick" if args.quick else "") + ".png"
     out = save(surface_figure(s, f"{problem.name}, {args.model}, p = 3: filter-normalized plane around theta0 "
-                                 f"({points}x{points})"), ROOT / "figures" / name)
+                                 f"({points}x{points})"), FIGURES / name)
     np.savez(runs / f"{args.problem}_{args.model}_{points}_surface.npz", alphas=s.alphas, betas=s.betas,
              losses=s.losses)
     print(f"wrote {out}")

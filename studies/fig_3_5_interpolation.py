@@ -18,20 +18,19 @@ successive iterates).
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, RUNS, add_run_options, setup
+
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from common import add_run_options, setup
 
 import landscape as L
 from landscape.plots import pyplot, save
 from probes.geometry import (along_trajectory, barrier, between_initializations, initializations_to_final,
                              iterates_to_final)
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None):
@@ -51,7 +50,7 @@ def main(argv=None):
 
     objective = objective_for(0)
     every = max(steps // 10, 1)
-    trace_path = ROOT / "runs" / "fig_3_5" / f"{args.problem}_{args.model}_p{args.penal:g}_lbfgs_{steps}.h5"
+    trace_path = RUNS / "fig_3_5" / f"{args.problem}_{args.model}_p{args.penal:g}_lbfgs_{steps}.h5"
     result = L.run(objective, "lbfgs", steps=steps, trace=L.TraceWriter(trace_path, overwrite=True,
                                                                          snapshot_every=every))
     print(f"L-BFGS on {problem.name}, {args.model}: {result.status}, loss {result.losses[0]:.5g} -> "
@@ -91,7 +90,7 @@ def main(argv=None):
     fig.suptitle(f"Linear interpolations, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
     fig.tight_layout()
     stem = f"fig_3_5_interpolation_{args.problem}_{args.model}_p{args.penal:g}" + ("_quick" if args.quick else "")
-    out = save(fig, ROOT / "figures" / f"{stem}.png")
+    out = save(fig, FIGURES / f"{stem}.png")
     pd.concat(rows, ignore_index=True).to_csv(out.with_suffix(".csv"), index=False, float_format="%.8g")
     print(f"wrote {out} and {out.with_suffix('.csv').name}")
 

@@ -10,9 +10,11 @@ median final losses.
 """
 from __future__ import annotations
 
-import argparse
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
 from common import FIGURES, add_run_options, setup
-from matrix import add_matrix_options, curve_path, figure_suffix, matrix_cases, read_curves, run_matrix, summarize
+
+import argparse
+from matrix import add_matrix_options, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
 from plotting import band, clipped_log_axis
 
 from landscape.plots import pyplot, save
@@ -31,7 +33,7 @@ def main(argv=None):
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
         finals = {}
         for color, label in (("C3", "L-BFGS_M1"), ("C0", "L-BFGS")):
-            losses, statuses = read_curves(curve_path(model, penal, code, label, "thesis", args.quick))
+            losses, statuses = read_cell(model, penal, code, label, "thesis", args.quick)
             band(ax, losses, statuses, color, f"{label} (median, min-max)")
             finals[label] = summarize(losses, statuses)["median"]
         clipped_log_axis(ax)

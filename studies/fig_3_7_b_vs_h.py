@@ -10,11 +10,12 @@ probe), with their traces.
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, RUNS, add_run_options, setup
+
 import argparse
 
 import numpy as np
-
-from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
 from landscape.plots import density_scale, pyplot, save

@@ -20,11 +20,13 @@ into ``runs/fig_3_9/`` (``runs/fig_3_9_p1/`` at p = 1) and are reused on a rerun
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, run_cases, setup
+
 import argparse
 
 import numpy as np
 import pandas as pd
-from common import FIGURES, add_run_options, run_cases, setup
 from matrix import CNN, loss_table, model_entry, tuned_step_size
 
 from experiments.thesis import step_size

@@ -13,11 +13,12 @@ check on coarse grids, with dense eigenvalues, is in the test suite.
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, setup
+
 import argparse
 
 import numpy as np
-
-from common import FIGURES, add_run_options, setup
 
 import landscape as L
 from landscape.plots import density_scale, pyplot, save

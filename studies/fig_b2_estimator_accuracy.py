@@ -22,20 +22,19 @@ first four moments within 2 % at k = 10, o = 90.
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, setup
+
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from common import add_run_options, setup
-
 import landscape as L
 from probes import DenseOperator, extreme_eigenpairs, hutchinson, slq, smoothed_density
 
-FIGURES = Path(__file__).resolve().parent.parent / "figures"
 # (grid of problem A, CNN options): quick ~1,600 parameters on a coarse A; full ~7,200 on A itself
 QUICK = ((8, 16), dict(dense=False, dense_channels=4, resizes=(1, 2, 1), conv_filters=(8, 4, 1), kernel_size=3))
 FULL = ((32, 64), dict(dense=False, dense_channels=4, resizes=(2, 2, 1), conv_filters=(4, 1, 1), kernel_size=5))
@@ -58,9 +57,8 @@ def relative(a, b):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=None, help="output stem (default figures/fig_b2_estimator_accuracy[_quick])")
     args = setup(add_run_options(parser, "float64").parse_args(argv))
-    args.out = args.out or str(FIGURES / ("fig_b2_estimator_accuracy" + ("_quick" if args.quick else "")))
+    stem = FIGURES / ("fig_b2_estimator_accuracy" + ("_quick" if args.quick else ""))
 
     objective, theta = build(args.quick, args.precision)
     n = objective.num_params
@@ -100,7 +98,7 @@ def main(argv=None):
                 rows.append({"estimator": f"{label}_moment{p}", "budget": steps, "seed": 0,
                              "error": abs(density.moment(p) - m) / scale})
     table = pd.DataFrame(rows)
-    out = Path(args.out)
+    out = stem
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out.with_suffix(".csv"), index=False)
 

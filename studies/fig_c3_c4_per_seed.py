@@ -13,10 +13,12 @@ Writes ``figures/fig_c3_c4_per_seed[_quick].png``.
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, setup
+
 import argparse
 
-from common import FIGURES, add_run_options, setup
-from matrix import add_matrix_options, curve_path, figure_suffix, matrix_cases, read_curves, run_matrix, summarize
+from matrix import add_matrix_options, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
 from plotting import clipped_log_axis, per_seed
 
 from landscape.plots import pyplot, save
@@ -33,7 +35,7 @@ def main(argv=None):
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
     for row, (model, penal, code) in enumerate(cases):
         for col, (label, color) in enumerate((("L-BFGS", "C0"), ("GD", "C1"))):
-            losses, statuses = read_curves(curve_path(model, penal, code, label, args.step_sizes, args.quick))
+            losses, statuses = read_cell(model, penal, code, label, args.step_sizes, args.quick)
             ax = axes[row, col]
             per_seed(ax, losses, statuses, color)
             clipped_log_axis(ax)

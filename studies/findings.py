@@ -17,9 +17,11 @@ table has GD below L-BFGS on pixels for E).
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_output_options
+
 import argparse
-from common import FIGURES
-from matrix import CNN, FULL, QUICK, curve_path, read_curves, summarize
+from matrix import CNN, FULL, QUICK, read_cell, summarize
 
 from experiments.thesis import TABLE_3_2
 
@@ -28,10 +30,10 @@ TABLE_3_3 = ("A", "B")   # the problems of Table 3.3 and of the p = 1 comparison
 
 
 def _cell(model, penal, problem, label, quick, step_sizes="thesis", at=None):
-    path = curve_path(model, penal, problem, label, step_sizes, quick)
-    if not path.exists():
+    found = read_cell(model, penal, problem, label, step_sizes, quick)
+    if found is None:
         return None
-    losses, statuses = read_curves(path)
+    losses, statuses = found
     return summarize(losses, statuses, at)
 
 
@@ -191,7 +193,9 @@ def main(argv=None):
     parser.add_argument("--problem", default=None,
                         help="comma-separated thesis codes (default A,B quick, A,B,D,E full; p = 1: A,B)")
     parser.add_argument("--penal", default=None, help="comma-separated penalizations (default: 3 quick, 3,1 full)")
+    add_output_options(parser)
     args = parser.parse_args(argv)
+    FIGURES.mkdir(parents=True, exist_ok=True)
     penals = [float(p) for p in (args.penal or ("3" if args.quick else "3,1")).split(",")]
     problems = (args.problem or ("A,B" if args.quick else "A,B,D,E")).split(",")
     rows = [row for penal in penals

@@ -11,9 +11,10 @@ the CNN with L-BFGS-B. Final designs and loss curves side by side.
 """
 from __future__ import annotations
 
-import argparse
-
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
 from common import FIGURES, RUNS, add_run_options, setup
+
+import argparse
 
 import landscape as L
 from landscape.plots import pyplot, save

@@ -26,6 +26,9 @@ in ``runs/`` when they exist), so ``make run`` reproduces them.
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, RUNS, find
+
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,14 +36,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import FIGURES, RUNS
-
 from experiments.thesis import step_size
 
 LABELS = ("GD", "HD_M1", "HD_M10", "GD_LS", "L-BFGS_M1", "L-BFGS")
 CNN = "cnn_transpose"
 CURVES = FIGURES / "curves"
-TUNED = {False: FIGURES / "tuned_step_sizes.csv", True: FIGURES / "tuned_step_sizes_quick.csv"}
+TUNED = {False: "tuned_step_sizes.csv", True: "tuned_step_sizes_quick.csv"}   # read with common.find
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def thesis_model(model: str) -> str:
 def tuned_step_size(optimizer: str, model: str, penal: float, code: str, m: int | None = None,
                     quick: bool = False) -> float:
     """The step size re-tuned here (``studies/tune_step_sizes.py``) for a thesis case."""
-    path = TUNED[quick]
+    path = find(TUNED[quick])
     if not path.exists():
         raise FileNotFoundError(f"no re-tuned step sizes at {path}; run studies/tune_step_sizes.py first")
     table = pd.read_csv(path)
@@ -165,8 +166,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
     """Run (or reuse) ``labels`` on every (model, penal, problem) of ``cases`` as one sweep.
 
     All tasks go to one local Dask cluster at once; each cell's loss curves are
-    written to ``figures/curves/`` as soon as its last seed finishes. Cells whose
-    curves are already there (committed) are skipped.
+    written to ``curves/`` in the output folder as soon as its last seed finishes. Full-setting cells whose
+    curves are already there or in the reference, made in this numerics mode, are skipped.
     """
     from landscape import sweep
     study = "matrix" + ("_quick" if quick else "")
@@ -174,8 +175,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
     for model, penal, code in cases:
         for label in labels:
             path = curve_path(model, penal, code, label, step_sizes, quick)
-            if not quick and committed(path, budgets.seeds):
-                continue   # this cell's full-setting curves are in the repository: nothing to run
+            if not quick and committed(found_curve_path(model, penal, code, label, step_sizes, quick), budgets.seeds):
+                continue   # this cell's full-setting curves are there, made in this numerics mode: nothing to run
             entry, steps = optimizer_entry(label, model, penal, code, budgets, step_sizes, quick)
             config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
                       "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
@@ -200,13 +201,16 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
     sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result)
 
 
-def committed(path: Path, seeds) -> bool:
-    """Whether ``path`` holds finished curves of exactly these seeds (so a new machine need not rerun them)."""
-    if not path.exists():
+def committed(path: Path | None, seeds) -> bool:
+    """Whether ``path`` holds finished curves of exactly these seeds, made in this process's numerics mode
+    (deterministic or native), so that they need not be rerun."""
+    from landscape import numerics
+    if path is None or not path.exists():
         return False
     _, statuses = read_curves(path)
     terminal = {"completed", "diverged", "line_search_failed", "max_evaluations"}
-    return set(statuses) == {f"seed_{s}" for s in seeds} and set(statuses.values()) <= terminal
+    return (set(statuses) == {f"seed_{s}" for s in seeds} and set(statuses.values()) <= terminal
+            and read_header(path).get("numerics", "native") == numerics.mode())
 
 
 def loss_table(index: pd.DataFrame, column: str = "loss") -> pd.DataFrame:
@@ -222,31 +226,70 @@ def loss_table(index: pd.DataFrame, column: str = "loss") -> pd.DataFrame:
                         index=pd.RangeIndex(length, name="step"))
 
 
-def curve_path(model, penal, problem, label, step_sizes, quick) -> Path:
+def curve_name(model, penal, problem, label, step_sizes, quick) -> str:
+    """The path of a cell's curve CSV relative to an output folder: ``curves/quick|full/<cell>.csv``."""
     tag = f"_{step_sizes}" if label in ("GD", "HD_M1", "HD_M10") else ""
-    return CURVES / ("quick" if quick else "full") / f"{model}_p{int(penal)}_{problem}_{label}{tag}.csv"
+    return f"curves/{'quick' if quick else 'full'}/{model}_p{int(penal)}_{problem}_{label}{tag}.csv"
+
+
+def curve_path(model, penal, problem, label, step_sizes, quick) -> Path:
+    """Where this run writes a cell's curves (``CURVES``, under the output folder)."""
+    return CURVES / Path(curve_name(model, penal, problem, label, step_sizes, quick)).relative_to("curves")
+
+
+def found_curve_path(model, penal, problem, label, step_sizes="thesis", quick=False) -> Path | None:
+    """A cell's curves to read: this run's output folder first, then the committed reference; None if neither."""
+    for path in (curve_path(model, penal, problem, label, step_sizes, quick),
+                 find(curve_name(model, penal, problem, label, step_sizes, quick))):
+        if path.exists():
+            return path
+    return None
+
+
+def curve_digest(table: pd.DataFrame) -> str:
+    """SHA-256 (first 16 hex digits) of the exact float64 losses of a cell, seed by seed: equal digests mean
+    bit-identical curves (the CSV itself holds 10 significant digits)."""
+    import hashlib
+    digest = hashlib.sha256()
+    for column in table.columns:
+        digest.update(column.encode())
+        digest.update(np.ascontiguousarray(table[column].to_numpy(np.float64)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def write_curves(index: pd.DataFrame, path: Path) -> None:
-    """One cell's losses (steps x seeds) with each seed's status in the first line."""
+    """One cell's losses (steps x seeds): the first line gives each seed's status, the second the numerics mode
+    and the digest of the exact values (:func:`curve_digest`)."""
+    from landscape import numerics
     path.parent.mkdir(parents=True, exist_ok=True)
     table = loss_table(index)
     statuses = dict(zip((f"seed_{s}" for s in index["seed"]), index["status"]))
     header = "# status " + " ".join(f"{k}={v}" for k, v in statuses.items()) + "\n"
+    header += f"# numerics={numerics.mode()} sha256={curve_digest(table)}\n"
     path.write_text(header + table.to_csv(float_format="%.10g"))
 
 
+def read_header(path: Path) -> dict:
+    """The second header line of a curve CSV: ``{"numerics": mode, "sha256": digest}`` (empty for older files)."""
+    with open(path) as f:
+        f.readline()
+        line = f.readline()
+    if not line.startswith("# numerics="):
+        return {}
+    return dict(item.split("=", 1) for item in line[2:].split())
+
+
 def read_curves(path: Path) -> tuple[pd.DataFrame, dict]:
-    """A committed curve CSV back: (steps x seeds losses, {seed column: status})."""
+    """A curve CSV back: (steps x seeds losses, {seed column: status})."""
     with open(path) as f:
         statuses = dict(item.split("=") for item in f.readline()[len("# status "):].split())
     return pd.read_csv(path, comment="#", index_col="step"), statuses
 
 
 def read_cell(model, penal, problem, label, step_sizes="thesis", quick=False):
-    """A cell's ``(losses, statuses)``, or None when it has not run yet."""
-    path = curve_path(model, penal, problem, label, step_sizes, quick)
-    return read_curves(path) if path.exists() else None
+    """A cell's ``(losses, statuses)`` from this run's output folder or the reference, or None when it has not run."""
+    path = found_curve_path(model, penal, problem, label, step_sizes, quick)
+    return read_curves(path) if path is not None else None
 
 
 def summarize(losses: pd.DataFrame, statuses: dict, at: int | None = None) -> dict:

@@ -16,18 +16,16 @@ Writes ``figures/ntk_shapes.png``, ``figures/ntk_eigenimages.png`` and
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, RUNS, add_run_options, setup
+
 import argparse
-from pathlib import Path
-
-
-from common import add_run_options, setup
 
 import landscape as L
 from landscape.plots import pyplot, save
 from probes.linalg import extreme_eigenpairs
 from probes.ntk import filter_radius, kernel_row, ntk, translation_invariance
 
-ROOT = Path(__file__).resolve().parent.parent
 EMBEDDINGS = {"raw": {"embedding": "raw"}, "torus": {"embedding": "torus"},
               "fourier (ell = 4)": {"embedding": "fourier", "length_scale": 4.0}}
 
@@ -54,7 +52,7 @@ def main(argv=None):
         invariance = translation_invariance(op, window=window)
         pairs = extreme_eigenpairs(op, k=3, steps=30, seed=0)
         eigen_images[label] = [pairs.top_vectors[:, i].reshape(problem.shape).numpy() for i in range(3)]
-        trace = ROOT / "runs" / "ntk" / f"{problem.name}_{options['embedding']}.h5"
+        trace = RUNS / "ntk" / f"{problem.name}_{options['embedding']}.h5"
         result = L.run(obj, "lbfgs", steps=steps, trace=L.TraceWriter(trace, overwrite=True))
         designs[label] = (result.best_design, result.best_loss)
         rows.append((label, radius, invariance, result.best_loss))
@@ -71,7 +69,7 @@ def main(argv=None):
         ax.set_axis_off()
     fig.suptitle(f"MLP embeddings on {problem.name} (no filter, p = 3)", fontsize=9)
     fig.tight_layout()
-    save(fig, ROOT / "figures" / "ntk_shapes.png")
+    save(fig, FIGURES / "ntk_shapes.png")
 
     fig, axes = plt.subplots(3, 3, figsize=(7, 9))
     for i, (label, images) in enumerate(eigen_images.items()):
@@ -80,7 +78,7 @@ def main(argv=None):
             axes[i, j].set_axis_off()
             axes[i, j].set_title(f"{label}: eigen-image {j + 1}", fontsize=7)
     fig.tight_layout()
-    save(fig, ROOT / "figures" / "ntk_eigenimages.png")
+    save(fig, FIGURES / "ntk_eigenimages.png")
 
     scales = [1.0, 2.0, 4.0, 8.0, 16.0] if not args.quick else [1.0, 2.0, 4.0, 8.0]
     radii = [filter_radius(kernel_row(ntk(objective(embedding="fourier", length_scale=s)), *centre), *centre)
@@ -92,7 +90,7 @@ def main(argv=None):
            title=f"filter radius vs length-scale, {problem.name}")
     ax.title.set_fontsize(9)
     fig.tight_layout()
-    save(fig, ROOT / "figures" / "ntk_radius_vs_length_scale.png")
+    save(fig, FIGURES / "ntk_radius_vs_length_scale.png")
     print("wrote figures/ntk_shapes.png, figures/ntk_eigenimages.png, figures/ntk_radius_vs_length_scale.png")
 
 

@@ -20,13 +20,14 @@ Writes ``figures/precision_accuracy[_quick].md`` and ``.csv`` and
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, run_cases, setup
+
 import argparse
 
 import numpy as np
 import pandas as pd
 import torch
-
-from common import FIGURES, add_run_options, run_cases, setup
 
 import landscape as L
 from probes import extreme_eigenpairs, hutchinson

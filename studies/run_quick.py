@@ -4,22 +4,28 @@ Runs, in order, the p = 1 pixel check (``experiments.hard_check``) and the quick
 of every study script, each as its own process so one failure does not stop the
 rest, prints a table of what ran, how long it took, and what it wrote, and ends
 with the thesis's findings checked against the quick results (``studies/findings.py``:
-holds / fails / untested, with the numbers) and a report of its runs
-(``landscape report``, written to ``runs/report_quick.html``).
-Traces are reused across reruns (``runs/``); figures are rewritten (``figures/``).
+holds / fails / untested, with the numbers), a report of its runs
+(``landscape report``, written to ``runs/report_quick.html``), and the reference check
+(``studies/reference_check.py``): every quick cell and table against the committed reference.
+
+Everything runs in the deterministic numerics mode (:mod:`landscape.numerics`) and writes into
+the output folder, ``runs/figures/`` by default, never into tracked files. Traces are reused
+across reruns (``runs/``). ``--out figures`` (``make figures``) regenerates the committed quick
+reference on purpose, with its environment record ``figures/reference.json``.
 
     python studies/run_quick.py            # 10 min 10 s on 2 cores from scratch (measured)
     python studies/run_quick.py --only fig_3_3_plane ntk_embeddings
+    python studies/run_quick.py --out figures    # make figures
 """
 from __future__ import annotations
+
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, ROOT, add_output_options, writes_reference
 
 import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 STUDIES = [
     ("hard_check", [sys.executable, "-m", "experiments.hard_check"], "thesis p = 1 pixel values (A, B) and the CNN at init"),
     ("fig_b2_estimator_accuracy", ["--quick"], "Figure B.2: estimator accuracy"),
@@ -48,12 +54,16 @@ REPORTED = ("matrix_quick", "fig_3_7", "fig_3_9", "sec_4_1")
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", help="run only these studies")
+    add_output_options(parser)
     args = parser.parse_args(argv)
+    FIGURES.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, command, what in STUDIES:
         if args.only and name not in args.only:
             continue
-        if name != "hard_check":
+        if name == "hard_check":
+            command = [*command, "--csv", str(FIGURES / "hard_check_quick.csv")]
+        else:
             command = [sys.executable, str(ROOT / "studies" / f"{name}.py"), *command]
         print(f"\n=== {name}: {what}", flush=True)
         start = time.perf_counter()
@@ -64,7 +74,7 @@ def main(argv=None):
     print(f"{'study':<28} {'result':<12} {'seconds':>8}  what")
     for name, result, seconds, what in rows:
         print(f"{name:<28} {result:<12} {seconds:>8.0f}  {what}")
-    print("figures and tables: figures/ (see figures/README.md); traces: runs/")
+    print(f"figures and tables: {FIGURES} (the reference: figures/, see figures/README.md); traces: runs/")
     if not args.only:
         print("\nThesis findings against the quick results (3 seeds, short budgets; figures/findings_quick.md):")
         subprocess.run([sys.executable, str(ROOT / "studies" / "findings.py"), "--quick"], cwd=ROOT)
@@ -75,6 +85,13 @@ def main(argv=None):
                                    str(ROOT / "runs" / "report_quick.html"), "--title",
                                    "Quick thesis reproduction: the runs of make run"], cwd=ROOT)
             rows.append(("report", "ok" if done.returncode == 0 else f"FAILED ({done.returncode})", 0.0, "report"))
+        if writes_reference():
+            from reference_check import RECORD, write_record
+            write_record(FIGURES / RECORD)
+            print(f"\nthe environment of this reference: {FIGURES / RECORD}")
+        else:
+            print("\nThe reference check: this run's quick cells and tables against the committed ones", flush=True)
+            subprocess.run([sys.executable, str(ROOT / "studies" / "reference_check.py"), "--quick"], cwd=ROOT)
     return 0 if all(r[1] == "ok" for r in rows) else 1
 
 

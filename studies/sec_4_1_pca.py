@@ -13,9 +13,10 @@ PC1 + PC2 from 4 (fewer explain 100 % by construction).
 """
 from __future__ import annotations
 
-import argparse
-
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
 from common import FIGURES, RUNS, add_run_options, setup
+
+import argparse
 
 import landscape as L
 from landscape.plots import pyplot, save

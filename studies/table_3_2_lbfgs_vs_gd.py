@@ -14,11 +14,13 @@ Writes ``figures/table_3_2_lbfgs_vs_gd[_quick][_tuned].md/.csv``, ``fig_3_4_lbfg
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, setup
+
 import argparse
 import numpy as np
 import pandas as pd
 
-from common import FIGURES, add_run_options, setup
 from experiments.thesis import TABLE_3_2 as THESIS
 from matrix import add_matrix_options, matrix_cases, read_cell, run_matrix, summarize
 from plotting import clipped_log_axis, per_seed, band

@@ -17,11 +17,13 @@ Writes ``figures/table_3_3_decomposition[_quick][_tuned].md/.csv`` and ``fig_3_8
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, setup
+
 import argparse
 import numpy as np
 import pandas as pd
 
-from common import FIGURES, add_run_options, setup
 from matrix import LABELS, add_matrix_options, converged_step, matrix_cases, read_cell, run_matrix, summarize
 from plotting import band, clipped_log_axis
 

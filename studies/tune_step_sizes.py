@@ -6,11 +6,12 @@ thesis's for pixels, [-3, 1], and for the CNN [-10, 0.3] instead of the thesis's
 [-6, 0.3]: GD at the thesis's tuned CNN step sizes diverges (in Hoyer's original
 code too), and the stable step sizes lie between 1e-7 and 1e-6, below the
 thesis's range. Models follow ``studies/matrix.py``: random-start pixels and
-``cnn_transpose``. Every search is journalled in ``figures/tuning/<case>.jsonl``
-(optuna's plain-text journal, committed), so an interrupted search resumes, on
+``cnn_transpose``. Every search is journalled in ``<out>/tuning/<case>.jsonl``
+(optuna's plain-text journal; the reference's are committed in ``figures/tuning/`` and a
+search whose journal is there resumes from it), so an interrupted search resumes, on
 another machine too; every finished case is merged into
-``figures/tuned_step_sizes[_quick].csv`` at once, which ``table_3_3_decomposition.py
---step-sizes tuned`` reads.
+``<out>/tuned_step_sizes[_quick].csv`` at once (starting from the reference's rows), which
+``table_3_3_decomposition.py --step-sizes tuned`` reads.
 
     python studies/tune_step_sizes.py --quick                      # cnn_transpose, p = 3, A, B; 8 trials of 40 steps
     python studies/tune_step_sizes.py                              # A, B; both models; p = 3 and 1
@@ -18,11 +19,13 @@ another machine too; every finished case is merged into
 """
 from __future__ import annotations
 
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, RUNS, add_run_options, find, setup
+
 import argparse
+import shutil
 
 import pandas as pd
-
-from common import FIGURES, RUNS, add_run_options, setup
 
 import landscape as L
 from experiments.thesis import STEP_SIZES, case_code, step_size
@@ -66,6 +69,8 @@ def main(argv=None):
     cases = [(m, p, c) for m in models for p in penals for c in args.problem.split(",")]
     trials = 8 if args.quick else 30
     out = FIGURES / ("tuned_step_sizes" + ("_quick" if args.quick else "") + ".csv")
+    if not out.exists() and find(out.name).exists():      # start from the reference's rows; searched cases replace theirs
+        shutil.copyfile(find(out.name), out)
     for model, penal, code in cases:
         thesis_model = "pixel" if model == "pixel" else "cnn"
         for variant in args.optimizers.split(","):
@@ -76,6 +81,9 @@ def main(argv=None):
             name = f"{case_code(thesis_model, penal, code)}_{variant}_{model}" + ("_quick" if args.quick else "")
             journal = (RUNS if args.quick else FIGURES) / "tuning"
             journal.mkdir(parents=True, exist_ok=True)
+            committed_journal = find(f"tuning/{name}.jsonl")
+            if not args.quick and not (journal / f"{name}.jsonl").exists() and committed_journal.exists():
+                shutil.copyfile(committed_journal, journal / f"{name}.jsonl")   # resume the reference's search
             result = tune_step_size(code, model, optimizer, penal=penal, steps=steps, seeds=seeds,
                                     trials=trials, m=m or 10, out=journal / name, progress=True,
                                     precision=args.precision, search_range=RANGES[thesis_model],

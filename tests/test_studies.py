@@ -21,8 +21,8 @@ def test_study_help_lists_its_options(script):
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
     expected = VARIED.get(script.stem, ())
-    # run_quick and findings run no optimization themselves; report_screenshots makes the README's pictures
-    if script.stem not in ("run_quick", "findings", "report_screenshots"):
+    # run_quick, findings and reference_check run no optimization themselves; report_screenshots makes the README's pictures
+    if script.stem not in ("run_quick", "findings", "report_screenshots", "reference_check"):
         expected += ("--precision", "--threads", "--workers")
     for option in expected:
         assert option in done.stdout, f"{script.name} --help does not list {option}"
@@ -65,7 +65,10 @@ def test_findings_judge_constant_steps_at_the_retuned_step_only_where_the_thesis
     import findings
     import matrix
 
+    import common
     monkeypatch.setattr(matrix, "CURVES", tmp_path)
+    monkeypatch.setattr(common, "REFERENCE", tmp_path / "no-reference")   # only the cells written here
+    monkeypatch.setattr(common, "OUT", tmp_path / "no-output")
     model = matrix.CNN
     for label in ("GD_LS", "L-BFGS_M1", "L-BFGS", "HD_M1", "HD_M10"):
         _write_cell(matrix, model, 1.0, "A", label, "thesis", [21.0, 21.2, 21.4])

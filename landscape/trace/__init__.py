@@ -2,7 +2,8 @@
 
 The schema is documented in ``landscape/trace-schema.md``. In short::
 
-    /                 attrs: schema, schema_version, config (JSON), versions (JSON),
+    /                 attrs: schema, schema_version, config (JSON), versions (JSON), numerics (JSON:
+                             the mode, pins, CPU and kernels of landscape.numerics.report),
                              start_time, problem, model, optimizer, seed, num_params
     /status           scalar string: running, completed, diverged, line_search_failed,
                       max_evaluations, interrupted, failed

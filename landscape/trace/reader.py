@@ -187,6 +187,20 @@ class Trace:
         return json.loads(self.file.attrs["versions"])
 
     @property
+    def numerics(self) -> dict:
+        """The numerics the run used (:func:`landscape.numerics.report`): ``mode`` ("deterministic" or
+        "native"), the pinned variables, the CPU and each library's kernels; ``{"mode": "native"}`` for
+        traces written before the mode existed."""
+        text = self.file.attrs.get("numerics")
+        if text is None:
+            return {"mode": "native"}
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            return {"mode": "unknown"}
+        return value if isinstance(value, dict) else {"mode": "unknown"}
+
+    @property
     @_reads("the status")
     def status(self) -> str:
         return self.file["status"][()].decode()

@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 import h5py
 import numpy as np
 
+from .. import numerics
+
 from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, DiskFull, TraceError, _STATUS, _TEXT,
                      _encode, _jsonable, _model_kind, _now, _reason, evaluation_rows, probe_outputs, process_alive,
                      step_row, versions)
@@ -138,6 +140,7 @@ class TraceWriter:
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["config"] = json.dumps(config, default=_jsonable, sort_keys=True)
         f.attrs["versions"] = json.dumps(versions(), sort_keys=True)
+        f.attrs["numerics"] = json.dumps(numerics.report(), sort_keys=True)
         f.attrs["start_time"] = _now()
         for key in ("problem", "model", "optimizer"):
             f.attrs[key] = str(config.get(key, ""))
