@@ -238,12 +238,12 @@ def curve_path(model, penal, problem, label, step_sizes, quick) -> Path:
 
 
 def found_curve_path(model, penal, problem, label, step_sizes="thesis", quick=False) -> Path | None:
-    """A cell's curves to read: this run's output folder first, then the committed reference; None if neither."""
-    for path in (curve_path(model, penal, problem, label, step_sizes, quick),
-                 find(curve_name(model, penal, problem, label, step_sizes, quick))):
-        if path.exists():
-            return path
-    return None
+    """A cell's curves to read: this run's output folder first, then (full settings only: quick cells always
+    run) the committed reference; None if neither."""
+    candidates = [curve_path(model, penal, problem, label, step_sizes, quick)]
+    if not quick:
+        candidates.append(find(curve_name(model, penal, problem, label, step_sizes, quick)))
+    return next((path for path in candidates if path.exists()), None)
 
 
 def curve_digest(table: pd.DataFrame) -> str:
@@ -306,9 +306,20 @@ def summarize(losses: pd.DataFrame, statuses: dict, at: int | None = None) -> di
             "seeds": len(values), "diverged": diverged, "rose": rose}
 
 
-def converged_step(median: np.ndarray, tolerance: float = 1e-3) -> int | None:
-    """First step after which the median curve stays within ``tolerance`` of its final value; None if the
-    curve was still moving in the last 10 % of its budget (a capped run has no converged step)."""
+def difference_text(median: float, thesis: float) -> str:
+    """The relative difference to the thesis as text: ``+4.5%``, or ``12.3 x`` beyond ten times; ``-`` if unknown."""
+    if not (np.isfinite(median) and np.isfinite(thesis)) or thesis == 0:
+        return "-"
+    ratio = median / thesis
+    return f"{ratio:.3g} x" if ratio > 10 else f"{ratio - 1:+.1%}"
+
+
+def converged_step(median: np.ndarray, tolerance: float = 0.05) -> int | None:
+    """First step after which the median curve stays within ``tolerance`` (5 %) of its final value; None if the
+    curve was still moving in the last 10 % of its budget (a capped run has no converged step).
+
+    Of the rules compared with the thesis's Table 3.3 steps (``studies/converged_step_rules.py``,
+    ``figures/converged_step_rules.md``), "within 5 % of the final value" fits them best."""
     final = median[-1]
     far = np.flatnonzero(np.abs(median - final) > tolerance * abs(final))
     step = int(far[-1] + 1) if far.size else 0

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 STUDIES = Path(__file__).resolve().parent.parent / "studies"
@@ -86,3 +88,33 @@ def test_findings_judge_constant_steps_at_the_retuned_step_only_where_the_thesis
     assert status == "holds" and "GD at the re-tuned step" in detail
     _write_cell(matrix, model, 1.0, "A", "GD", "tuned", [25.0, 25.0, 25.0])      # 19 % above the others
     assert verdict()[1] == "fails"
+
+
+def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_converged_step(tmp_path, monkeypatch):
+    """Like for like with the thesis: GD is read at step 700 (its Table 3.2 value), not at the end of the 2000-step
+    run; a median that is a risen run gets no converged step; both step-size policies appear with the thesis value."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import common
+    import matrix
+    import table_3_3_decomposition as t33
+
+    monkeypatch.setattr(matrix, "CURVES", tmp_path)
+    monkeypatch.setattr(common, "REFERENCE", tmp_path / "no-reference")
+    monkeypatch.setattr(common, "OUT", tmp_path / "no-output")
+    steps = np.arange(2001)
+    descending = 100.0 * np.exp(-steps / 200.0) + 50.0                  # 50.09 at step 700, 50.0 at 2000
+    rising = 100.0 + steps                                               # ends far above its start
+    for policy, columns in (("thesis", [descending] * 3), ("tuned", [rising, rising, descending])):
+        path = matrix.curve_path(matrix.CNN, 3.0, "A", "GD", policy, quick=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame({f"seed_{i}": c for i, c in enumerate(columns)}, index=pd.RangeIndex(2001, name="step"))
+        path.write_text("# status seed_0=completed seed_1=completed seed_2=completed\n" + frame.to_csv())
+    monkeypatch.setattr(t33, "tuned_step_size", lambda *a, **k: 1e-7)
+    table = t33.decomposition_table([(matrix.CNN, 3.0, "A")], matrix.FULL, quick=False)
+    gd = table[table.optimizer == "GD"].set_index("step_sizes")
+    assert gd.loc["thesis", "read_at"] == 700
+    assert gd.loc["thesis", "median"] == pytest.approx(descending[700])
+    assert gd.loc["thesis", "thesis"] == 79.67 and not pd.isna(gd.loc["thesis", "converged_step"])
+    assert gd.loc["tuned", "rose"] == 2 and pd.isna(gd.loc["tuned", "converged_step"])
+    text = t33.decomposition_markdown(table, matrix.FULL, matrix.CNN, "mixed")
+    assert "2 rose" in text and "re-tuned 1e-07" in text and "79.67 (573)" in text
