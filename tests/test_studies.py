@@ -59,35 +59,47 @@ def _write_cell(matrix, model, penal, code, label, step_sizes, finals, diverged=
     path.write_text(f"# status {status}\n" + "\n".join(rows) + "\n")
 
 
-def test_findings_judge_constant_steps_at_the_retuned_step_only_where_the_thesis_step_diverged(tmp_path,
-                                                                                               monkeypatch):
-    """The p = 1 "all six end alike" verdict: untested when GD diverged at the thesis's step and no re-tuned
-    cell exists; judged on the re-tuned cell (and says so) once it does; holds or fails on the 5 % rule."""
+def test_findings_judge_constant_steps_at_both_step_sizes_and_say_untested_where_a_cell_diverged(tmp_path,
+                                                                                                    monkeypatch):
+    """The p = 1 "GD as good as L-BFGS" finding: one row per step-size policy; untested at the thesis's step where
+    GD diverged; judged on the re-tuned cell once it exists: holds when the medians agree, fails 19 % apart."""
     monkeypatch.syspath_prepend(str(STUDIES))
+    import common
     import findings
     import matrix
 
-    import common
     monkeypatch.setattr(matrix, "CURVES", tmp_path)
     monkeypatch.setattr(common, "REFERENCE", tmp_path / "no-reference")   # only the cells written here
     monkeypatch.setattr(common, "OUT", tmp_path / "no-output")
     model = matrix.CNN
-    for label in ("GD_LS", "L-BFGS_M1", "L-BFGS", "HD_M1", "HD_M10"):
-        _write_cell(matrix, model, 1.0, "A", label, "thesis", [21.0, 21.2, 21.4])
-    _write_cell(matrix, model, 1.0, "A", "GD", "thesis", [1e9, 1e9, 21.0], diverged=(0, 1))
+    _write_cell(matrix, model, 1.0, "A", "L-BFGS", "thesis", [21.0, 21.2, 21.4, 21.1, 21.3])
+    _write_cell(matrix, model, 1.0, "A", "GD", "thesis", [1e9, 1e9, 1e9, 21.0, 21.1], diverged=(0, 1, 2))
 
-    def verdict():
-        rows = [r for r in findings.convex_findings(quick=False, problems=("A",)) if "all six" in r[0]
-                and model in r[0]]
-        assert len(rows) == 1
-        return rows[0]
+    def verdicts():
+        return {row[3]: row[4] for row in findings.convex_findings(quick=False, problems=("A",))
+                if row[0] == f"at p = 1 GD as good as L-BFGS ({model}, A)"}
 
-    assert verdict()[1] == "untested"
-    _write_cell(matrix, model, 1.0, "A", "GD", "tuned", [21.5, 21.6, 21.7])
-    claim, status, detail = verdict()
-    assert status == "holds" and "GD at the re-tuned step" in detail
-    _write_cell(matrix, model, 1.0, "A", "GD", "tuned", [25.0, 25.0, 25.0])      # 19 % above the others
-    assert verdict()[1] == "fails"
+    assert verdicts() == {"GD thesis": "untested"}
+    _write_cell(matrix, model, 1.0, "A", "GD", "tuned", [21.05, 21.25, 21.35, 21.15, 21.2])
+    assert verdicts() == {"GD thesis": "untested", "GD re-tuned": "holds"}
+    _write_cell(matrix, model, 1.0, "A", "GD", "tuned", [25.0, 25.1, 25.2, 25.3, 25.4])      # 19 % above
+    assert verdicts()["GD re-tuned"] == "fails"
+
+
+def test_findings_rules_on_separated_equal_and_overlapping_samples():
+    """The order rule (one-sided Mann-Whitney U at 5 %) and the equivalence rule (bootstrap interval of the median
+    ratio within 5 %) on samples whose answer is known."""
+    import sys
+    sys.path.insert(0, str(STUDIES))
+    import findings
+
+    low, high = np.arange(10.0) + 100, np.arange(10.0) + 200
+    assert findings.order(low, high)[0] == "holds" and findings.order(high, low)[0] == "fails"
+    assert findings.order(low, low + 0.5)[0] == "no significant difference"       # a 0.5 % margin is no result
+    assert findings.order(low[:3], high[:3])[0] == "holds"                      # 3 vs 3: complete separation only
+    assert findings.equivalence(low, low * 1.001)[0] == "holds"
+    assert findings.equivalence(low, low * 1.5)[0] == "fails"
+    assert findings.equivalence(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))[0] == "inconclusive"
 
 
 def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_converged_step(tmp_path, monkeypatch):
