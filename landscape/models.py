@@ -192,17 +192,58 @@ def register(kind: str, factory) -> None:
     KINDS[kind] = factory
 
 
+def model_options(kind: str) -> dict[str, object] | None:
+    """The options model ``kind`` takes, with their defaults (what ``build(kind, problem, **options)`` accepts);
+    None for a registered factory that takes any keyword.
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    import inspect
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; accepted: {', '.join(KINDS)}")
+    factory, fixed = KINDS[kind], ()
+    if kind == "cnn_transpose":          # the built-in wrappers: the options are their class's
+        factory, fixed = CNNModel, ("transpose",)
+    elif kind == "mlp":
+        from .mlp import MLPModel
+        factory = MLPModel
+    parameters = inspect.signature(factory.__init__ if inspect.isclass(factory) else factory).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return None                     # a registered factory that takes any keyword: it checks its own
+    return {name: p.default for name, p in parameters.items() if name not in ("self", "problem", "seed", *fixed)
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def build(kind: str, problem, seed: int | None = 0, precision: str = "mixed", **options) -> nn.Module:
     """A parameterization of ``problem``: ``pixel``, ``cnn``, ``cnn_transpose`` or ``mlp``.
 
-    ``precision="mixed"`` gives a float32 network (the objective keeps the
-    physics in float64), ``"float64"`` a float64 one; ``pixel`` is always float64.
+    Args:
+        kind: the model kind (:data:`KINDS`).
+        problem: a :class:`~landscape.problems.Problem` or its name (a suite name or a thesis code, ``"A"``).
+        seed: the seed of the initial parameters (same seed, same parameters bit for bit).
+        precision: ``"mixed"`` gives a float32 network (the objective keeps the physics in float64),
+            ``"float64"`` a float64 one; ``pixel`` is always float64.
+        **options: the kind's options (:func:`model_options` lists them with their defaults).
+
+    Returns:
+        The ``torch.nn.Module``, in float64 or the network precision, with ``kind``, ``seed`` and ``options``
+        attributes (for run configs and traces).
+
+    Raises:
+        ValueError: an unknown kind, problem name or option (the message names the accepted ones).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; accepted: {', '.join(KINDS)}")
-    if kind == "pixel" and set(options) - {"init"}:
-        raise ValueError(f"the pixel model takes only the option 'init' ({', '.join(PIXEL_INITS)}), "
-                         f"got {sorted(options)}")
+    if isinstance(problem, str):
+        from . import problems
+        problem = problems.get(problem)
+    accepted = model_options(kind)
+    unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
+    if unknown:
+        listed = ", ".join(f"{name}={default!r}" for name, default in accepted.items())
+        raise ValueError(f"the {kind} model has no option {', '.join(map(repr, unknown))}; accepted (with their "
+                         f"defaults): {listed}")
     module = KINDS[kind](problem, seed=seed, **options).double()
     module = module.to(network_dtype(module, precision))
     module.kind, module.seed, module.options = kind, seed, dict(options)   # for run configs and traces

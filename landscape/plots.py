@@ -150,8 +150,13 @@ def probe_densities(trace, name: str):
 
 
 def optimizer_label(summary: dict) -> str:
-    """``OPTIMIZER (m=.., lr=..)``: the optimizer with the options that tell its runs apart."""
+    """``OPTIMIZER (m=.., lr=..)``: the optimizer with the options that tell its runs apart, or the run's ``label``
+    (the Recorder's: ``torch.optim.LBFGS(lr=1, ...)`` or the one the user gave)."""
+    if summary.get("label"):
+        return str(summary["label"])
     options = summary.get("optimizer_options") or {}
+    if not isinstance(options, dict):
+        options = {}
     shown = ", ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
                       for k, v in sorted(options.items()) if k in ("m", "lr"))
     return summary["optimizer"] + (f" ({shown})" if shown else "")

@@ -18,6 +18,7 @@ name (CLI ``--probe``)    outputs
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -56,12 +57,25 @@ class HutchinsonProbe(Probe):
 
 
 class EigenvalueProbe(Probe):
-    """Top-k and bottom-k Hessian eigenvalues by Lanczos."""
+    """Top-k and bottom-k Hessian eigenvalues by Lanczos (:func:`probes.linalg.extreme_eigenpairs`).
+
+    ``top`` holds the k largest (algebraic) Ritz values of ``steps`` Lanczos steps, largest first, and
+    ``bottom`` the k smallest, smallest first; with ``steps >= 2 k`` the two sets are distinct Ritz values.
+
+    Raises:
+        ValueError: k < 1, or fewer than 2 k Lanczos steps (top and bottom would share Ritz values).
+    """
 
     name = "eigenvalues"
 
     def __init__(self, k: int = 5, steps: int = 50, every: int | None = 10, **schedule):
         super().__init__(every=every, **schedule)
+        for key, value in (("k", k), ("steps", steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"eigenvalues: {key} must be an integer >= 1, got {value!r}")
+        if steps < 2 * k:
+            raise ValueError(f"eigenvalues: k={k} needs steps >= 2k = {2 * k} Lanczos steps, so that the top k and "
+                             f"the bottom k are different Ritz values; got steps={steps}")
         self.k, self.steps = k, steps
 
     def options(self):
@@ -136,19 +150,40 @@ class HessianDensityProbe(_DensityProbe):
         return self._density(context.objective.hessian(context.theta), context)
 
 
-class LBFGSDensityProbe(_DensityProbe):
-    """SLQ eigenvalue density of the optimizer's L-BFGS matrix B (NaN rows while its memory is empty)."""
+class _NeedsMemory:
+    """For probes of the optimizer's L-BFGS matrix: ``available`` is 1 when the memory held pairs, 0 when not;
+    an optimizer that hands no memory at all is named once in a warning (never silent NaN)."""
+
+    _warned = False
+
+    def _memory(self, context):
+        memory = context.memory()
+        if memory is None and context.step > 0 and not self._warned:      # step 0 has no pair yet anyway
+            self._warned = True
+            warnings.warn(f"{self.name}: the optimizer hands no curvature memory (S, Y, gamma) at step {context.step}; "
+                          "its L-BFGS matrix is recorded as not available (output 'available' = 0). A hand-written "
+                          "optimizer passes it with Recorder.observe(..., memory=(S, Y, gamma))", UserWarning,
+                          stacklevel=3)
+        return memory if memory is not None and memory.size > 0 else None
+
+
+class LBFGSDensityProbe(_NeedsMemory, _DensityProbe):
+    """SLQ eigenvalue density of the optimizer's L-BFGS matrix B (``available`` = 0 and NaN rows while the
+    memory is empty or the optimizer keeps none)."""
 
     name = "lbfgs_density"
 
+    def outputs(self, objective):
+        return {**super().outputs(objective), "available": ()}
+
     def __call__(self, context):
-        memory = context.memory()
-        if memory is None or memory.size == 0:
-            return self._empty(context.objective)
-        return self._density(CompactLBFGS.from_memory(memory), context)
+        memory = self._memory(context)
+        if memory is None:
+            return {**self._empty(context.objective), "available": 0.0}
+        return {**self._density(CompactLBFGS.from_memory(memory), context), "available": 1.0}
 
 
-class BvsHProbe(_DensityProbe):
+class BvsHProbe(_NeedsMemory, _DensityProbe):
     """The densities of the Hessian and of the L-BFGS matrix B at the same iterate, on one grid."""
 
     name = "b_vs_h"
@@ -158,12 +193,12 @@ class BvsHProbe(_DensityProbe):
         g = (self.grid_size,)
         return {"grid": g, "hessian_density": g, "lbfgs_density": g, "hessian_nodes": (self.runs, w),
                 "hessian_weights": (self.runs, w), "lbfgs_nodes": (self.runs, w), "lbfgs_weights": (self.runs, w),
-                "hessian_trace": (), "lbfgs_trace": ()}
+                "hessian_trace": (), "lbfgs_trace": (), "available": ()}
 
     def __call__(self, context):
-        memory = context.memory()
-        if memory is None or memory.size == 0:
-            return self._empty(context.objective)
+        memory = self._memory(context)
+        if memory is None:
+            return {**self._empty(context.objective), "available": 0.0}
         seed = self.seed_for(context)
         hessian = quadrature(context.objective.hessian(context.theta), self.runs, self.steps, seed)
         lbfgs = quadrature(CompactLBFGS.from_memory(memory), self.runs, self.steps, seed)
@@ -175,4 +210,5 @@ class BvsHProbe(_DensityProbe):
         n = context.objective.num_params
         return {"grid": grid, "hessian_density": h.density, "lbfgs_density": b.density,
                 "hessian_nodes": h.nodes, "hessian_weights": h.weights, "lbfgs_nodes": b.nodes,
-                "lbfgs_weights": b.weights, "hessian_trace": n * h.moment(1), "lbfgs_trace": n * b.moment(1)}
+                "lbfgs_weights": b.weights, "hessian_trace": n * h.moment(1), "lbfgs_trace": n * b.moment(1),
+                "available": 1.0}

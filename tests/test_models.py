@@ -78,5 +78,17 @@ def test_pixel_random_starts_are_seeded_and_stay_inside_the_mask():
     assert torch.all(logits[outside] == 0) and torch.all(logits[~outside] != 0)
     with pytest.raises(ValueError, match="unknown pixel init 'noise'.*constant, random"):
         models.build("pixel", problem, init="noise")
-    with pytest.raises(ValueError, match="only the option 'init'"):
+    with pytest.raises(ValueError, match="pixel model has no option .*accepted.*init="):
         models.build("pixel", problem, latent_size=3)
+
+
+def test_build_takes_a_problem_or_its_name_and_names_the_accepted_options():
+    import landscape as L
+    by_name = L.models.build("cnn", "A", seed=3)
+    by_problem = L.models.build("cnn", L.problems.get("A"), seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(by_name.parameters(), by_problem.parameters()))
+    with pytest.raises(ValueError, match=r"no option 'widht'.*accepted.*latent_size=128"):
+        L.models.build("cnn", "A", widht=3)
+    with pytest.raises(L.problems.UnknownProblemError, match="unknown problem .no-such-problem"):
+        L.models.build("cnn", "no-such-problem")
+    assert "init" in L.models.model_options("pixel") and "embedding" in L.models.model_options("mlp")

@@ -216,3 +216,11 @@ def test_lanczos_on_the_thesis_sized_small_cnn():
     scale = float(exact.abs().max())
     assert torch.allclose(pairs.top, exact.flip(0)[:5], rtol=0, atol=1e-6 * scale)
     assert torch.allclose(pairs.bottom, exact[:5], rtol=0, atol=1e-6 * scale)
+
+
+def test_eigenvalue_probe_refuses_too_few_lanczos_steps_for_distinct_top_and_bottom():
+    with pytest.raises(ValueError, match=r"k=10 needs steps >= 2k = 20"):
+        EigenvalueProbe(k=10, steps=5)
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        EigenvalueProbe(k=0)
+    EigenvalueProbe(k=5, steps=10)

@@ -129,11 +129,11 @@ def test_recorder_attaches_to_torch_adam_and_scipy(tmp_path):
             objective.module_loss().backward()
             adam.step()
     trace = open_trace(tmp_path / "adam.h5")
-    assert trace.status == "completed" and trace.num_steps == 6
+    assert trace.status == "completed" and trace.num_steps == 7      # the iterate of the 7th step() too
     frame = trace.frame()
     assert frame["loss"].iloc[0] == pytest.approx(objective.loss(objective.theta0))
     assert frame["loss"].iloc[-1] < frame["loss"].iloc[0]
-    assert list(trace.probe("norms")["step"]) == [0, 3, 6]
+    assert list(trace.probe("norms")["step"]) == [0, 3, 6, 7]         # and at the last step, when it closed
     assert trace.design is not None
 
     import scipy.optimize
