@@ -23,6 +23,8 @@ variable                    value                       what it pins
                                                         below, because its blocking follows cache sizes)
 ``OPENBLAS_CORETYPE``       ``Haswell``                 OpenBLAS's kernels (CHOLMOD's BLAS, NumPy, SciPy)
 ``NPY_DISABLE_CPU_FEATURES``  AVX-512 targets           NumPy's SIMD loops stay at AVX2 (x86-64-v3)
+``MKL_DYNAMIC``             ``FALSE``                   MKL uses the thread count it is given, not fewer
+                                                        when the machine is busy
 ==========================  ==========================  ===============================================
 
 and, once torch has loaded, turns oneDNN and NNPACK off for the convolutions
@@ -73,10 +75,11 @@ PINS = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "OPENBLAS_CORETYPE": "Haswell",
     "NPY_DISABLE_CPU_FEATURES": _NUMPY_ABOVE_AVX2,
+    "MKL_DYNAMIC": "FALSE",
 }
 
 #: other variables that change which kernels run, recorded when set
-_RECORDED = ("OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+_RECORDED = ("OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_DYNAMIC",
              "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE", "NPY_ENABLE_CPU_FEATURES")
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
