@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["Threads", "policy", "limited", "apply", "current"]
+__all__ = ["Threads", "policy", "limited", "apply", "current", "in_force", "blas_for_solver"]
 
 ENVIRONMENT = "LANDSCAPE_THREADS"
 
@@ -93,16 +93,49 @@ def current() -> Threads:
     return Threads(torch=torch.get_num_threads(), blas=max(blas) if blas else 1)
 
 
+#: the counts chosen by the innermost ``limited`` block or by ``apply`` (None: nobody chose)
+_chosen: list[Threads] = []
+_solver_pinned = False
+
+
+def in_force() -> Threads:
+    """The counts this process runs with: those of the innermost :func:`limited` block or of :func:`apply`,
+    else the policy's (one thread each, or ``$LANDSCAPE_THREADS``)."""
+    return _chosen[-1] if _chosen else policy()
+
+
+def blas_for_solver() -> None:
+    """Before the sparse solver's first factorization in a process where nobody chose thread counts (no
+    :func:`limited` block, no :func:`apply`): hold the BLAS libraries (CHOLMOD's OpenBLAS among them) at
+    the policy's count from then on.
+
+    So a user who calls :class:`~landscape.Objective` directly, outside :func:`landscape.run`, gets the
+    policy too instead of one BLAS thread per core (measured on a busy 2-core machine: a factorization on
+    problem A took 70 ms with OpenBLAS's default threads and 10 ms with one). It is set once and left
+    in place: switching OpenBLAS's count around every solve made Hessian-vector products 1.6 x slower
+    (measured), since its worker threads are woken and parked each time. torch's own threads are left
+    as they are; :func:`apply` sets both.
+    """
+    global _solver_pinned
+    if _chosen or _solver_pinned:
+        return
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=policy().blas, user_api="blas")
+    _solver_pinned = True
+
+
 @contextlib.contextmanager
 def limited(threads: Threads):
     """Run the block with ``threads``; the previous counts come back afterwards."""
     from threadpoolctl import threadpool_limits
     before = torch.get_num_threads()
     torch.set_num_threads(threads.torch)
+    _chosen.append(threads)
     try:
         with threadpool_limits(limits=threads.blas, user_api="blas"):
             yield threads
     finally:
+        _chosen.pop()
         torch.set_num_threads(before)
 
 
@@ -112,4 +145,5 @@ def apply(threads: "int | Threads | None" = None) -> Threads:
     chosen = policy(threads)
     torch.set_num_threads(chosen.torch)
     threadpool_limits(limits=chosen.blas, user_api="blas")
+    _chosen[:] = [chosen]
     return chosen

@@ -146,3 +146,25 @@ def test_the_recorder_runs_under_the_policy_and_records_it(tmp_path):
     assert torch.get_num_threads() == before
     with L.open_trace(tmp_path / "r.h5") as trace:
         assert trace.config["threads"] == {"torch": 1, "blas": 1} and trace.config["precision"] == "mixed"
+
+
+def test_direct_objective_calls_get_the_policy_for_the_solvers_blas():
+    """A user who calls Objective directly (no landscape.run) gets one BLAS thread for CHOLMOD too, from the first
+    factorization on; a count chosen with limited() or apply() is left alone."""
+    code = ("import json, landscape as L, threadpoolctl; p = L.problems.get('mbb_beam_16x8_0.5'); "
+            "o = L.Objective(p, L.models.build('pixel', p)); "
+            "before = [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']; "
+            "o.value_and_grad(o.theta0); "
+            "after = [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']; "
+            "print(json.dumps([before, after]))")
+    import os
+    environ = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                               "LANDSCAPE_THREADS")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=300)
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout.splitlines()[-1])
+    assert set(after) == {1}
+    assert os.cpu_count() == 1 or max(before) > 1        # it was the library's default before
+    with L.threads.limited(L.threads.Threads(torch=1, blas=2)):
+        L.threads.blas_for_solver()
+        assert L.threads.current().blas == 2

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 import torch
 
+from ..threads import blas_for_solver
 from .assembly import FESystem
 
 try:  # pragma: no cover - depends on the machine
@@ -66,6 +67,12 @@ class _Factorization:
     """A numeric factorization of K at one density, with a block solve."""
 
     def __init__(self, system: FESystem, young_moduli: np.ndarray):
+        blas_for_solver()
+        self._factor(system, young_moduli)
+        global _FACTORIZATIONS
+        _FACTORIZATIONS += 1
+
+    def _factor(self, system: FESystem, young_moduli: np.ndarray) -> None:
         kind = backend()
         if kind == "cholmod":
             lower = system.lower_matrix(young_moduli)
@@ -84,8 +91,6 @@ class _Factorization:
             except RuntimeError as err:
                 raise SingularStiffnessError(f"stiffness matrix is singular ({err})") from None
             self._solve = lu.solve
-        global _FACTORIZATIONS
-        _FACTORIZATIONS += 1
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         out = self._solve(np.ascontiguousarray(rhs))
