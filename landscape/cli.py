@@ -177,6 +177,17 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _plot_kinds() -> list[str]:
+    from landscape.plots import KINDS
+    from landscape.registry import plot_kind_names
+    return sorted(KINDS) + [k for k in plot_kind_names() if k not in KINDS]
+
+
+def _probe_names() -> list[str]:
+    from landscape.registry import probe_names
+    return probe_names()
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line (no usage block) like every other error here."""
 
@@ -209,7 +220,8 @@ def parser() -> argparse.ArgumentParser:
                      help="torch and BLAS threads (default: the thread policy, 1; or $LANDSCAPE_THREADS)")
     run.add_argument("--steps", type=int, default=100)
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--probe", action="append", metavar="NAME[:KEY=VALUE,...]")
+    run.add_argument("--probe", action="append", metavar="NAME[:KEY=VALUE,...]",
+                     help=f"record a probe, e.g. hutchinson:every=10,samples=20; names: {', '.join(_probe_names())}")
     run.add_argument("--out", "-o", help="trace path (default runs/<problem>_<model>_<optimizer>_p<p>_s<seed>.h5)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing trace")
     run.add_argument("--snapshot-every", type=int, default=None, metavar="N")
@@ -223,7 +235,7 @@ def parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="plot one thing from a trace as PNG")
     plot.add_argument("trace")
-    plot.add_argument("kind", help="loss, grad_norm, distance, step_size, design, best_design, or a probe name")
+    plot.add_argument("kind", help=f"one of {', '.join(_plot_kinds())}, or the name of a probe the trace records")
     plot.add_argument("-o", "--output", required=True)
     plot.set_defaults(func=cmd_plot)
 

@@ -86,30 +86,52 @@ def design(trace, best: bool = False):
     return fig
 
 
+def use_log(values) -> bool:
+    """A log axis when the finite values are positive and span more than a decade (the report's rule too)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 10)
+
+
 def probe_curves(trace, name: str):
-    """A probe's outputs against the step: scalars as curves, short vectors (k <= 10) as k curves each.
+    """A probe's outputs against the step, by the report's rules: scalars as curves (with one-standard-error bars
+    where the probe records ``KEY_se``), short vectors (k <= 10) as k labelled curves, a log axis where the
+    values are positive and span more than a decade; outputs that are never finite are named in the title.
 
     Probes with a ``grid`` output (eigenvalue densities) are drawn by :func:`probe_densities`.
+
+    Raises:
+        ValueError: the probe records nothing drawable (its outputs are listed).
     """
     data = trace.probe(name)
     if "grid" in data:
         return probe_densities(trace, name)
     plt = pyplot()
-    series = [k for k, v in data.items() if k != "step" and (v.ndim == 1 or (v.ndim == 2 and v.shape[1] <= 10))]
+    candidates = [k for k, v in data.items() if k != "step" and not (k.endswith("_se") and k[:-3] in data)
+                  and (v.ndim == 1 or (v.ndim == 2 and v.shape[1] <= 10))]
+    never = [k for k in candidates if not np.isfinite(data[k]).any()]
+    series = [k for k in candidates if k not in never]
     if not series:
-        raise ValueError(f"probe {name!r} has no scalar or short vector outputs to plot; outputs: "
+        raise ValueError(f"probe {name!r} has no finite scalar or short vector outputs to plot; outputs: "
                          f"{', '.join(k for k in data if k != 'step')}")
     fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.4 * len(series) + 0.6), sharex=True, squeeze=False)
     for ax, key in zip(axes[:, 0], series):
         values = data[key]
-        if values.ndim == 1:
-            ax.plot(data["step"], values, marker="o", ms=3)
+        if values.ndim == 1 and f"{key}_se" in data:
+            ax.errorbar(data["step"], values, yerr=data[f"{key}_se"], marker="o", ms=3, capsize=2,
+                        label=f"{key} (bars: one standard error)")
+        elif values.ndim == 1:
+            ax.plot(data["step"], values, marker="o", ms=3, label=key)
         else:
             for j in range(values.shape[1]):
-                ax.plot(data["step"], values[:, j], marker="o", ms=2, lw=1, color=f"C{j % 10}")
+                ax.plot(data["step"], values[:, j], marker="o", ms=2, lw=1, color=f"C{j % 10}", label=f"{key}[{j}]")
+        if use_log(values):
+            ax.set_yscale("log")
         ax.set_ylabel(key)
+        ax.legend(fontsize=6, ncol=min(5, values.shape[1]) if values.ndim == 2 else 1, loc="best")
     axes[-1, 0].set_xlabel("step")
-    axes[0, 0].set_title(f"probe {name}: {_title(trace)}", fontsize=9)
+    note = f"; never finite: {', '.join(never)}" if never else ""
+    axes[0, 0].set_title(f"probe {name}: {_title(trace)}{note}", fontsize=9)
     fig.tight_layout()
     return fig
 

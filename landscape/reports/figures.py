@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..plots import density_scale
+from ..plots import density_scale, use_log
 
 __all__ = ["numbers", "decimate", "curve_figure", "run_curves", "probe_figures", "median_figure", "CURVES",
            "use_log"]
@@ -53,13 +53,6 @@ def decimate(y: np.ndarray, max_points: int) -> np.ndarray:
     high = np.argmax(np.where(np.isnan(table), -np.inf, table), axis=1) + starts
     keep = np.unique(np.concatenate([[0, n - 1], low, high]))
     return keep[keep < n]
-
-
-def use_log(values) -> bool:
-    """A log axis when the finite values are positive and span more than a decade."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 10)
 
 
 def _whole_steps(layout: dict, steps) -> dict:
