@@ -37,12 +37,12 @@ from tqdm.auto import tqdm
 from . import optim
 from .threads import limited
 from .threads import policy as thread_policy
+from .statuses import RECORDED
 from .trace.schema import EVALUATION_COLUMNS, STEP_COLUMNS, step_row
 
 __all__ = ["run", "run_spec", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES", "Divergence"]
 
-STATUSES = ("running", "completed", "diverged", "line_search_failed", "max_evaluations",
-            "interrupted", "failed")
+STATUSES = RECORDED
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from . import numerics
+from .statuses import FINISHED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["Sweep", "SweepError", "load_config", "expand", "run_sweep", "load", "medians", "Task"]
 
 AXES = ("problem", "model", "penal", "optimizer", "seed", "steps", "precision")
-TERMINAL = ("completed", "diverged", "line_search_failed", "max_evaluations", "failed")
+TERMINAL = FINISHED
 INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "precision", "optimizer", "optimizer_options",
                  "seed", "steps", "final_loss", "best_loss", "steps_taken", "evaluations", "wall_time", "trace",
                  "error", "config")
@@ -325,7 +326,7 @@ def _trace_status(path: Path) -> str | None:
         return None
     try:
         with open_trace(path) as trace:
-            state = trace.state     # "crashed" for a running trace whose writer is gone
+            state = trace.status    # "crashed" for a running trace whose writer is gone
             if state in TERMINAL and trace.numerics.get("mode", "native") != numerics.mode():
                 return "other-numerics"   # made in the other numerics mode: rerun (replaced)
             return state

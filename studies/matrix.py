@@ -208,7 +208,8 @@ def committed(path: Path | None, seeds) -> bool:
     if path is None or not path.exists():
         return False
     _, statuses = read_curves(path)
-    terminal = {"completed", "diverged", "line_search_failed", "max_evaluations"}
+    from landscape.statuses import STOPS
+    terminal = set(STOPS)
     return (set(statuses) == {f"seed_{s}" for s in seeds} and set(statuses.values()) <= terminal
             and read_header(path).get("numerics", "native") == numerics.mode())
 

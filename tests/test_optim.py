@@ -387,3 +387,11 @@ def test_a_gradient_whose_norm_underflows_ends_the_run_instead_of_dividing_by_ze
     result = landscape.run(objective, optim.build(name, **options), steps=5, progress=False)
     assert result.status == "completed" and result.steps == 0
     assert "the gradient norm underflows to zero at step 0" in result.message
+
+
+def test_one_list_of_statuses_everywhere():
+    from landscape import runner, statuses, sweep
+    from landscape.optim.base import STOP_STATUSES
+    assert STOP_STATUSES == statuses.STOPS
+    assert runner.STATUSES == statuses.RECORDED == ("running",) + statuses.ENDED
+    assert sweep.TERMINAL == statuses.FINISHED and "crashed" in statuses.READ

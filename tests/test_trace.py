@@ -380,7 +380,7 @@ def test_a_trace_whose_writer_died_reads_crashed(tmp_path):
         try:
             with L.open_trace(path) as trace:
                 if trace.num_steps >= 2:
-                    assert trace.state == "running"        # alive
+                    assert trace.status == "running"       # alive
                     break
         except Exception:   # noqa: BLE001 - the file may be mid-creation
             pass
@@ -388,7 +388,7 @@ def test_a_trace_whose_writer_died_reads_crashed(tmp_path):
     writer.kill()
     writer.wait()
     with L.open_trace(path) as trace:
-        assert trace.status == "running" and trace.state == "crashed"
+        assert trace.recorded_status == "running" and trace.status == "crashed" == trace.state
         assert trace.summary()["status"] == "crashed"
         assert trace.file.attrs["writer_pid"] == writer.pid
     shown = subprocess.run([sys.executable, "-m", "landscape.cli", "show", str(path)], cwd=ROOT,

@@ -19,10 +19,12 @@ from typing import Any
 
 import torch
 
+from ..statuses import STOPS
+
 __all__ = ["Evaluation", "Memory", "Optimizer", "OptimizerError", "Step", "STOP_STATUSES"]
 
 # Why an optimizer produced no new iterate (Step.status when accepted is False).
-STOP_STATUSES = ("completed", "line_search_failed", "max_evaluations", "diverged")
+STOP_STATUSES = STOPS
 
 
 class OptimizerError(ValueError):

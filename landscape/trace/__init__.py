@@ -9,7 +9,7 @@ The schema is documented in ``landscape/trace-schema.md``. In short::
                       max_evaluations, interrupted, failed
     /heartbeat        scalar float: the writer's clock (Unix time) at its last row; with the
                       root attributes writer_host and writer_pid it tells a live run from a
-                      crashed one (``Trace.state``)
+                      crashed one (``Trace.status``)
     /message, /end_time            scalar strings
     /steps            compound rows: step, loss, grad_norm, step_size, step_norm,
                       evaluations, distance, wall_time

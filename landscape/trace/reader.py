@@ -158,7 +158,7 @@ class Trace:
                 obj.refresh()
         try:
             self.file.visititems(visit)
-            still_running = self.status == "running"
+            still_running = self.recorded_status == "running"
         except (KeyError, OSError, RuntimeError, ValueError):
             still_running = False    # the writer closed the file: its metadata moved
         if not still_running:
@@ -202,7 +202,8 @@ class Trace:
 
     @property
     @_reads("the status")
-    def status(self) -> str:
+    def recorded_status(self) -> str:
+        """The status as the file holds it (``running`` stays ``running`` when its writer died)."""
         return self.file["status"][()].decode()
 
     #: a writer on another host that has not written a row for this long is presumed dead
@@ -210,13 +211,14 @@ class Trace:
 
     @property
     @_reads("the status")
-    def state(self) -> str:
-        """The status, except that a ``running`` trace whose writer is gone reads ``crashed``.
+    def status(self) -> str:
+        """The run's status (:data:`landscape.statuses.READ`): the recorded one, except that a ``running`` trace
+        whose writer is gone reads ``crashed``.
 
         On the writer's own host the writer's process is looked up by pid; from
         another host a writer silent for ``SILENT_AFTER`` seconds is presumed dead.
         """
-        status = self.status
+        status = self.recorded_status
         if status != "running":
             return status
         host, pid = self.file.attrs.get("writer_host"), self.file.attrs.get("writer_pid")
@@ -227,6 +229,11 @@ class Trace:
         if "heartbeat" in self.file and time.time() - float(self.file["heartbeat"][()]) > self.SILENT_AFTER:
             return "crashed"
         return status
+
+    @property
+    def state(self) -> str:
+        """The same as :attr:`status` (kept for readers written against older versions)."""
+        return self.status
 
     @property
     @_reads("the message")
@@ -368,7 +375,7 @@ class Trace:
     def summary(self) -> dict[str, Any]:
         config = self.config
         steps = self.steps()
-        return {"path": str(self.path), "status": self.state, "message": self.message,
+        return {"path": str(self.path), "status": self.status, "message": self.message,
                 "problem": config.get("problem"), "model": config.get("model"),
                 "optimizer": config.get("optimizer"), "optimizer_options": config.get("optimizer_options"),
                 "penal": config.get("penal"), "precision": config.get("precision"),
