@@ -33,22 +33,8 @@ import pandas as pd
 import torch
 
 import landscape as L
+from experiments.estimator_check import small_cnn
 from probes import DenseOperator, extreme_eigenpairs, hutchinson, slq, smoothed_density
-
-# (grid of problem A, CNN options): quick ~1,600 parameters on a coarse A; full ~7,200 on A itself
-QUICK = ((8, 16), dict(dense=False, dense_channels=4, resizes=(1, 2, 1), conv_filters=(8, 4, 1), kernel_size=3))
-FULL = ((32, 64), dict(dense=False, dense_channels=4, resizes=(2, 2, 1), conv_filters=(4, 1, 1), kernel_size=5))
-
-
-def build(quick: bool, precision: str = "float64"):
-    size, options = QUICK if quick else FULL
-    problem = L.problems.resized("A", *size)
-    model = L.models.build("cnn", problem, seed=0, **options, precision=precision)
-    objective = L.Objective(problem, model, penal=3.0)
-    g = torch.Generator().manual_seed(1)
-    theta = objective.theta0 + 0.1 * torch.randn(objective.num_params, generator=g, dtype=torch.float64)
-    return objective, theta
-
 
 def relative(a, b):
     return abs(a - b) / abs(b)
@@ -60,7 +46,7 @@ def main(argv=None):
     args = setup(add_run_options(parser, "float64").parse_args(argv))
     stem = FIGURES / ("fig_b2_estimator_accuracy" + ("_quick" if args.quick else ""))
 
-    objective, theta = build(args.quick, args.precision)
+    objective, theta = small_cnn(args.quick, args.precision)
     n = objective.num_params
     start = time.perf_counter()
     H = objective.hessian(theta).to_dense()

@@ -203,13 +203,8 @@ def test_probe_schedules_and_bad_settings():
 @pytest.mark.slow
 def test_lanczos_on_the_thesis_sized_small_cnn():
     """The thesis's check (appendix B.5) at its size: ~7,200 parameters, no dense layer, problem A."""
-    import importlib.util
-    import pathlib
-    path = pathlib.Path(__file__).resolve().parent.parent / "studies" / "fig_b2_estimator_accuracy.py"
-    spec = importlib.util.spec_from_file_location("fig_b2", path)
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
-    objective, theta = study.build(quick=False)
+    from experiments.estimator_check import small_cnn
+    objective, theta = small_cnn(quick=False)
     H = objective.hessian(theta).to_dense()
     exact = torch.linalg.eigvalsh(0.5 * (H + H.T))
     pairs = extreme_eigenpairs(objective.hessian(theta), k=5, steps=50, vectors=False)
