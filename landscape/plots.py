@@ -9,6 +9,7 @@ and every recorded probe can be plotted by its name.
 """
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
@@ -185,8 +186,57 @@ def optimizer_label(summary: dict) -> str:
 
 
 def group_label(summary: dict) -> str:
-    """The label ``OPTIMIZER (m=.., lr=..) | MODEL | p=P`` that runs differing only in their seed share."""
+    """The base label ``OPTIMIZER (m=.., lr=..) | MODEL | p=P`` of a run (see :func:`grouped` for the groups)."""
     return f"{optimizer_label(summary)} | {summary['model']} | p={summary['penal']}"
+
+
+#: config entries that do not make one configuration another: the seed, and what only records or locates
+NOT_CONFIGURATION = ("seed", "model_seed", "probes", "snapshot_every", "sweep_task", "num_params", "spec", "label")
+
+
+def configuration(config: dict) -> dict:
+    """A run's configuration without its seed: its :class:`~landscape.RunSpec` fields when the trace holds one,
+    else the recorded config; entries that only record (probes, snapshots) are left out."""
+    config = config if isinstance(config, dict) else {}
+    spec = config.get("spec")
+    base = {**spec, **{k: config[k] for k in ("label",) if k in config}} if isinstance(spec, dict) else config
+    return {k: v for k, v in base.items() if k not in NOT_CONFIGURATION}
+
+
+def grouped(runs: Sequence[tuple[dict, dict]], base: Callable[[dict], str] | None = None) -> dict[str, list[int]]:
+    """Group runs that differ only in their seed: ``{label: [indices into runs]}`` for ``runs`` of
+    ``(summary, config)``.
+
+    Two runs are in one group when their whole configuration but the seed is the same
+    (:func:`configuration`). A group's label is :func:`group_label`, followed by the fields in which
+    its configuration differs from other groups of the same base label (e.g. ``precision=float64``),
+    so that a sweep over precisions, model options or filter draws one band per setting.
+    """
+    keys = [json.dumps(configuration(config), sort_keys=True, default=str) for _, config in runs]
+    bases = [(base or group_label)(summary) for summary, _ in runs]
+    first = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    by_base: dict[str, list[str]] = {}
+    for key, i in first.items():
+        by_base.setdefault(bases[i], []).append(key)
+    labels = {}
+    for name, members in by_base.items():
+        configs = [json.loads(k) for k in members]
+        fields = sorted({f for c in configs for f in c if len({json.dumps(d.get(f), sort_keys=True, default=str)
+                                                               for d in configs}) > 1})
+        for key, config in zip(members, configs):
+            extra = ", ".join(f"{f}={_short(config.get(f))}" for f in fields)
+            labels[key] = f"{name} | {extra}" if extra else name
+    out: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        out.setdefault(labels[key], []).append(i)
+    return out
+
+
+def _short(value) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def median_band(series: Sequence[np.ndarray]):
@@ -209,9 +259,8 @@ def compare(traces: Sequence, column: str = "loss", log: bool = True):
     if column not in columns:
         raise ValueError(f"no column {column!r} in a trace's steps table; choose one of {', '.join(columns)}")
     plt = pyplot()
-    groups: dict[str, list] = {}
-    for trace in traces:
-        groups.setdefault(group_label(trace.summary()), []).append(trace.frame()[column])
+    runs = [(trace.summary(), trace.config) for trace in traces]
+    groups = {label: [traces[i].frame()[column] for i in members] for label, members in grouped(runs).items()}
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, (label, series) in enumerate(groups.items()):
         steps, median, low, high = median_band([s.to_numpy() for s in series])

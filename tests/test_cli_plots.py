@@ -45,3 +45,22 @@ def test_help_lists_the_plot_kinds_and_the_probe_names():
     run = subprocess.run([sys.executable, "-m", "landscape.cli", "run", "--help"], capture_output=True, text=True)
     for probe in ("hutchinson", "eigenvalues", "lbfgs_density", "trajectory"):
         assert probe in run.stdout
+
+
+def test_runs_differing_in_anything_but_the_seed_are_different_groups_named_by_what_differs(tmp_path):
+    """A sweep over precisions has the same optimizer, model and p in every run: compare and the report keep
+    the precisions apart (one band each, the differing field in the label) and pool the seeds."""
+    from landscape.plots import grouped
+    traces = []
+    for precision in ("mixed", "float64"):
+        for seed in (0, 1):
+            spec = L.RunSpec(problem="mbb_beam_16x8_0.5", model="mlp", precision=precision, seed=seed,
+                             optimizer="lbfgs", steps=2)
+            path = tmp_path / f"{precision}_{seed}.h5"
+            L.run_spec(spec, trace=path, progress=False)
+            traces.append(L.open_trace(path))
+    groups = grouped([(t.summary(), t.config) for t in traces])
+    assert sorted(len(members) for members in groups.values()) == [2, 2]
+    assert sorted(label.split(" | ")[-1] for label in groups) == ["precision=float64", "precision=mixed"]
+    for trace in traces:
+        trace.close()

@@ -67,10 +67,15 @@ def _output_path(output, inputs: Sequence[Source]) -> Path:
 # -- the overview of several runs ---------------------------------------------------------------
 def _groups(records: Iterable[RunRecord]) -> dict[str, dict[str, list[RunRecord]]]:
     """``panel (problem, model, p) -> optimizer label -> runs`` for the runs that have a summary."""
-    table: dict[str, dict[str, list[RunRecord]]] = {}
+    from ..plots import grouped, optimizer_label
+    panels: dict[str, list[RunRecord]] = {}
     for record in records:
         if record.panel:
-            table.setdefault(record.panel, {}).setdefault(record.optimizer, []).append(record)
+            panels.setdefault(record.panel, []).append(record)
+    table = {}
+    for panel, runs in panels.items():        # runs that differ only in their seed share a group
+        groups = grouped([(r.summary, r.config) for r in runs], base=optimizer_label)
+        table[panel] = {label: [runs[i] for i in members] for label, members in groups.items()}
     return dict(sorted(table.items()))
 
 
