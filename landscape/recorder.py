@@ -222,12 +222,10 @@ class Recorder:
         problem = getattr(self.objective, "problem", None)
         config = {"optimizer": "external", "seed": self.seed, "num_params": num_params,
                   "threads": self.threads.to_dict(), **self.config}
-        if self.objective is not None:
-            from .trace.schema import _model_kind
-            config.setdefault("problem", getattr(problem, "name", None) or getattr(self.objective, "name", ""))
-            config.setdefault("model", _model_kind(self.objective))
-            config.setdefault("penal", getattr(self.objective, "penal", None))
-            config.setdefault("precision", getattr(self.objective, "precision", None))
+        if self.objective is not None:        # the same description of the objective as landscape.run's traces
+            from .trace.schema import objective_config
+            for key, value in objective_config(self.objective).items():
+                config.setdefault(key, value)
         config["probes"] = [p.config() if hasattr(p, "config") else {"name": p.name} for p in self.probes]
         self.writer.open(config, num_params, tuple(problem.shape) if problem is not None else None,
                          {p.name: probe_outputs(p, self.objective) for p in self.probes}, self.objective)

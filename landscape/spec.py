@@ -60,6 +60,8 @@ class RunSpec:
     precision: str = "mixed"
     penal: float = 3.0
     filter: bool = True
+    volume_constraint: bool = True
+    model_seed: int | None = None       # the model's seed when it is not ``seed`` (None: ``seed``)
     optimizer: str = "lbfgs"
     optimizer_options: Mapping[str, Any] = field(default_factory=dict)
     steps: int = 100
@@ -88,11 +90,16 @@ class RunSpec:
         set_("penal", float(self.penal))
         if not isinstance(self.filter, bool):
             raise RunSpecError("filter", f"{self.filter!r} is not true or false")
+        if not isinstance(self.volume_constraint, bool):
+            raise RunSpecError("volume_constraint", f"{self.volume_constraint!r} is not true or false")
+        if self.model_seed is not None:
+            set_("model_seed", _integer(self.model_seed, "model_seed"))
         set_("optimizer_options", _frozen(self.optimizer_options, "optimizer_options"))
-        try:
-            optim.build(self.optimizer, **self.optimizer_options)
-        except optim.OptimizerError as error:
-            raise RunSpecError("optimizer", str(error)) from None
+        if not self.external:
+            try:
+                optim.build(self.optimizer, **self.optimizer_options)
+            except optim.OptimizerError as error:
+                raise RunSpecError("optimizer", str(error)) from None
         set_("steps", _integer(self.steps, "steps", 0))
         set_("probes", tuple(self._probe_entry(p) for p in (self.probes or ())))
         if self.snapshot_every is not None:
@@ -105,6 +112,13 @@ class RunSpec:
             except ValueError as error:
                 raise RunSpecError("threads", str(error)) from None
         self.build_probes()          # options a probe does not take are refused now
+
+    @property
+    def external(self) -> bool:
+        """An optimizer run by someone else's loop and recorded by :class:`~landscape.Recorder`: named by its
+        qualified class (``torch.optim.LBFGS``), ``external``, or anything with a dot; its options are recorded,
+        not checked, and :meth:`build_optimizer` refuses it."""
+        return isinstance(self.optimizer, str) and (self.optimizer == "external" or "." in self.optimizer)
 
     @staticmethod
     def _probe_entry(entry) -> Mapping[str, Any]:
@@ -124,8 +138,8 @@ class RunSpec:
         from . import models
         problem = problem if problem is not None else self.build_problem()
         try:
-            return models.build(self.model, problem, seed=self.seed, precision=self.precision,
-                                **self.model_options)
+            return models.build(self.model, problem, seed=self.seed if self.model_seed is None else self.model_seed,
+                                precision=self.precision, **self.model_options)
         except (TypeError, ValueError, RuntimeError) as error:
             raise RunSpecError("model", f"{self.model} with options {dict(self.model_options)} on {self.problem}: "
                                         f"{error}") from None
@@ -139,10 +153,18 @@ class RunSpec:
         from .objective import Objective
         problem = self.build_problem()
         return Objective(problem, self.build_model(problem), penal=self.penal, filter=self.filter,
-                         precision=self.precision)
+                         volume_constraint=self.volume_constraint, precision=self.precision)
 
     def build_optimizer(self):
+        """The optimizer this spec names (:func:`landscape.optim.build`).
+
+        Raises:
+            RunSpecError: an external optimizer (its own loop drives it; record it with the Recorder).
+        """
         from . import optim
+        if self.external:
+            raise RunSpecError("optimizer", f"{self.optimizer!r} is run by its own loop, not by landscape.run; "
+                                            "record it with landscape.Recorder")
         return optim.build(self.optimizer, **self.optimizer_options)
 
     def build_probes(self) -> list:
@@ -178,6 +200,11 @@ class RunSpec:
             values["threads"] = values["threads"].get("torch")
         if values.get("precision") is None:
             values["precision"] = "float64"        # traces from before the precision option
+        for key in ("volume_constraint", "filter"):
+            if values.get(key, True) is None:      # recorded as None for objectives without the option
+                values[key] = True
+        if values.get("model_seed") == values.get("seed", 0):
+            values["model_seed"] = None            # the common case: the model seeded with the run's seed
         if "problem" not in values:
             raise RunSpecError("problem", "a run spec needs a problem")
         return cls(**values)

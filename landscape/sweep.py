@@ -349,7 +349,7 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
             with open_trace(task.trace) as trace:
                 s = trace.summary()
                 row.update(status=s["status"] if status not in ("failed", "interrupted") else status, final_loss=s["final_loss"],
-                           best_loss=s["best_loss"], steps_taken=s["steps"], evaluations=s["evaluations"],
+                           best_loss=s["best_loss"], steps_taken=s["steps_taken"], evaluations=s["evaluations"],
                            wall_time=s["wall_time"])
                 if s["status"] == "failed" and not error:
                     row["error"] = s["message"]

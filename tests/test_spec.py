@@ -77,3 +77,36 @@ def test_the_cli_writes_the_spec_python_would(tmp_path):
                        optimizer_options={"lr": 0.1}, steps=2)
     with L.open_trace(out) as trace:
         assert trace.spec() == expected
+
+
+def test_trace_spec_and_trace_objective_describe_the_same_run_for_runs_made_without_a_spec(tmp_path):
+    """landscape.run on a hand-built objective (model seed 7, run seed 2, no filter) and a Recorder
+    trace of torch SGD: Trace.spec() carries the model seed and the design options, Trace.objective() is built
+    from it, and the external optimizer is a spec too (named, with its options, not buildable)."""
+    import pytest
+    import torch
+
+    import landscape as L
+    from landscape.spec import RunSpecError
+    problem = L.problems.get("mbb_beam_16x8_0.5")
+    objective = L.Objective(problem, L.models.build("mlp", problem, seed=7), filter=False)
+    L.run(objective, "gd_ls", steps=2, seed=2, trace=L.TraceWriter(tmp_path / "run.h5"), progress=False)
+    with L.open_trace(tmp_path / "run.h5") as trace:
+        spec = trace.spec()
+        assert (spec.model_seed, spec.seed, spec.filter, spec.volume_constraint) == (7, 2, False, True)
+        rebuilt = trace.objective()
+    assert rebuilt.loss(objective.theta0) == objective.loss(objective.theta0)
+    assert rebuilt.filter is False
+
+    sgd = torch.optim.SGD(objective.model.parameters(), lr=1e-3, momentum=0.9)
+    with L.Recorder(tmp_path / "sgd.h5", objective) as recorder:
+        recorder.attach(sgd)
+        sgd.zero_grad()
+        objective.module_loss().backward()
+        sgd.step()
+    with L.open_trace(tmp_path / "sgd.h5") as trace:
+        spec = trace.spec()
+        assert spec.external and spec.optimizer == "torch.optim.SGD" and spec.optimizer_options["momentum"] == 0.9
+        assert spec.model == "mlp" and spec.model_seed == 7 and spec.filter is False
+        with pytest.raises(RunSpecError, match="run by its own loop"):
+            spec.build_optimizer()

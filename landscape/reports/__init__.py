@@ -154,7 +154,7 @@ def _provenance(record: RunRecord) -> list[tuple[str, str]]:
             ("optimizer", f"{s.get('optimizer')} {_options_text(s.get('optimizer_options'))}".strip()),
             ("penalization p", _fmt(s.get("penal"))), ("seed", _fmt(s.get("seed"))),
             ("precision", s.get("precision") or "-"), ("threads", _threads(s.get("threads"))),
-            ("steps taken / budget", f"{_fmt(s.get('steps'))} / {_fmt(s.get('budget'))}"),
+            ("steps taken / budget", f"{_fmt(s.get('steps_taken'))} / {_fmt(s.get('steps'))}"),
             ("objective evaluations", _fmt(s.get("evaluations"))),
             ("initial loss", _fmt(s.get("initial_loss"), 6)), ("final loss", _fmt(s.get("final_loss"), 6)),
             ("best loss (step)", f"{_fmt(s.get('best_loss'), 6)} ({_fmt(s.get('best_step'))})"),

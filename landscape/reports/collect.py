@@ -171,7 +171,7 @@ def _from_row(source: Source, number: int, status: str, message: str) -> RunReco
         summary["optimizer_options"] = json.loads(options) if isinstance(options, str) and options else {}
     except json.JSONDecodeError:
         summary["optimizer_options"] = {}
-    summary.update(steps=row.get("steps_taken", 0), budget=row.get("steps"), evaluations=row.get("evaluations", 0),
+    summary.update(steps_taken=row.get("steps_taken", 0), steps=row.get("steps"), evaluations=row.get("evaluations", 0),
                    final_loss=row.get("final_loss", math.nan), best_loss=row.get("best_loss", math.nan),
                    wall_time=row.get("wall_time", math.nan))
     return RunRecord(number=number, name=str(row.get("name") or source.trace.stem), path=str(source.trace),

@@ -356,20 +356,9 @@ class Trace:
         return RunSpec.from_dict(config["spec"] if "spec" in config else config)
 
     def objective(self):
-        """Rebuild the run's :class:`~landscape.Objective` (problem, model and its seed, precision, penal, filter)."""
-        from .. import models, problems
-        from ..objective import Objective
-        config = self.config
-        if "spec" in config:
-            return self.spec().build_objective()
-        problem = problems.get(config["problem"])     # a run on a hand-built objective: what its writer saw
-        # traces written before the precision option ran everything in float64
-        precision = config.get("precision") or "float64"
-        model = models.build(config["model"], problem, seed=config.get("model_seed", config.get("seed", 0)),
-                             precision=precision, **(config.get("model_options") or {}))
-        return Objective(problem, model, penal=config.get("penal", 3.0),
-                         volume_constraint=config.get("volume_constraint", True) is not False,
-                         filter=config.get("filter", True) is not False, precision=precision)
+        """Rebuild the run's :class:`~landscape.Objective` (problem, model and its seed, precision, penal, filter,
+        volume constraint): ``self.spec().build_objective()``, so the two can never describe different runs."""
+        return self.spec().build_objective()
 
     @_reads("the summary")
     def summary(self) -> dict[str, Any]:
@@ -379,8 +368,8 @@ class Trace:
                 "problem": config.get("problem"), "model": config.get("model"),
                 "optimizer": config.get("optimizer"), "optimizer_options": config.get("optimizer_options"),
                 "penal": config.get("penal"), "precision": config.get("precision"),
-                "threads": config.get("threads"), "seed": config.get("seed"), "steps": self.num_steps,
-                "budget": config.get("steps"),
+                "threads": config.get("threads"), "seed": config.get("seed"),
+                "steps": config.get("steps"), "steps_taken": self.num_steps,
                 "evaluations": max(int(self.file["evaluations"].shape[0]),
                                    int(steps["evaluations"][-1]) if len(steps) else 0),
                 "label": config.get("label"),

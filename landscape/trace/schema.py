@@ -118,6 +118,22 @@ def _model_kind(objective) -> str:
     return getattr(model, "kind", type(model).__name__)
 
 
+def objective_config(objective) -> dict:
+    """What a trace records of the objective a run optimized: problem, model kind, options and seed, penalization,
+    precision, the design options and the number of parameters (the fields a :class:`~landscape.RunSpec` needs)."""
+    problem = getattr(objective, "problem", None)
+    model = getattr(objective, "model", None)
+    return {"problem": getattr(problem, "name", None) or getattr(objective, "name", "objective"),
+            "model": _model_kind(objective),
+            "model_options": dict(getattr(model, "options", {}) or {}),
+            "model_seed": getattr(model, "seed", None),
+            "penal": getattr(objective, "penal", None),
+            "precision": getattr(objective, "precision", None),
+            "volume_constraint": getattr(objective, "volume_constraint", None),
+            "filter": getattr(objective, "filter", None),
+            "num_params": int(objective.num_params)}
+
+
 def probe_outputs(probe, objective) -> dict[str, tuple[int, ...]]:
     """The output names and shapes a recorded probe declares."""
     if not hasattr(probe, "outputs"):

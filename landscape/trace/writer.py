@@ -20,7 +20,8 @@ import numpy as np
 from .. import numerics
 
 from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, DiskFull, TraceError, _STATUS, _TEXT,
-                     _encode, _jsonable, _model_kind, _now, _reason, evaluation_rows, probe_outputs, process_alive,
+                     _encode, _jsonable, _model_kind, _now, _reason, evaluation_rows, objective_config, probe_outputs,
+                     process_alive,
                      step_row, versions)
 
 __all__ = ["TraceWriter", "RESERVE"]
@@ -301,16 +302,8 @@ class TraceWriter:
     def start(self, objective, optimizer, steps: int, seed: int, probes: Sequence = (), threads=None) -> None:
         problem = getattr(objective, "problem", None)
         config = {
-            "problem": getattr(problem, "name", None) or getattr(objective, "name", "objective"),
-            "model": _model_kind(objective),
-            "model_options": getattr(getattr(objective, "model", None), "options", {}),
-            "model_seed": getattr(getattr(objective, "model", None), "seed", None),
-            "penal": getattr(objective, "penal", None),
-            "precision": getattr(objective, "precision", None),
+            **objective_config(objective),
             "threads": threads.to_dict() if threads is not None else None,
-            "volume_constraint": getattr(objective, "volume_constraint", None),
-            "filter": getattr(objective, "filter", None),
-            "num_params": int(objective.num_params),
             "optimizer": optimizer.name,
             "optimizer_options": dict(optimizer.options),
             "steps": int(steps),
