@@ -57,6 +57,8 @@ def _positive(text: str) -> int:
 
 # -- commands --------------------------------------------------------------------------------
 def cmd_run(args) -> int:
+    if args.threads is not None and args.threads > 4 * (os.cpu_count() or 1):
+        raise CLIError(f"--threads {args.threads} is more than 4 x the {os.cpu_count()} CPUs of this machine")
     from landscape.runner import run_spec
     from landscape.spec import RunSpec
     from landscape.trace import TraceWriter
@@ -67,6 +69,8 @@ def cmd_run(args) -> int:
                    probes=[probe_entry(text) for text in args.probe or ()], snapshot_every=args.snapshot_every,
                    threads=args.threads)
     problem = spec.build_problem()
+    if args.out is not None and not args.out.strip():
+        raise CLIError("-o/--out is empty; give a trace file name (or leave -o out for the default under runs/)")
     out = Path(args.out or f"runs/{problem.name}_{spec.model}_{spec.optimizer}_p{spec.penal:g}_s{spec.seed}.h5")
     writer = TraceWriter(out, overwrite=args.overwrite, snapshot_every=spec.snapshot_every, spec=spec,
                          config={"model": spec.model, "model_options": dict(spec.model_options)})
@@ -101,8 +105,19 @@ def cmd_show(args) -> int:
     return 0
 
 
+def _not_an_input(output: str, inputs) -> None:
+    """Refuse an output path that is one of the inputs (``-o t.h5`` would replace the trace with a picture)."""
+    if not str(output).strip():
+        raise CLIError("-o/--output is empty; give a file name")
+    target = Path(output).resolve()
+    for path in inputs:
+        if Path(path).resolve() == target:
+            raise CLIError(f"the output {output} is an input of this command; write the picture elsewhere")
+
+
 def cmd_plot(args) -> int:
     from landscape import plots
+    _not_an_input(args.output, [args.trace])
     with _open(args.trace) as trace:
         try:
             fig = plots.figure_for(trace, args.kind)
@@ -115,6 +130,7 @@ def cmd_plot(args) -> int:
 
 def cmd_compare(args) -> int:
     from landscape import plots
+    _not_an_input(args.output, args.traces)
     traces = [_open(p) for p in args.traces]
     try:
         fig = plots.compare(traces, args.column, log=not args.linear)

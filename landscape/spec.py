@@ -43,9 +43,15 @@ def _frozen(mapping, what: str) -> Mapping[str, Any]:
     return MappingProxyType({str(k): v for k, v in dict(mapping).items()})
 
 
+#: seeds and step counts are stored as 64-bit integers in traces
+_LARGEST = 2 ** 63 - 1
+
+
 def _integer(value, what: str, low: int | None = None, accepted: str | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
         raise RunSpecError(what, f"{value!r} is not {accepted or 'an integer' + (f' >= {low}' if low is not None else '')}")
+    if abs(value) > _LARGEST:
+        raise RunSpecError(what, f"{value} does not fit a 64-bit integer (|{what}| <= 2**63 - 1)")
     return int(value)
 
 

@@ -41,6 +41,10 @@ class HutchinsonProbe(Probe):
     def __init__(self, samples: int = 50, block: int | None = None, distribution: str = "rademacher",
                  every: int | None = 10, **schedule):
         super().__init__(every=every, **schedule)
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+            raise ValueError(f"hutchinson: samples must be an integer >= 2 (a standard error needs two), got {samples!r}")
+        if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 1):
+            raise ValueError(f"hutchinson: block must be a positive integer or None, got {block!r}")
         self.samples, self.block, self.distribution = samples, block, distribution
 
     def options(self):

@@ -178,7 +178,9 @@ def _require_pixel(name: str, objective) -> None:
 
 
 def check_positive(name: str, option: str, value, allow_zero: bool = False):
-    """Validate a numeric option; returns it as a float."""
+    """Validate a numeric option (a bool or a string is not a number); returns it as a float."""
+    if isinstance(value, (bool, str)):
+        raise OptimizerError(f"{name}: {option} must be a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -86,11 +86,27 @@ class TraceWriter:
         self._check_path()
 
     # -- opening --------------------------------------------------------------------
+    def _refuse_live_writer(self) -> None:
+        """``overwrite`` replaces a finished or crashed trace, never one whose writer is still running."""
+        try:
+            with h5py.File(self.path, "r", swmr=True) as f:
+                status = f["status"][()].decode() if "status" in f else ""
+                host, pid = f.attrs.get("writer_host"), f.attrs.get("writer_pid")
+        except (OSError, KeyError, ValueError, AttributeError):
+            return              # not a readable trace: nothing of a live run to lose
+        if status == "running" and host is not None and pid is not None and int(pid) != os.getpid() \
+                and process_alive(str(host), pid):
+            raise TraceError(f"{self.path} is being written by a running process (pid {pid} on {host}); "
+                             "--overwrite replaces finished or crashed traces only: wait for it, stop it, or "
+                             "write elsewhere")
+
     def _check_path(self):
         if self.path.exists() and not self.overwrite:
             raise TraceError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
         if self.path.exists() and self.path.is_dir():
             raise TraceError(f"{self.path} is a directory, not a trace file")
+        if self.path.exists() and self.overwrite:
+            self._refuse_live_writer()
         parent = self.path.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)

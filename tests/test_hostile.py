@@ -1,0 +1,72 @@
+"""Hostile input, second pass (issue 30): each case as a user would type it, one line and exit 2, nothing lost."""
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from landscape.trace import open_trace
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "landscape.cli"]
+SMALL = ["run", "--problem", "mbb_beam_16x8_0.5", "--steps", "3", "--no-progress"]
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300)
+
+
+def _one_line_error(done, *fragments):
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("landscape: error:"), done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_overwrite_never_replaces_a_trace_whose_writer_is_running(tmp_path):
+    path = tmp_path / "same.h5"
+    first = subprocess.Popen([*CLI, "run", "--problem", "A", "--steps", "100000", "--no-progress", "-o", str(path)],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with open_trace(path) as trace:
+                    if trace.num_steps >= 2:
+                        break
+            except Exception:   # noqa: BLE001 - the file may be mid-creation
+                pass
+            time.sleep(0.05)
+        _one_line_error(_cli(*SMALL, "-o", str(path), "--overwrite"), "being written by a running process")
+        with open_trace(path) as trace:
+            assert trace.status == "running" and trace.config["steps"] == 100000
+    finally:
+        first.kill()
+        first.wait()
+    done = _cli(*SMALL, "-o", str(path), "--overwrite")          # a crashed trace may be replaced
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_picture_never_replaces_its_trace(tmp_path):
+    trace = tmp_path / "t.h5"
+    assert _cli(*SMALL, "-o", str(trace)).returncode == 0
+    before = trace.read_bytes()
+    _one_line_error(_cli("plot", str(trace), "loss", "-o", str(trace)), "is an input")
+    _one_line_error(_cli("compare", str(trace), "-o", str(tmp_path / "." / "t.h5")), "is an input")
+    assert trace.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--seed", "1180591620717411303424"], "does not fit a 64-bit integer"),
+    (["--optimizer", "gd", "--option", "lr=true"], "lr must be a number"),
+    (["-o", ""], "-o/--out is empty"),
+    (["--threads", "100000"], "more than 4 x the"),
+    (["--probe", "hutchinson:samples=-1"], "samples must be an integer >= 2"),
+    (["--probe", "eigenvalues:k=0"], "k must be an integer >= 1"),
+])
+def test_bad_values_are_refused_before_any_trace_is_written(tmp_path, args, fragment):
+    out = ["-o", str(tmp_path / "x.h5")] if "-o" not in args else []
+    _one_line_error(_cli(*SMALL, *args, *out, cwd=tmp_path), fragment)
+    assert not (tmp_path / "x.h5").exists() and not (tmp_path / "runs").exists()
