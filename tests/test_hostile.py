@@ -70,3 +70,56 @@ def test_bad_values_are_refused_before_any_trace_is_written(tmp_path, args, frag
     out = ["-o", str(tmp_path / "x.h5")] if "-o" not in args else []
     _one_line_error(_cli(*SMALL, *args, *out, cwd=tmp_path), fragment)
     assert not (tmp_path / "x.h5").exists() and not (tmp_path / "runs").exists()
+
+
+class _HostileProbe:
+    """A probe whose name and output names carry markup."""
+
+    name = "<!--<script>"
+
+    def due(self, step, last):
+        return True
+
+    def outputs(self, objective):
+        return {"value</script>": ()}
+
+    def __call__(self, context):
+        return {"value</script>": float(context.step)}
+
+
+def test_hostile_names_cannot_break_the_report_page(tmp_path):
+    import re
+
+    import landscape as L
+    problem = L.problems.get("mbb_beam_16x8_0.5")
+    for name in ("a", "b"):
+        L.run(L.Objective(problem, L.models.build("pixel", problem)), "gd_ls", steps=2, probes=[_HostileProbe()],
+              trace=L.TraceWriter(tmp_path / f"{name}.h5"), progress=False)
+    page = L.report([tmp_path], tmp_path / "r.html").read_text()
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, flags=re.S)
+    for body in scripts:
+        assert "<!--" not in body and "<script" not in body.lower() and "\u2028" not in body
+    assert page.count("<script") == page.count("</script>")
+
+
+@pytest.mark.parametrize("field, value", [("optimizer_options", [1, 2]), ("model_options", "x"), ("threads", [1, 2]),
+                                          ("probes", 5), ("penal", "three")])
+def test_config_entries_of_the_wrong_type_give_one_line_and_never_stop_a_report(tmp_path, field, value):
+    import json
+
+    import h5py
+
+    import landscape as L
+    from landscape.trace import TraceError
+    good, bad = tmp_path / "good.h5", tmp_path / "bad.h5"
+    for path in (good, bad):
+        assert _cli(*SMALL, "-o", str(path)).returncode == 0
+    with h5py.File(bad, "r+") as f:
+        config = json.loads(f.attrs["config"])
+        config[field] = value
+        f.attrs["config"] = json.dumps(config)
+    with pytest.raises(TraceError, match=f"config entry '{field}'"):
+        open_trace(bad)
+    _one_line_error(_cli("show", str(bad)), f"config entry '{field}'")
+    page = L.report([tmp_path], tmp_path / "r.html").read_text()
+    assert "bad.h5" in page and "good" in page

@@ -139,7 +139,13 @@ def _options_text(options) -> str:
 
 def _json(value) -> str:
     """JSON safe to inline in a <script> element."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    # inside a <script> element nothing may open a tag, a comment or a CDATA section, and U+2028/U+2029 end a
+    # JavaScript line in older engines: escape them all (JSON and JavaScript read the escapes back the same)
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                         ("\u2029", "\\u2029")):
+        text = text.replace(raw, escaped)
+    return text
 
 
 def _run_data(record: RunRecord) -> str:

@@ -59,6 +59,26 @@ def _reads(what: str):
     return decorate
 
 
+#: config entries and the JSON types a reader relies on (None allowed for all)
+_CONFIG_TYPES = {"optimizer_options": (dict,), "model_options": (dict,), "spec": (dict,), "threads": (dict, int),
+                 "probes": (list,), "problem": (str,), "model": (str,), "optimizer": (str,), "label": (str,),
+                 "penal": (int, float), "seed": (int,), "steps": (int,), "precision": (str,)}
+
+
+def _check_config(path, config: dict, where: str = "config") -> None:
+    """Refuse a config whose known entries have the wrong JSON type, with one line naming the entry."""
+    for key, types in _CONFIG_TYPES.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            kinds = " or ".join({dict: "a table", list: "a list", int: "an integer", float: "a number",
+                                 str: "a string"}[t] for t in types)
+            raise TraceError(f"{path} is damaged: {where} entry {key!r} is {json.dumps(value)[:60]}, not {kinds}")
+    if isinstance(config.get("spec"), dict):
+        _check_config(path, config["spec"], "the config's spec")
+
+
 class Trace:
     """A trace opened for reading; see :func:`open_trace`."""
 
@@ -104,6 +124,8 @@ class Trace:
             if not isinstance(value, dict):
                 raise TraceError(f"{path} is damaged: its {name} attribute is a JSON "
                                  f"{type(value).__name__}, not an object")
+            if name == "config":
+                _check_config(path, value)
         if not isinstance(attrs.get("start_time"), str):
             raise TraceError(f"{path} is damaged: no start_time attribute")
         for name in ("status", "message", "end_time"):
