@@ -48,6 +48,7 @@ import platform
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["Sweep", "SweepError", "load_config", "expand", "run_sweep", "load", "medians", "Task"]
 
 AXES = ("problem", "model", "penal", "optimizer", "seed", "steps", "precision")
+TOP_LEVEL = ("name", "out", "steps", "axes", "exclude", "probes", "snapshot_every", "filter", "threads", "retries")
 TERMINAL = FINISHED
 INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "precision", "optimizer", "optimizer_options",
                  "seed", "steps", "final_loss", "best_loss", "steps_taken", "evaluations", "wall_time", "trace",
@@ -149,13 +151,18 @@ def load_config(path) -> dict:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise SweepError(f"{path}: not valid TOML: {error}") from None
+        except RecursionError:
+            raise SweepError(f"{path}: nested too deeply to be a sweep config") from None
     if path.suffix in (".yaml", ".yml"):
         from .optional import require
         yaml = require("yaml", f"the YAML sweep config {path}")
         try:
             return yaml.safe_load(text) or {}
         except yaml.YAMLError as error:
-            raise SweepError(f"{path}: not valid YAML: {error}") from None
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise SweepError(f"{path}: not valid YAML: {first}") from None
+        except RecursionError:
+            raise SweepError(f"{path}: nested too deeply to be a sweep config") from None
     raise SweepError(f"{path}: sweep configs are .toml, .yaml or .yml files")
 
 
@@ -186,6 +193,19 @@ def _validate(config: dict) -> None:
     if not isinstance(config, Mapping):
         raise SweepError(f"a sweep config is a table of keys (name, out, steps, axes, ...) at the top level, "
                          f"got a {type(config).__name__}")
+    unknown = sorted(set(config) - set(TOP_LEVEL))
+    if unknown:
+        import difflib
+        hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, TOP_LEVEL, 1)[0]!r}?)"
+                 if difflib.get_close_matches(k, TOP_LEVEL, 1) else repr(k) for k in unknown]
+        raise SweepError(f"unknown top-level key {', '.join(hints)}; known keys: {', '.join(TOP_LEVEL)}")
+    for key, kind, what in (("name", str, "a name"), ("out", str, "a folder path"), ("probes", list, "a list of "
+                            "probe tables"), ("exclude", list, "a list of [[exclude]] tables")):
+        if key in config and not isinstance(config[key], kind):
+            raise SweepError(f"{key}: {config[key]!r} is not {what}")
+    name = config.get("name")
+    if name is not None and (not name.strip() or "/" in name or "\\" in name or name in (".", "..")):
+        raise SweepError(f"name: {name!r} must be a plain name (no path separators); put the folder in 'out'")
     retries = config.get("retries", 2)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise SweepError(f"retries: {retries!r} is not an integer >= 0")
@@ -313,6 +333,10 @@ def expand(config: dict, base: Path | None = None) -> Sweep:
         tasks.append(Task(name, task, out / "traces" / f"{name}.h5"))
     if not tasks:
         raise SweepError("the product of the axes minus the exclusions has no task")
+    for rule in config.get("exclude", []):
+        if not any(_matches(dict(zip(AXES, combo)), rule) for combo in itertools.product(*(values[a] for a in AXES))):
+            warnings.warn(f"sweep: the exclude entry {dict(rule)!r} matches no task (a typo in a value?)", UserWarning,
+                          stacklevel=2)
     names = [t.name for t in tasks]
     if len(set(names)) != len(names):
         raise SweepError("two tasks have the same settings (repeated axis values?)")
@@ -446,7 +470,14 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
 def _check_same_sweep(sweep: Sweep) -> None:
     """Refuse a folder that already holds a sweep of another name (its index would be overwritten)."""
     recorded = sweep.out / "sweep.json"
+    for path in (recorded, sweep.index_path):
+        if path.is_symlink():
+            raise SweepError(f"{path} is a symbolic link; a sweep writes its own files in its folder, never "
+                             "through links")
     if not recorded.exists():
+        if sweep.index_path.exists():
+            raise SweepError(f"{sweep.out} holds an index.csv that no sweep wrote (no sweep.json); give this sweep "
+                             "another 'out' folder")
         return
     try:
         other = json.loads(recorded.read_text()).get("name")
@@ -463,7 +494,9 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
     from distributed import Client, LocalCluster, as_completed
     from tqdm.auto import tqdm
 
-    (sweep.out / "sweep.json").write_text(json.dumps(sweep.raw, indent=2, default=str))
+    record = sweep.out / f".sweep.json.{os.getpid()}.tmp"      # replaced, never written through a link
+    record.write_text(json.dumps(sweep.raw, indent=2, default=str))
+    os.replace(record, sweep.out / "sweep.json")
     rows: dict[str, dict] = {}
     todo = []
     for task in sweep.tasks:

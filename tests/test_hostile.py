@@ -123,3 +123,49 @@ def test_config_entries_of_the_wrong_type_give_one_line_and_never_stop_a_report(
     _one_line_error(_cli("show", str(bad)), f"config entry '{field}'")
     page = L.report([tmp_path], tmp_path / "r.html").read_text()
     assert "bad.h5" in page and "good" in page
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('snapshot_evry = 5\n', "unknown top-level key 'snapshot_evry' (did you mean 'snapshot_every'?)"),
+    ('out = 123\n', "out: 123 is not a folder path"),
+    ('probes = 5\n', "probes: 5 is not a list"),
+    ('name = "../../x"\n', "must be a plain name"),
+    ('[out]\nx = 1\n', "out: {'x': 1} is not a folder path"),
+])
+def test_bad_sweep_files_give_one_line(tmp_path, text, fragment):
+    body = 'steps = 2\n[axes]\nproblem = ["mbb_beam_16x8_0.5"]\noptimizer = ["gd_ls"]\n'
+    config = tmp_path / "s.toml"
+    config.write_text(text + body if not text.startswith("[") else body.replace("[axes]", text + "[axes]"))
+    _one_line_error(_cli("sweep", str(config), "--dry-run", cwd=tmp_path), fragment)
+
+
+def test_a_sweep_file_nested_thousands_deep_gives_one_line(tmp_path):
+    config = tmp_path / "deep.toml"
+    config.write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
+    _one_line_error(_cli("sweep", str(config), "--dry-run", cwd=tmp_path), "nested too deeply")
+
+
+def test_a_sweep_never_overwrites_files_it_did_not_write(tmp_path):
+    from landscape import sweep as sweeps
+    config = {"name": "s", "out": str(tmp_path / "out"), "steps": 1,
+              "axes": {"problem": ["mbb_beam_16x8_0.5"], "optimizer": ["gd_ls"]}}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "index.csv").write_text("my own table\n")
+    with pytest.raises(sweeps.SweepError, match="holds an index.csv that no sweep wrote"):
+        sweeps.run_sweep(sweeps.expand(config), workers=1, progress=False)
+    assert (tmp_path / "out" / "index.csv").read_text() == "my own table\n"
+    (tmp_path / "out" / "index.csv").unlink()
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("{}")
+    (tmp_path / "out" / "sweep.json").symlink_to(outside)
+    with pytest.raises(sweeps.SweepError, match="symbolic link"):
+        sweeps.run_sweep(sweeps.expand(config), workers=1, progress=False)
+    assert outside.read_text() == "{}"
+
+
+def test_an_exclusion_that_matches_nothing_is_named():
+    from landscape import sweep as sweeps
+    config = {"name": "s", "steps": 1, "axes": {"problem": ["mbb_beam_16x8_0.5"], "optimizer": ["gd_ls", "lbfgs"]},
+              "exclude": [{"optimizer": "lbgfs"}]}
+    with pytest.warns(UserWarning, match="matches no task"):
+        sweeps.expand(config)
