@@ -36,6 +36,7 @@ import dataclasses
 import difflib
 import os
 import re
+import unicodedata
 from typing import Callable
 
 import numpy as np
@@ -567,14 +568,34 @@ def _physical_memory() -> int:
         return 0
 
 
+def canonical_name(name: str, keep_codes: bool = False) -> str:
+    """The one name of a problem: thesis codes resolved, surrounding blanks dropped, Unicode digits (full-width
+    and others) read as ASCII, and ``<category>_<W>x<H>_<volfrac>`` written with plain integers and the
+    shortest volume fraction (``mbb_beam_08x4_.50`` -> ``mbb_beam_8x4_0.5``), so one problem has one name
+    in specs, traces and sweeps. ``keep_codes`` leaves a thesis code (``A``) as it is."""
+    text = unicodedata.normalize("NFKC", str(name)).strip()
+    if keep_codes and text in THESIS_CODES:
+        return text
+    text = THESIS_CODES.get(text, text)
+    match = _SIZED.match(text)
+    if match is None or match["category"] not in _SUITE:
+        return text
+    try:
+        volfrac = float(match["volfrac"])
+    except ValueError:
+        return text
+    return f"{match['category']}_{int(match['width'])}x{int(match['height'])}_{volfrac!r}"
+
+
 def get(name: str) -> Problem:
     """A fresh :class:`Problem` by suite name or thesis code (``A``, ``B``, ``D``, ``E``).
 
     Names of the form ``<category>_<W>x<H>_<volfrac>`` outside the suite build the
     category's problem at that size and volume fraction (e.g.
-    ``michell_centered_both_8x16_0.12``, a coarse problem A).
+    ``michell_centered_both_8x16_0.12``, a coarse problem A). Every spelling of a name
+    gives the problem of its :func:`canonical_name`, which the problem carries.
     """
-    key = THESIS_CODES.get(name, name)
+    key = canonical_name(name)
     if key not in _CATALOGUE:
         sized = _from_pattern(key)
         if sized is not None:

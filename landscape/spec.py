@@ -83,7 +83,7 @@ class RunSpec:
             problems.get(str(self.problem))
         except (KeyError, ValueError) as error:
             raise RunSpecError("problem", str(error.args[0])) from None
-        set_("problem", str(self.problem))
+        set_("problem", problems.canonical_name(self.problem, keep_codes=True))
         if self.model not in models.KINDS:
             raise RunSpecError("model", f"unknown model kind {self.model!r}; accepted: {', '.join(models.KINDS)}")
         set_("model_options", _frozen(self.model_options, "model_options"))

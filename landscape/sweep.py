@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from . import numerics
+from . import numerics, problems
 from .statuses import FINISHED
 
 if TYPE_CHECKING:
@@ -313,7 +313,7 @@ def expand(config: dict, base: Path | None = None) -> Sweep:
     if base is not None and not out.is_absolute():
         out = base / out
     values = {
-        "problem": [str(p) for p in _as_list("problem", axes["problem"])],
+        "problem": [problems.canonical_name(p, keep_codes=True) for p in _as_list("problem", axes["problem"])],
         "model": [dict(zip(("kind", "options"), _model_entry(m))) for m in _as_list("model", axes.get("model", ["pixel"]))],
         "penal": [float(p) for p in _as_list("penal", axes.get("penal", [3.0]))],
         "optimizer": [dict(zip(("name", "options"), _optimizer_entry(o))) for o in _as_list("optimizer", axes["optimizer"])],

@@ -169,3 +169,16 @@ def test_an_exclusion_that_matches_nothing_is_named():
               "exclude": [{"optimizer": "lbgfs"}]}
     with pytest.warns(UserWarning, match="matches no task"):
         sweeps.expand(config)
+
+
+def test_one_problem_has_one_name():
+    import landscape as L
+    from landscape import sweep as sweeps
+    spellings = ["mbb_beam_8x4_0.50", "mbb_beam_8x4_.5", "mbb_beam_08x4_0.5", "mbb_beam_\uff18x4_0.5",
+                 "mbb_beam_8x4_0.5\n"]
+    assert {L.problems.get(s).name for s in spellings} == {"mbb_beam_8x4_0.5"}
+    assert L.RunSpec(problem="mbb_beam_08x4_.50").problem == "mbb_beam_8x4_0.5"
+    assert L.RunSpec(problem="A").problem == "A"                                  # a thesis code stays a code
+    config = {"name": "s", "steps": 1, "axes": {"problem": spellings[:3], "optimizer": ["gd_ls"]}}
+    with pytest.raises(sweeps.SweepError, match="same settings"):
+        sweeps.expand(config)
