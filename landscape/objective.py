@@ -134,6 +134,9 @@ class Objective:
         physics (one factorization per design) follows row by row.
         """
         thetas = torch.as_tensor(thetas, dtype=torch.float64)
+        if thetas.ndim != 2 or thetas.shape[1] != self.num_params:
+            raise ValueError(f"losses takes a block of parameter vectors of shape (k, {self.num_params}), got shape "
+                             f"{tuple(thetas.shape)}; for one theta of length {self.num_params} use loss(theta)")
         out = np.empty(thetas.shape[0])
         with torch.no_grad():
             for start in range(0, thetas.shape[0], max(1, batch)):

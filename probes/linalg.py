@@ -147,7 +147,12 @@ def extreme_eigenpairs(operator, k: int = 5, steps: int = 50, seed: int = 0, vec
 
     Residuals come from the Lanczos relation, or, with ``explicit_residuals``,
     from ``|A y - theta y|`` computed with 2k more products.
+
+    Raises:
+        ValueError: k < 1 (no eigenpair to return).
     """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"extreme_eigenpairs: k must be an integer >= 1, got {k!r}")
     run = lanczos(operator, steps, seed=seed, keep_basis=vectors or explicit_residuals)
     m = run.steps
     k = min(k, m)

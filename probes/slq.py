@@ -117,7 +117,13 @@ def smooth(nodes: np.ndarray, weights: np.ndarray, sigma: float, grid: np.ndarra
 
 def slq(operator, runs: int = 3, steps: int = 50, sigma2: float = 1e-4, grid: np.ndarray | None = None,
         grid_size: int = 1000, seed: int = 0) -> Density:
-    """SLQ eigenvalue density of ``operator`` (see the module docstring for the parameters)."""
+    """SLQ eigenvalue density of ``operator`` (see the module docstring for the parameters).
+
+    Raises:
+        ValueError: ``grid_size`` < 2 when no ``grid`` is given (a density needs at least two points).
+    """
+    if grid is None and (isinstance(grid_size, bool) or not isinstance(grid_size, int) or grid_size < 2):
+        raise ValueError(f"slq: grid_size must be an integer >= 2, got {grid_size!r}")
     nodes, weights = quadrature(operator, runs, steps, seed)
     sigma = kernel_width(sigma2, float(np.nanmin(nodes)), float(np.nanmax(nodes)))
     return smooth(nodes, weights, sigma, grid, grid_size)

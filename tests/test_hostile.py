@@ -182,3 +182,18 @@ def test_one_problem_has_one_name():
     config = {"name": "s", "steps": 1, "axes": {"problem": spellings[:3], "optimizer": ["gd_ls"]}}
     with pytest.raises(sweeps.SweepError, match="same settings"):
         sweeps.expand(config)
+
+
+def test_estimators_and_batched_losses_refuse_empty_or_misshapen_requests():
+    import torch
+
+    import landscape as L
+    from probes import DenseOperator, extreme_eigenpairs, slq
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        extreme_eigenpairs(DenseOperator(torch.eye(4)), k=0)
+    with pytest.raises(ValueError, match="grid_size must be an integer >= 2"):
+        slq(DenseOperator(torch.eye(4)), runs=1, steps=3, grid_size=0)
+    problem = L.problems.get("mbb_beam_16x8_0.5")
+    objective = L.Objective(problem, L.models.build("pixel", problem))
+    with pytest.raises(ValueError, match=rf"shape \(k, {objective.num_params}\).*use loss\(theta\)"):
+        objective.losses(objective.theta0)
