@@ -197,3 +197,22 @@ def test_estimators_and_batched_losses_refuse_empty_or_misshapen_requests():
     objective = L.Objective(problem, L.models.build("pixel", problem))
     with pytest.raises(ValueError, match=rf"shape \(k, {objective.num_params}\).*use loss\(theta\)"):
         objective.losses(objective.theta0)
+
+
+def test_a_run_that_ends_above_its_start_says_so_in_its_summary(tmp_path):
+    import torch
+
+    import landscape as L
+    problem = L.problems.get("mbb_beam_16x8_0.5")
+    objective = L.Objective(problem, L.models.build("pixel", problem))
+    L.run(objective, L.optim.build("gd", lr=1e-3), steps=2, trace=L.TraceWriter(tmp_path / "flat.h5"),
+          progress=False)
+    rising = L.FunctionObjective(lambda x: (x ** 2).sum(), torch.ones(3), "bowl")
+    L.run(rising, L.optim.build("gd", lr=1.5), steps=3, trace=L.TraceWriter(tmp_path / "up.h5"), progress=False)
+    with L.open_trace(tmp_path / "up.h5") as trace:
+        summary = trace.summary()
+        assert summary["status"] == "completed" and summary["rose"] is True       # 3 ** 2 = 9 x its start
+    with L.open_trace(tmp_path / "flat.h5") as trace:
+        assert trace.summary()["rose"] is False
+    shown = _cli("show", str(tmp_path / "up.h5"))
+    assert "rose" in shown.stdout and "True" in shown.stdout

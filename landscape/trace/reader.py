@@ -397,6 +397,9 @@ class Trace:
                 "label": config.get("label"),
                 "initial_loss": float(steps["loss"][0]) if len(steps) else math.nan,
                 "final_loss": float(steps["loss"][-1]) if len(steps) else math.nan,
+                # ended no lower than it started (or not finite): a run the tables count as 'rose' whatever its
+                # status says (a run that climbs 500 x and stays there is 'completed' by the divergence rule)
+                "rose": bool(len(steps) > 1 and not steps["loss"][-1] < steps["loss"][0]),
                 "best_loss": self.best_loss, "probes": self.probe_names,
                 "snapshots": int(self.file["snapshots"]["step"].shape[0]),
                 "start_time": self.start_time, "end_time": self.end_time,
