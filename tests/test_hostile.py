@@ -216,3 +216,13 @@ def test_a_run_that_ends_above_its_start_says_so_in_its_summary(tmp_path):
         assert trace.summary()["rose"] is False
     shown = _cli("show", str(tmp_path / "up.h5"))
     assert "rose" in shown.stdout and "True" in shown.stdout
+
+
+def test_a_reader_sees_a_trace_that_a_rerun_replaced(tmp_path):
+    path = tmp_path / "t.h5"
+    assert _cli(*SMALL, "-o", str(path)).returncode == 0
+    with open_trace(path) as trace:
+        assert trace.num_steps == 3
+        assert _cli("run", "--problem", "mbb_beam_16x8_0.5", "--steps", "5", "--no-progress", "-o", str(path),
+                    "--overwrite").returncode == 0
+        assert trace.refresh().num_steps == 5

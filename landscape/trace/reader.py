@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import math
 import platform
 import time
@@ -79,6 +80,15 @@ def _check_config(path, config: dict, where: str = "config") -> None:
         _check_config(path, config["spec"], "the config's spec")
 
 
+def _identity(path) -> tuple[int, int] | None:
+    """(device, inode) of a file, to notice that another file took its name; None if it is gone."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class Trace:
     """A trace opened for reading; see :func:`open_trace`."""
 
@@ -86,6 +96,7 @@ class Trace:
         self.path = Path(path)
         if not self.path.exists():
             raise TraceError(f"no such trace: {self.path}")
+        self._identity = _identity(self.path)
         try:
             self.file = _open_h5(self.path)
         except OSError as error:
@@ -171,8 +182,14 @@ class Trace:
 
         When the writer has finished (or its file changed under a reader opened
         while it was running), the file is reopened, so a monitor sees the final
-        status and every final dataset.
+        status and every final dataset. A file replaced by a new one under the same
+        name (a sweep rerun, ``--overwrite``) is noticed by its inode and reopened.
         """
+        identity = _identity(self.path)
+        if identity is not None and identity != self._identity:
+            self._reopen()
+            self._identity = identity
+            return self
         if not self.file.swmr_mode:
             return self
         def visit(_, obj):
@@ -192,6 +209,7 @@ class Trace:
             self.file.close()
         except Exception:   # noqa: BLE001 - a stale handle may refuse to close cleanly
             pass
+        self._identity = _identity(self.path)
         try:
             self.file = _open_h5(self.path)
         except OSError as error:
