@@ -226,3 +226,18 @@ def test_a_reader_sees_a_trace_that_a_rerun_replaced(tmp_path):
         assert _cli("run", "--problem", "mbb_beam_16x8_0.5", "--steps", "5", "--no-progress", "-o", str(path),
                     "--overwrite").returncode == 0
         assert trace.refresh().num_steps == 5
+
+
+@pytest.mark.parametrize("blocks", [8, 16])
+def test_a_file_size_limit_at_creation_gives_one_line_and_leaves_nothing(tmp_path, blocks):
+    """`(ulimit -f 16; landscape run ...)` crashed with a segmentation fault after HDF5 tracebacks."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (blocks * 1024, resource.RLIM_INFINITY))
+
+    done = subprocess.run([*CLI, "run", "--problem", "mbb_beam_32x16_0.5", "--steps", "5", "--no-progress", "-o",
+                           str(tmp_path / "fsz" / "c.h5")], cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=limit, timeout=300)
+    _one_line_error(done, "file-size limit", "no trace was written")
+    assert not any((tmp_path / "fsz").iterdir())

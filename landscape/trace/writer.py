@@ -60,6 +60,33 @@ def _writes(method):
     return guarded
 
 
+def _file_size_limit() -> int | None:
+    """The largest file this process may write (``RLIMIT_FSIZE``, bytes), or None when unlimited or unknown."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _close_silently(file: h5py.File) -> None:
+    """Close an HDF5 file whose writes failed without letting HDF5 write again: its descriptor is pointed at
+    /dev/null first, so the buffered metadata HDF5 flushes on close (or at exit) goes nowhere instead of
+    raising in a destructor or crashing the process."""
+    try:
+        handle = file.id.get_vfd_handle()
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, handle)
+        os.close(null)
+    except (OSError, RuntimeError, TypeError, ValueError):
+        pass
+    try:
+        file.close()
+    except (OSError, RuntimeError, ValueError):
+        pass
+
+
 class TraceWriter:
     """Writes one run into ``path``; pass it as ``landscape.run(..., trace=writer)`` or use :class:`Recorder`.
 
@@ -136,7 +163,7 @@ class TraceWriter:
             if isinstance(error, TraceError):
                 raise
             if isinstance(error, (OSError, RuntimeError)):
-                raise TraceError(f"cannot create {self.path}: {_reason(error)}") from None
+                raise TraceError(f"cannot create {self.path}: {_reason(error)}; no trace was written") from None
             raise
         if self.path.exists() and not self.overwrite:   # appeared meanwhile
             tmp.unlink()
@@ -149,8 +176,14 @@ class TraceWriter:
         self.probe_outputs = {name: dict(outputs) for name, outputs in probes.items()}
 
     def _create(self, tmp: Path, config: Mapping[str, Any], num_params: int, design_shape, probes) -> None:
-        with h5py.File(tmp, "w", libver="latest") as f:
+        f = h5py.File(tmp, "w", libver="latest")
+        try:
             self._populate(f, config, num_params, design_shape, probes)
+            f.flush()
+        except BaseException:
+            _close_silently(f)           # a failed write (a full disk, a file-size limit) must not crash HDF5 later
+            raise
+        f.close()
 
     def _populate(self, f: h5py.File, config: Mapping[str, Any], num_params: int, design_shape, probes) -> None:
         f.attrs["schema"] = SCHEMA
@@ -200,12 +233,20 @@ class TraceWriter:
 
     # -- room on the disk ----------------------------------------------------------------
     def _room(self, nbytes: int) -> None:
-        """Raise :class:`DiskFull` unless the disk has ``nbytes`` plus :data:`RESERVE` free."""
+        """Raise :class:`DiskFull` unless the disk has ``nbytes`` plus :data:`RESERVE` free, and the process's
+        file-size limit (``ulimit -f``) allows the file to grow by as much."""
+        created = self.file is not None
+        keeps = (f"{self.path} keeps what was written before and ends as failed" if created
+                 else "no trace was written")
         free = _free_bytes(self.path.parent)
         if free < nbytes + RESERVE:
             raise DiskFull(f"disk full: {free / 2**20:.2f} MiB free in {self.path.parent}, the trace needs "
-                           f"{(nbytes + RESERVE) / 2**20:.2f} MiB more; {self.path} keeps what was written "
-                           f"before and ends as failed")
+                           f"{(nbytes + RESERVE) / 2**20:.2f} MiB more; {keeps}")
+        limit = _file_size_limit()
+        size = self.path.stat().st_size if created and self.path.exists() else 0
+        if limit is not None and size + nbytes + RESERVE > limit:
+            raise DiskFull(f"the file-size limit of this process (ulimit -f) is {limit / 2**20:.2f} MiB and the "
+                           f"trace would need {(size + nbytes + RESERVE) / 2**20:.2f} MiB; {keeps}")
 
     def _abandon(self, error: BaseException) -> TraceError:
         """After a failed HDF5 write: close without letting HDF5 write again, mark the file failed."""
@@ -237,6 +278,7 @@ class TraceWriter:
         return TraceError(message)
 
     # -- appending ------------------------------------------------------------------
+
     def _append(self, dataset, rows):
         chunk = int(np.prod(dataset.chunks)) * dataset.dtype.itemsize if dataset.chunks else 0
         self._room(max(np.asarray(rows).nbytes, chunk))
