@@ -28,6 +28,8 @@ import torch
 __all__ = ["Threads", "policy", "limited", "apply", "current", "in_force", "blas_for_solver"]
 
 ENVIRONMENT = "LANDSCAPE_THREADS"
+#: no process here wants more (100,000 OpenMP threads end in an out-of-memory error inside libgomp)
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class Threads:
     def __post_init__(self):
         for name in ("torch", "blas"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} threads must be an integer >= 1, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > MAX_THREADS:
+                raise ValueError(f"{name} threads must be an integer from 1 to {MAX_THREADS}, got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -55,6 +55,8 @@ def test_a_picture_never_replaces_its_trace(tmp_path):
     before = trace.read_bytes()
     _one_line_error(_cli("plot", str(trace), "loss", "-o", str(trace)), "is an input")
     _one_line_error(_cli("compare", str(trace), "-o", str(tmp_path / "." / "t.h5")), "is an input")
+    (tmp_path / "link.png").symlink_to(trace)
+    _one_line_error(_cli("plot", str(trace), "loss", "-o", str(tmp_path / "link.png")), "is an input")
     assert trace.read_bytes() == before
 
 
@@ -241,3 +243,14 @@ def test_a_file_size_limit_at_creation_gives_one_line_and_leaves_nothing(tmp_pat
                           preexec_fn=limit, timeout=300)
     _one_line_error(done, "file-size limit", "no trace was written")
     assert not any((tmp_path / "fsz").iterdir())
+
+
+def test_thread_counts_beyond_any_machine_are_refused_everywhere():
+    import landscape as L
+    from landscape import sweep as sweeps
+    with pytest.raises(ValueError, match="from 1 to 1024"):
+        L.threads.policy(100000)
+    config = {"name": "s", "steps": 1, "threads": 100000,
+              "axes": {"problem": ["mbb_beam_16x8_0.5"], "optimizer": ["gd_ls"]}}
+    with pytest.raises(sweeps.SweepError, match="threads"):
+        sweeps.expand(config)
