@@ -118,6 +118,8 @@ def main(argv=None):
                 ax.set(xticks=[], yticks=[])
             else:
                 clipped_log_axis(ax)
+                ax.set_xscale("symlog", linthresh=10)     # L-BFGS's 300 evaluations and GD's 2000 steps both show
+                ax.set_xlim(left=0)
             ax.set_title(f"{code}, {model}, p = {penal:g}", fontsize=9)
             ax.set_xlabel("step" if row else "")
             ax.set_ylabel("loss" if col == 0 else "")

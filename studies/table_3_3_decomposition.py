@@ -197,7 +197,9 @@ def main(argv=None):
             ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.5")
     for ax in axes[:, 0]:
         ax.set_ylabel("loss")
-    fig.suptitle(f"Figure 3.8: L-BFGS taken apart\n(median and min-max over {len(budgets.seeds)} seeds; "
+    codes = {code for _, _, code in cases}
+    number = "Figure C.6" if codes <= {"A", "B"} else "Figure 3.8" if codes <= {"D", "E"} else "Figures 3.8 and C.6"
+    fig.suptitle(f"{number}: L-BFGS taken apart\n(median and min-max over {len(budgets.seeds)} seeds; "
                  f"GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_3_8_decomposition{suffix}.png')}")
