@@ -393,7 +393,8 @@ def run_task(task: Task) -> dict:
     try:
         spec = task_spec(task.config)
         # a trace left "running" by a worker that died is replaced (its task is being retried)
-        writer = TraceWriter(task.trace, overwrite=status is not None, snapshot_every=spec.snapshot_every,
+        writer = TraceWriter(task.trace, overwrite=status is not None, take_over=status is not None,
+                             snapshot_every=spec.snapshot_every,
                              spec=spec, config={"model": spec.model, "model_options": dict(spec.model_options),
                                                 "sweep_task": task.name})
         run_spec(spec, trace=writer, progress=False)

@@ -246,7 +246,7 @@ def test_a_sweep_on_a_real_dask_cluster_survives_a_killed_worker(tmp_path):
         time.sleep(0.3)
         os.killpg(workers[0].pid, signal.SIGKILL)        # a worker dies in the middle of a task
         out, err = sweep.communicate(timeout=600)
-        assert sweep.returncode == 0, err
+        assert sweep.returncode == 0, (out, err, (tmp_path / "out" / "index.csv").read_text()[:2000])
     finally:
         for process in started:
             with contextlib.suppress(ProcessLookupError):

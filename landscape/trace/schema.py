@@ -55,7 +55,8 @@ class DiskFull(TraceError):
 
 
 def process_alive(host: str, pid) -> bool:
-    """Whether process ``pid`` on ``host`` still runs; another host's processes cannot be seen, so True."""
+    """Whether process ``pid`` on ``host`` still runs (a zombie, killed but not yet reaped, does not); another
+    host's processes cannot be seen, so True."""
     if host != platform.node():
         return True
     try:
@@ -64,7 +65,11 @@ def process_alive(host: str, pid) -> bool:
         return False
     except (PermissionError, ValueError, OverflowError, TypeError):
         return True
-    return True
+    try:
+        with open(f"/proc/{int(pid)}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError, ValueError):
+        return True
 
 
 def _now() -> str:

@@ -97,10 +97,14 @@ class TraceWriter:
     """
 
     def __init__(self, path, overwrite: bool = False, snapshot_every: int | None = None,
-                 snapshot_at: Sequence[int] = (), config: Mapping | None = None, spec=None):
+                 snapshot_at: Sequence[int] = (), config: Mapping | None = None, spec=None,
+                 take_over: bool = False):
         self.path = Path(path)
         self.spec = spec
         self.overwrite = overwrite
+        # replace a trace whose writer may still look alive: a sweep retrying its own task (it holds the
+        # folder's lock, and a dead worker on another host cannot be told from a live one)
+        self.take_over = take_over
         if snapshot_every is not None and (not isinstance(snapshot_every, (int, np.integer))
                                            or snapshot_every < 1):
             raise ValueError(f"snapshot_every must be a positive integer or None, got {snapshot_every!r}")
@@ -132,7 +136,7 @@ class TraceWriter:
             raise TraceError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
         if self.path.exists() and self.path.is_dir():
             raise TraceError(f"{self.path} is a directory, not a trace file")
-        if self.path.exists() and self.overwrite:
+        if self.path.exists() and self.overwrite and not self.take_over:
             self._refuse_live_writer()
         parent = self.path.parent
         try:
