@@ -43,13 +43,12 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from experiments.thesis import TABLE_3_2
-from matrix import CNN, FULL, QUICK, converged_step, read_cell, summarize
+from matrix import CNN, CONSTANT, FULL, QUICK, converged_step, read_cell_at, summarize
 from table_3_3_decomposition import THESIS as TABLE_3_3
 
 ALPHA = 0.05            # one-sided level of the order tests
 MARGIN = 0.05           # "as good as": medians within 5 %
 SAME_LOSS = 1e-3        # "the same loss": max / min - 1 over seeds
-CONSTANT = ("GD", "HD_M1", "HD_M10")
 VERDICTS = ("holds", "fails", "no significant difference", "inconclusive", "untested")
 
 
@@ -85,12 +84,10 @@ def _steps(curve: np.ndarray) -> int:
 
 def cell(model, penal, code, label, quick, policy="thesis", at=None) -> Cell | None:
     """A cell's seeds, or None when it has not run."""
-    found = read_cell(model, penal, code, label, policy if label in CONSTANT else "thesis", quick)
+    found = read_cell_at(model, penal, code, label, policy, quick, at=at)
     if found is None:
         return None
     losses, statuses = found
-    if at is not None:
-        losses = losses.iloc[:at + 1]
     finals = losses.iloc[-1].to_numpy(dtype=float)
     finals = np.where(np.isfinite(finals) & np.array([statuses.get(c) != "diverged" for c in losses]), finals, np.inf)
     steps = np.array([_steps(losses[c].to_numpy()) for c in losses], dtype=float)

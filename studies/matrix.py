@@ -287,6 +287,19 @@ def read_curves(path: Path) -> tuple[pd.DataFrame, dict]:
     return pd.read_csv(path, comment="#", index_col="step"), statuses
 
 
+CONSTANT = ("GD", "HD_M1", "HD_M10")     # the constant-step cells, one per step-size policy
+
+
+def read_cell_at(model, penal, problem, label, policy="thesis", quick=False, at=None):
+    """A cell's ``(losses, statuses)`` under a step-size policy (the line-search cells have one), cut at step
+    ``at`` (the whole curve if None); None when it has not run."""
+    found = read_cell(model, penal, problem, label, policy if label in CONSTANT else "thesis", quick)
+    if found is None:
+        return None
+    losses, statuses = found
+    return (losses if at is None else losses.iloc[:at + 1]), statuses
+
+
 def read_cell(model, penal, problem, label, step_sizes="thesis", quick=False):
     """A cell's ``(losses, statuses)`` from this run's output folder or the reference, or None when it has not run."""
     path = found_curve_path(model, penal, problem, label, step_sizes, quick)

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.thesis import step_size
-from matrix import (LABELS, add_matrix_options, converged_step, difference_text, matrix_cases, read_cell, run_matrix, summarize,
-                    tuned_step_size)
+from matrix import (CONSTANT, LABELS, add_matrix_options, converged_step, difference_text, matrix_cases, read_cell,
+                    read_cell_at, run_matrix, summarize, tuned_step_size)
 from plotting import band, clipped_log_axis
 
 # Table 3.3 of the thesis: (model, penal, problem) -> {optimizer: (median final loss, converged step)}
@@ -68,7 +68,6 @@ THESIS = {
 }
 
 
-CONSTANT = ("GD", "HD_M1", "HD_M10")      # the constant-step cells: one row per step-size policy
 
 
 def _cell_row(model, penal, code, label, policy, budgets, quick) -> dict:
@@ -79,12 +78,10 @@ def _cell_row(model, penal, code, label, policy, budgets, quick) -> dict:
            "lr": lr_of(label, model, penal, code, policy, quick), "read_at": np.nan, "median": np.nan,
            "min": np.nan, "max": np.nan, "seeds": 0, "diverged": 0, "rose": 0, "converged_step": None,
            "thesis": thesis[0], "thesis_step": thesis[1], "difference": np.nan}
-    found = read_cell(model, penal, code, label, policy if label in CONSTANT else "thesis", quick)
+    found = read_cell_at(model, penal, code, label, policy, quick, at=read_at)
     if found is None:
         return row
     losses, statuses = found
-    if read_at is not None:
-        losses = losses.iloc[:read_at + 1]
     s = summarize(losses, statuses)
     # no converged step for a median that is a diverged run or one that ended no lower than its start
     step = None if 2 * s["rose"] >= s["seeds"] else converged_step(np.median(losses.to_numpy(), axis=1))
