@@ -13,7 +13,7 @@ the output folder, ``runs/figures/`` by default, never into tracked files. Trace
 across reruns (``runs/``). ``--out figures`` (``make figures``) regenerates the committed quick
 reference on purpose, with its environment record ``figures/reference.json``.
 
-    python studies/run_quick.py            # 10 min 10 s on 2 cores from scratch (measured)
+    python studies/run_quick.py            # about 13 min on 2 cores from scratch (measured 12 min 48 s)
     python studies/run_quick.py --only fig_3_3_plane ntk_embeddings
     python studies/run_quick.py --out figures    # make figures
 """
