@@ -395,3 +395,16 @@ def test_one_list_of_statuses_everywhere():
     assert STOP_STATUSES == statuses.STOPS
     assert runner.STATUSES == statuses.RECORDED == ("running",) + statuses.ENDED
     assert sweep.TERMINAL == statuses.FINISHED and "crashed" in statuses.READ
+
+
+def test_a_curvature_pair_whose_y_underflows_is_skipped_not_divided_by():
+    """HD_M10 on the CNN at p = 1 on B (seed 2, the thesis's step) reached a saturated design whose gradient
+    changes were so small that y'y underflowed to 0 while s'y did not: the run failed with ZeroDivisionError."""
+    from landscape.optim.directions import LBFGSMemory
+    memory = LBFGSMemory(10)
+    s = torch.full((4,), 1e150, dtype=torch.float64)
+    y = torch.full((4,), 1e-170, dtype=torch.float64)
+    assert float(s @ y) > 0 and float(y @ y) == 0.0
+    assert memory.push(s, y, -torch.ones(4, dtype=torch.float64)) is False and memory.skipped == 1
+    assert memory.push(torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64),
+                       -torch.ones(4, dtype=torch.float64)) is True and memory.gamma == 1.0

@@ -15,6 +15,8 @@ memory of :func:`lbfgs` follow the same bookkeeping. Skipped pairs are counted.
 """
 from __future__ import annotations
 
+import math
+
 from collections import deque
 
 import torch
@@ -40,15 +42,20 @@ class LBFGSMemory:
         return len(self.pairs) if self.m > 0 else 0
 
     def push(self, s: torch.Tensor, y: torch.Tensor, g_old: torch.Tensor) -> bool:
-        """Store the pair if its curvature ``s'y`` is sufficiently positive; returns whether it was kept."""
+        """Store the pair if its curvature ``s'y`` is sufficiently positive; returns whether it was kept.
+
+        A pair whose ``y'y`` underflows to zero (gradients of order 1e-160, e.g. on a saturated design) is
+        skipped too: its scale ``s'y / y'y`` would be infinite.
+        """
         sy = float(s @ y)
-        if not sy > EPS * float(-(g_old @ s)):
+        yy = float(y @ y)
+        if not (sy > EPS * float(-(g_old @ s)) and yy > 0 and math.isfinite(sy / yy)):
             self.skipped += 1
             return False
         if self.m == 0:
             return False
         self.pairs.append((s, y, sy))   # the caller hands over fresh tensors; no copy
-        self.gamma = sy / float(y @ y)
+        self.gamma = sy / yy
         return True
 
     def clear(self) -> None:
