@@ -205,6 +205,7 @@ class Recorder:
         self._final = None                    # the iterate the last attached step() produced
         self._closure_values = None           # (theta, loss, grad) of the latest closure evaluation
         self._memory_of: Callable[[], Memory | None] | None = None
+        self._final_loss: Callable[[], float] | None = None     # attach's loss(), for the last iterate
         self._hooks = []
         self._limits = contextlib.ExitStack()
         self._limits.enter_context(limited(self.threads))
@@ -377,7 +378,7 @@ class Recorder:
             value, grad = values[1], values[2]
         elif self.objective is not None:
             value, grad = self.objective.value_and_grad(theta)
-        elif getattr(self, "_final_loss", None) is not None:
+        elif self._final_loss is not None:
             value, grad = float(self._final_loss()), None
         else:
             return "the last iterate was not recorded: no objective to evaluate it"

@@ -259,17 +259,10 @@ class TraceWriter:
         file, self.file = self.file, None
         real = None
         try:
-            handle = file.id.get_vfd_handle()
-            real = os.dup(handle)
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, handle)            # HDF5's pending writes and its close go nowhere
-            os.close(null)
+            real = os.dup(file.id.get_vfd_handle())   # kept to write the status bytes after HDF5 lets go
         except (OSError, RuntimeError, TypeError, ValueError):
             pass
-        try:
-            file.close()
-        except (OSError, RuntimeError):
-            pass
+        _close_silently(file)                # HDF5's pending writes and its close go nowhere
         if real is not None:
             try:
                 os.pwrite(real, _encode(message).ljust(2048, b"\0"), self._offsets["message"])
@@ -282,7 +275,6 @@ class TraceWriter:
         return TraceError(message)
 
     # -- appending ------------------------------------------------------------------
-
     def _append(self, dataset, rows):
         chunk = int(np.prod(dataset.chunks)) * dataset.dtype.itemsize if dataset.chunks else 0
         self._room(max(np.asarray(rows).nbytes, chunk))
