@@ -19,6 +19,7 @@ object with a ``name``, a ``due(step, last) -> bool`` schedule, and a call
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import math
@@ -54,19 +55,59 @@ class Divergence:
     4.8e3 to 4e9 on problem A and stays there. Line searches and constant steps
     also make brief spikes that the run recovers from (pixel HD on problem B
     spikes to 1e6 x its start for one step). So a run is diverged when its loss
-    has been above ``factor`` x the initial loss for ``patience`` consecutive
-    steps, or when it ends above it; non-finite values diverge at once. The
-    step the excursion began is recorded (``RunResult.diverged_at``).
+
+    - has been above ``factor`` x the initial loss for ``patience`` consecutive steps, or
+    - was above it on at least ``share`` of the last ``window`` steps (a run that sits at
+      1e6 x its start and dips back for one step in twenty never has ``patience``
+      consecutive steps above, and is diverged all the same), or
+    - ends above it;
+
+    non-finite values diverge at once. The step the excursion began is recorded
+    (``RunResult.diverged_at``): the first step above the threshold in the current
+    excursion, or in the window. The defaults change none of the committed thesis
+    curves (checked on all 858 of them) and call the 19-in-20 spiky run diverged at step 94.
+
+    Raises:
+        ValueError: ``factor`` not a finite number > 1, ``patience`` or ``window`` not an
+            integer >= 1, ``share`` not in (0, 1].
     """
 
     factor: float = 1e3
     patience: int = 20
+    window: int = 100
+    share: float = 0.9
 
     def __post_init__(self):
         if not self.factor > 1 or not math.isfinite(self.factor):
             raise ValueError(f"divergence factor must be a finite number > 1, got {self.factor!r}")
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1:
-            raise ValueError(f"divergence patience must be an integer >= 1, got {self.patience!r}")
+        for name in ("patience", "window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"divergence {name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.share, bool) or not 0 < self.share <= 1:
+            raise ValueError(f"divergence share must be a number in (0, 1], got {self.share!r}")
+
+    def blown_up(self, above_steps, step: int) -> int | None:
+        """The step the current excursion began if the run counts as diverged at ``step``, else None.
+
+        Args:
+            above_steps: the steps (ascending, ending at most at ``step``) whose loss was above
+                ``factor`` x the initial loss; only the last ``window`` of them are looked at.
+            step: the step just taken.
+        """
+        if not above_steps or above_steps[-1] != step:
+            return None
+        run_start = step
+        for earlier in reversed(above_steps):
+            if earlier != run_start and earlier != run_start - 1:
+                break
+            run_start = earlier
+        if step - run_start + 1 >= self.patience:
+            return run_start
+        recent = [s for s in above_steps if s > step - self.window]
+        if len(recent) >= self.share * self.window:
+            return recent[0]
+        return None
 
 
 class RunInterrupted(Exception):
@@ -313,6 +354,7 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
     history = ledger.history
     current: optim.Step | None = None
     above_since: int | None = None     # first step of the current stretch above the divergence threshold
+    above = collections.deque(maxlen=max(divergence.window, divergence.patience))   # recent steps above it
     target = getattr(objective.problem, "name", None) or getattr(objective, "name", "objective")
     bar = tqdm(total=steps, desc=f"{optimizer.name} on {target}",
                unit="step", disable=not progress, leave=False, dynamic_ncols=True,
@@ -361,16 +403,20 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
                             evals=ledger.evaluations, refresh=False)
             if record.loss > divergence.factor * abs(initial_loss):
                 above_since = record.step if above_since is None else above_since
+                above.append(record.step)
             else:
                 above_since = None
+            began = divergence.blown_up(above, record.step)
             ends = current.step >= steps or (max_evaluations is not None and ledger.evaluations >= max_evaluations)
             if not _finite(record):
                 status, message = "diverged", f"non-finite loss or gradient at step {record.step}"
                 above_since = record.step
-            elif above_since is not None and (record.step - above_since + 1 >= divergence.patience or ends):
+            elif began is not None or (above_since is not None and ends):
+                above_since = began if began is not None else above_since
+                count = sum(s >= above_since for s in above)
                 status, message = "diverged", (
-                    f"loss above {divergence.factor:g} x the initial loss {initial_loss:.4g} from step "
-                    f"{above_since} to step {record.step} (now {record.loss:.4g})")
+                    f"loss above {divergence.factor:g} x the initial loss {initial_loss:.4g} on {count} of the "
+                    f"steps from step {above_since} to step {record.step} (now {record.loss:.4g})")
             elif max_evaluations is not None and ledger.evaluations >= max_evaluations:
                 status, message = "max_evaluations", f"{ledger.evaluations} evaluations (budget {max_evaluations})"
             elif current.step >= steps:

@@ -305,6 +305,8 @@ class _Scripted:
     ([10.0] + [5.0] * 5 + [2e5] + [4.0] * 30, "completed", None),  # a one-step spike that recovers is not
     ([10.0] + [5.0] * 30 + [3e4] * 3, "diverged", 31),             # ends blown up, before the patience ran out
     ([10.0] + [5.0] * 10 + [float("nan")], "diverged", 11),        # non-finite: at once
+    ([10.0] + [5.0] * 3 + ([1e7] * 19 + [5.0]) * 10, "diverged", 4),   # 1e6 x on 19 of every 20 steps
+    ([10.0] + ([1e7] * 19 + [5.0] * 3) * 10, "completed", None),       # 19 of 22: under 90 % of 100
 ])
 def test_divergence_rule(losses, status, began):
     objective = landscape.FunctionObjective(lambda t: (t ** 2).sum(), torch.zeros(1))
@@ -322,6 +324,10 @@ def test_divergence_rule_validates_its_settings():
         Divergence(factor=0.5)
     with pytest.raises(ValueError, match="patience"):
         Divergence(patience=0)
+    with pytest.raises(ValueError, match="window"):
+        Divergence(window=2.5)
+    with pytest.raises(ValueError, match="share"):
+        Divergence(share=1.5)
 
 
 @pytest.mark.parametrize("name", ["oc", "mma"])
