@@ -254,3 +254,105 @@ def test_thread_counts_beyond_any_machine_are_refused_everywhere():
               "axes": {"problem": ["mbb_beam_16x8_0.5"], "optimizer": ["gd_ls"]}}
     with pytest.raises(sweeps.SweepError, match="threads"):
         sweeps.expand(config)
+
+
+HOSTILE = "\"'><img src=x onerror=alert(1)><!--<script>\u2028</script>&amp;"
+
+
+def _append(value, suffix):
+    """Every string inside a JSON value with ``suffix`` appended."""
+    if isinstance(value, str):
+        return value + suffix
+    if isinstance(value, list):
+        return [_append(v, suffix) for v in value]
+    if isinstance(value, dict):
+        return {k: _append(v, suffix) for k, v in value.items()}
+    return value
+
+
+class _Tags:
+    """Every start tag and attribute name of an HTML page, its image sources and its script elements."""
+
+    def __init__(self, page):
+        from html.parser import HTMLParser
+
+        self.tags, self.attributes, self.scripts, self.image_sources = [], set(), [], []
+        outer = self
+
+        class Parser(HTMLParser):
+            in_script = False
+
+            def handle_starttag(self, tag, attrs):
+                outer.tags.append(tag)
+                outer.attributes.update(name for name, _ in attrs)
+                if tag == "img":
+                    outer.image_sources.append(dict(attrs).get("src", ""))
+                self.in_script = tag == "script"
+                if self.in_script:
+                    outer.scripts.append((dict(attrs), ""))
+
+            def handle_endtag(self, tag):
+                self.in_script = False
+
+            def handle_data(self, data):
+                if self.in_script:
+                    attrs, text = outer.scripts[-1]
+                    outer.scripts[-1] = (attrs, text + data)
+
+        Parser().feed(page)
+
+
+def _plots_drawn(page):
+    """How many Plotly plots headless Chromium draws on ``page``; None without Chromium."""
+    import shutil
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        return None
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    return dom.count('class="main-svg"')
+
+
+def test_hostile_strings_in_every_trace_field_stay_text_in_the_report(tmp_path):
+    """Markup in the file name, the status message, every string of the config and the versions, and the
+    problem, model and optimizer names. Compared with the same two runs whose strings carry a plain
+    suffix instead: the page has exactly the same elements and attributes, the same code, only data
+    images, every embedded JSON parses, and Chromium draws the same plots."""
+    import json
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    import landscape as L
+    made = tmp_path / "made.h5"
+    assert _cli(*SMALL, "-o", str(made)).returncode == 0
+    pages = {}
+    for kind, suffix in (("plain", "_plain_suffix"), ("hostile", HOSTILE)):
+        folder = tmp_path / kind
+        folder.mkdir()
+        shutil.copy(made, folder / "other.h5")             # two runs: the table and sorting scripts run too
+        marked = folder / ("run" + suffix.replace("/", "") + ".h5")
+        shutil.copy(made, marked)
+        with h5py.File(marked, "r+") as f:
+            for key in ("config", "versions"):
+                f.attrs[key] = json.dumps(_append(json.loads(f.attrs[key]), suffix))
+            for key in ("problem", "model", "optimizer"):
+                f.attrs[key] = str(f.attrs[key]) + suffix
+            message = f["message"][()].decode() + suffix
+            del f["message"]
+            f["message"] = np.bytes_(message.encode())
+        pages[kind] = L.report([folder], tmp_path / f"{kind}.html")
+    plain, hostile = (_Tags(pages[kind].read_text()) for kind in ("plain", "hostile"))
+    assert "onerror=alert(1)" in pages["hostile"].read_text().replace("&#34;", "")   # the strings did get in
+    assert hostile.tags == plain.tags and hostile.attributes == plain.attributes
+    assert not any(name.startswith("on") for name in hostile.attributes)
+    assert all(src.startswith("data:image/png;base64,") for src in hostile.image_sources)
+    assert [t for a, t in hostile.scripts if a.get("type") != "application/json"] == \
+           [t for a, t in plain.scripts if a.get("type") != "application/json"]
+    for attrs, text in hostile.scripts:
+        if attrs.get("type") == "application/json":
+            json.loads(text)
+    drawn = _plots_drawn(pages["plain"])
+    if drawn is not None:    # the page's scripts run and draw every plot
+        assert drawn > 0 and _plots_drawn(pages["hostile"]) == drawn
