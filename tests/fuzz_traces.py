@@ -34,12 +34,14 @@ MEMBERS = ["status", "message", "end_time", "heartbeat", "steps", "evaluations",
 ATTRIBUTES = ["schema", "schema_version", "config", "versions", "start_time", "writer_host", "writer_pid"]
 BAD_VALUES = [np.arange(5), np.float64(3.5), np.array([b"x"] * 3), np.zeros((2, 2)), np.bytes_(b"\xff\xfe")]
 BAD_ATTRIBUTES = ["[1, 2]", "{not json", "null", 7, "\"text\"", np.arange(3)]
+# a config entry of the wrong JSON type, or a string carrying markup (issue 30)
+BAD_CONFIG_VALUES = [[1, 2], "three", {"x": 1}, 5, -1.5, None, True, "<!--<script>--></script>\u2028"]
 
 
 def corrupt(source: Path, target: Path, rng: np.random.Generator) -> str:
     """Write a damaged copy of ``source`` to ``target``; returns what was done."""
     data = bytearray(source.read_bytes())
-    kind = rng.choice(["truncate", "flip", "delete", "replace", "attribute", "probe"])
+    kind = rng.choice(["truncate", "flip", "delete", "replace", "attribute", "probe", "config"])
     if kind == "truncate":
         size = int(rng.integers(0, len(data)))
         target.write_bytes(bytes(data[:size]))
@@ -71,6 +73,12 @@ def corrupt(source: Path, target: Path, rng: np.random.Generator) -> str:
             value = BAD_ATTRIBUTES[int(rng.integers(len(BAD_ATTRIBUTES)))]
             f.attrs[name] = value
             return f"attribute {name} = {value!r}"
+        if kind == "config":
+            config = json.loads(f.attrs["config"])
+            entry = str(rng.choice(sorted(config)))
+            config[entry] = BAD_CONFIG_VALUES[int(rng.integers(len(BAD_CONFIG_VALUES)))]
+            f.attrs["config"] = json.dumps(config)
+            return f"config entry {entry} = {config[entry]!r}"
         probes = f["probes"]
         names = list(probes)
         if not names:

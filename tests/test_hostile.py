@@ -105,7 +105,8 @@ def test_hostile_names_cannot_break_the_report_page(tmp_path):
 
 
 @pytest.mark.parametrize("field, value", [("optimizer_options", [1, 2]), ("model_options", "x"), ("threads", [1, 2]),
-                                          ("probes", 5), ("penal", "three")])
+                                          ("probes", 5), ("penal", "three"), ("probes", [1, 2]),
+                                          ("model_seed", [1, 2]), ("snapshot_every", "three"), ("filter", 5)])
 def test_config_entries_of_the_wrong_type_give_one_line_and_never_stop_a_report(tmp_path, field, value):
     import json
 
@@ -256,7 +257,7 @@ def test_thread_counts_beyond_any_machine_are_refused_everywhere():
         sweeps.expand(config)
 
 
-HOSTILE = "\"'><img src=x onerror=alert(1)><!--<script>\u2028</script>&amp;"
+HOSTILE = "\"'><img src=x onerror=alert(1)>--><!--<script>\u2028</script>&amp;"
 
 
 def _append(value, suffix):

@@ -63,7 +63,9 @@ def _reads(what: str):
 #: config entries and the JSON types a reader relies on (None allowed for all)
 _CONFIG_TYPES = {"optimizer_options": (dict,), "model_options": (dict,), "spec": (dict,), "threads": (dict, int),
                  "probes": (list,), "problem": (str,), "model": (str,), "optimizer": (str,), "label": (str,),
-                 "penal": (int, float), "seed": (int,), "steps": (int,), "precision": (str,)}
+                 "penal": (int, float), "seed": (int,), "steps": (int,), "precision": (str,), "filter": (bool,),
+                 "volume_constraint": (bool,), "model_seed": (int,), "num_params": (int,), "snapshot_every": (int,),
+                 "sweep_task": (str,)}
 
 
 def _check_config(path, config: dict, where: str = "config") -> None:
@@ -74,8 +76,12 @@ def _check_config(path, config: dict, where: str = "config") -> None:
             continue
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             kinds = " or ".join({dict: "a table", list: "a list", int: "an integer", float: "a number",
-                                 str: "a string"}[t] for t in types)
+                                 str: "a string", bool: "true or false"}[t] for t in types)
             raise TraceError(f"{path} is damaged: {where} entry {key!r} is {json.dumps(value)[:60]}, not {kinds}")
+    for probe in config.get("probes") or ():
+        if not (isinstance(probe, str) or isinstance(probe, dict) and isinstance(probe.get("name"), str)):
+            raise TraceError(f"{path} is damaged: {where} entry 'probes' holds {json.dumps(probe)[:60]}, "
+                             f"not a probe name or a table with a 'name'")
     if isinstance(config.get("spec"), dict):
         _check_config(path, config["spec"], "the config's spec")
 
