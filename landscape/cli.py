@@ -78,6 +78,9 @@ def cmd_run(args) -> int:
     print(f"{result.status}: {result.message}")
     print(f"steps {result.steps}, evaluations {result.evaluations}, final loss {result.final_loss:.6g}, "
           f"best {result.best_loss:.6g} at step {result.best_step}, {result.wall_time:.1f} s")
+    if result.rose and result.status != "diverged":
+        print(f"note: the run ended no lower than it started ({result.final_loss:.6g} against {result.losses[0]:.6g}); "
+              f"summaries and tables flag it as 'rose'")
     print(f"trace: {out}")
     return {"interrupted": 130}.get(result.status, 0)
 

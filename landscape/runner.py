@@ -247,6 +247,17 @@ class RunResult:
     def final_loss(self) -> float:
         return float(self.losses[-1])
 
+    @property
+    def rose(self) -> bool:
+        """True when the run took steps and ended no lower than it started (or not finite).
+
+        A run can climb 500 x and stay there without being ``diverged`` (that needs 1e3 x,
+        see :class:`Divergence`); the thesis tables' ``rose`` count, the trace summary's
+        ``rose`` and ``landscape run``'s closing note all use this one definition.
+        """
+        losses = self.losses
+        return bool(len(losses) > 1 and not losses[-1] < losses[0])
+
     def frame(self):
         """The per-step table as a pandas DataFrame indexed by step."""
         import pandas as pd

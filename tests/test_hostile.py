@@ -357,3 +357,16 @@ def test_hostile_strings_in_every_trace_field_stay_text_in_the_report(tmp_path):
     drawn = _plots_drawn(pages["plain"])
     if drawn is not None:    # the page's scripts run and draw every plot
         assert drawn > 0 and _plots_drawn(pages["hostile"]) == drawn
+
+
+def test_a_run_that_climbs_without_diverging_is_flagged_rose(tmp_path):
+    """CNN GD at too large a step: it climbs (under the 1e3 x of divergence) and stalls with a zero gradient. It
+    ends `completed`, and the CLI, the result and the trace summary all say it rose."""
+    path = tmp_path / "up.h5"
+    done = _cli("run", "--problem", "mbb_beam_16x8_0.5", "--model", "cnn", "--optimizer", "gd", "--option",
+                "lr=0.1", "--steps", "20", "--no-progress", "-o", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("completed") and "flag it as 'rose'" in done.stdout, done.stdout
+    with open_trace(path) as trace:
+        summary = trace.summary()
+    assert summary["status"] == "completed" and summary["rose"] and summary["final_loss"] > summary["initial_loss"]
