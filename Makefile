@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | system-packages
 	# torch first, pinned to the local CPU build, so nothing pulls the CUDA wheels
 	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
 	# the exact versions the reference was made with (constraints.txt); pyproject.toml keeps loose ranges
-	$(PY) -m pip install -q -c constraints.txt -e ".[all,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[all,dev,docs]"
 	$(PY) -m pip install -q -c constraints.txt "scikit-sparse<0.5" \
 	  || echo "scikit-sparse did not build: falling back to SciPy's sparse solver (slower)"
 	touch $@

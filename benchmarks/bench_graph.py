@@ -38,7 +38,6 @@ if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None and __name__ == "__main__":
     os.execve(sys.executable, [sys.executable] + sys.argv,
               dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536"))
 
-import numpy as np
 import torch
 
 import landscape as L

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from bench_graph import timed as median_time   # median wall time of fn() over repeats
+from bench_graph import timed as median_time  # median wall time of fn() over repeats
 
 import landscape as L
 from probes.ntk import NTKOperator
@@ -28,11 +28,11 @@ def main(argv=None):
         thetas = [theta * (1 + 1e-3 * i) for i in range(args.repeat + 1)]
         objective.value_and_grad(thetas[-1])
         it = iter(thetas)
-        vg = median_time(lambda: objective.value_and_grad(next(it)), args.repeat)
+        vg = median_time(lambda objective=objective, it=it: objective.value_and_grad(next(it)), args.repeat)
         operator = NTKOperator(objective, theta)
         u = torch.randn(operator.shape[0], generator=g, dtype=torch.float64)
         operator.matvec(u)
-        product = median_time(lambda: operator.matvec(u), args.repeat)
+        product = median_time(lambda operator=operator, u=u: operator.matvec(u), args.repeat)
         print(f"{kind:>4} ({objective.num_params} parameters): value-and-gradient {1e3 * vg:.0f} ms, "
               f"NTK product {1e3 * product:.0f} ms, ratio {product / vg:.2f}")
 

@@ -41,8 +41,8 @@ def main(argv=None) -> int:
         print(f"build {seconds:.1f} s ({1000 * seconds / runs:.0f} ms per run), {size:.1f} MB "
               f"({out.stat().st_size / runs / 1024:.0f} KiB per run)")
         scaled_s, scaled_mb = seconds * GOAL_RUNS / runs, size * GOAL_RUNS / runs
-        print(f"scaled to {GOAL_RUNS} runs: {scaled_s:.1f} s = {scaled_s / GOAL_SECONDS:.2f} of the {GOAL_SECONDS:.0f} s "
-              f"goal, {scaled_mb:.1f} MB = {scaled_mb / GOAL_MB:.2f} of the {GOAL_MB:.0f} MB goal")
+        print(f"scaled to {GOAL_RUNS} runs: {scaled_s:.1f} s = {scaled_s / GOAL_SECONDS:.2f} of the "
+              f"{GOAL_SECONDS:.0f} s goal, {scaled_mb:.1f} MB = {scaled_mb / GOAL_MB:.2f} of the {GOAL_MB:.0f} MB goal")
         if args.browser:
             from landscape.reports.browser import browser_page
             start = time.perf_counter()

@@ -4,7 +4,8 @@ Three parts, every ratio measured within this one invocation (these machines are
 
 1. precision   ``bench_graph.py`` for pixel, cnn, cnn_transpose, mlp at 32x64, 128x128,
                256x256 in both precisions (value+grad, HVP, 32-vector block HVP per
-               vector; 8 vectors at 256x256, where 32 exceed 24 GB), with the thread policy; ratios mixed / float64, hvp / vg, blk / hvp.
+               vector; 8 vectors at 256x256, where 32 exceed 24 GB), with the thread policy;
+               ratios mixed / float64, hvp / vg, blk / hvp.
 2. threads     value+grad and HVP (mixed precision) with 1 and with 2 threads (torch's and
                OpenBLAS's defaults on this machine), on an idle machine and under a
                competing load (one busy process per core); the policy's time against the

@@ -29,7 +29,8 @@ def main(argv=None):
     results = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp, \
-                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                             dashboard_address=None) as cluster, \
                 Client(cluster) as client:
             client.run(lambda: __import__("landscape.sweep"))       # imports done before the clock starts
             config = {"name": f"bench{workers}", "out": str(Path(tmp) / "out"), "steps": args.steps,

@@ -14,8 +14,10 @@ import argparse
 import time
 from pathlib import Path
 
+# isort: off
 # landscape first: with LANDSCAPE_DETERMINISTIC=1 it pins the numerics before NumPy and torch load
 from landscape import Objective, models, optim, problems, run, threads
+# isort: on
 
 import numpy as np
 import torch

@@ -14,6 +14,7 @@ if numerics.requested():
     numerics.pin_environment()
 
 from . import design, models, optim, physics, precision, problems, threads
+from ._version import __version__
 from .objective import FunctionObjective, HessianOperator, LinearOperator, Objective
 from .recorder import Recorder
 from .reports import report
@@ -21,11 +22,10 @@ from .runner import RunResult, run, run_spec
 from .spec import RunSpec
 from .trace import Trace, TraceWriter, open_trace
 
-from ._version import __version__
-
 if numerics.active():
     numerics.configure_torch()
     numerics.warn_if_incomplete()
 
-__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace", "TraceWriter", "design", "models", "numerics", "optim",
-           "physics", "precision", "problems", "threads", "run", "run_spec", "RunSpec", "open_trace", "report", "__version__"]
+__all__ = ["Objective", "FunctionObjective", "HessianOperator", "LinearOperator", "RunResult", "Recorder", "Trace",
+           "TraceWriter", "design", "models", "numerics", "optim", "physics", "precision", "problems", "threads",
+           "run", "run_spec", "RunSpec", "open_trace", "report", "__version__"]

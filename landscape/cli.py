@@ -38,7 +38,20 @@ def _options(pairs) -> dict:
 
 
 def probe_entry(text: str) -> dict:
-    """``NAME`` or ``NAME:key=value,key=value`` -> ``{"name": NAME, key: value, ...}``."""
+    """``NAME`` or ``NAME:key=value,key=value`` -> ``{"name": NAME, key: value, ...}``.
+
+    Each value is parsed as JSON when it can be (``every=10`` gives an int, ``at=[0,10,20]`` a list; commas
+    inside brackets stay in the value), else kept as a string.
+
+    Args:
+        text: the ``--probe`` argument.
+
+    Returns:
+        The probe entry as a dict, with the name under ``"name"``.
+
+    Raises:
+        CLIError: if an option has no ``=``.
+    """
     name, _, rest = text.partition(":")
     # commas inside brackets belong to a list value: at=[0,10,20]
     options = _options([p for p in re.split(r",(?![^\[]*\])", rest) if p]) if rest else {}
@@ -57,6 +70,17 @@ def _positive(text: str) -> int:
 
 # -- commands --------------------------------------------------------------------------------
 def cmd_run(args) -> int:
+    """``landscape run``: run one optimizer on one problem, write its trace and print a summary.
+
+    Args:
+        args: the parsed ``argparse.Namespace`` of the ``run`` sub-command.
+
+    Returns:
+        The exit status: 130 when the run was interrupted, else 0.
+
+    Raises:
+        CLIError: if ``--threads`` exceeds 4 x the CPU count, or ``-o/--out`` is empty or blank.
+    """
     if args.threads is not None and args.threads > 4 * (os.cpu_count() or 1):
         raise CLIError(f"--threads {args.threads} is more than 4 x the {os.cpu_count()} CPUs of this machine")
     from landscape.runner import run_spec
@@ -91,6 +115,14 @@ def _open(path):
 
 
 def cmd_show(args) -> int:
+    """``landscape show``: print a trace's summary (and, with ``--json``, its config, versions and numerics).
+
+    Args:
+        args: the parsed ``argparse.Namespace`` of the ``show`` sub-command.
+
+    Returns:
+        The exit status, 0.
+    """
     with _open(args.trace) as trace:
         summary = trace.summary()
         if args.json:
@@ -119,6 +151,18 @@ def _not_an_input(output: str, inputs) -> None:
 
 
 def cmd_plot(args) -> int:
+    """``landscape plot``: draw one kind of figure from a trace and save it, then print the path.
+
+    Args:
+        args: the parsed ``argparse.Namespace`` of the ``plot`` sub-command.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        CLIError: if the output is empty or is the trace itself, or the kind cannot be drawn (a
+            ``ValueError`` of :func:`landscape.plots.figure_for`).
+    """
     from landscape import plots
     _not_an_input(args.output, [args.trace])
     with _open(args.trace) as trace:
@@ -132,6 +176,17 @@ def cmd_plot(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    """``landscape compare``: overlay one column of several traces in a figure and print a table of them.
+
+    Args:
+        args: the parsed ``argparse.Namespace`` of the ``compare`` sub-command.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        CLIError: if the output is empty or is one of the traces.
+    """
     from landscape import plots
     _not_an_input(args.output, args.traces)
     traces = [_open(p) for p in args.traces]
@@ -151,6 +206,17 @@ def cmd_compare(args) -> int:
 
 
 def cmd_problems(args) -> int:
+    """``landscape problems``: print the problem suite (sizes, volume fraction, dofs, thesis code).
+
+    Args:
+        args: the parsed ``argparse.Namespace`` of the ``problems`` sub-command.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        CLIError: if ``--category`` names an unknown category.
+    """
     from landscape import problems
     if args.category and args.category not in problems.categories():
         raise CLIError(f"unknown category {args.category!r}; known: {', '.join(problems.categories())}")
@@ -163,6 +229,14 @@ def cmd_problems(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    """``landscape sweep``: expand a sweep config and run its unfinished tasks (or list them, ``--dry-run``).
+
+    Args:
+        args: the parsed ``argparse.Namespace`` of the ``sweep`` sub-command.
+
+    Returns:
+        The exit status: 1 when some task failed, else 0.
+    """
     import logging
     import warnings
 
@@ -188,6 +262,14 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
+    """``landscape report``: write the HTML report of traces and sweep folders (:func:`landscape.reports.report`).
+
+    Args:
+        args: the parsed ``argparse.Namespace`` of the ``report`` sub-command.
+
+    Returns:
+        The exit status, 0.
+    """
     from landscape.reports import report
     out = report(args.paths, args.output, title=args.title, max_points=args.max_points,
                  max_snapshots=args.max_snapshots, details=not args.overview_only, progress=not args.no_progress)
@@ -215,6 +297,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``landscape`` command with all its sub-commands.
+
+    Returns:
+        An ``argparse.ArgumentParser`` whose sub-commands set ``func`` to the ``cmd_*`` function to call.
+    """
     top = _Parser(prog="landscape", description=__doc__.split("\n")[0])
     mode = top.add_mutually_exclusive_group()
     mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=None,
@@ -316,6 +403,22 @@ def _numerics_relaunch(args, argv) -> int | None:
 
 
 def main(argv=None) -> int:
+    """Run the ``landscape`` command line and return its exit status.
+
+    When ``--deterministic``/``--no-deterministic`` asks for a numerics mode other than this process's, the
+    command starts again in that mode (see :mod:`landscape.numerics`): from the console the process is
+    replaced, from Python it runs in a child process whose status is returned. Errors are printed as one
+    line on stderr instead of raised; a bad command line exits through argparse (``SystemExit`` with
+    status 2), and a closed output pipe ends the command quietly with status 0.
+
+    Args:
+        argv: the arguments without the program name (default ``None``: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 for a user error (:class:`CLIError`, a trace, optimizer, problem,
+        sweep or report error, a missing optional dependency, ``KeyError``, ``ValueError`` or ``OSError``),
+        130 when interrupted, 1 when a sweep had failed tasks, or the sub-command's own status.
+    """
     args = parser().parse_args(argv)
     relaunched = _numerics_relaunch(args, argv)
     if relaunched is not None:
@@ -337,7 +440,8 @@ def main(argv=None) -> int:
     except BrokenPipeError:        # e.g. `landscape problems | head`
         sys.stdout = open(os.devnull, "w")
         return 0
-    except (CLIError, TraceError, OptimizerError, ProblemError, SweepError, ReportError, MissingDependency, KeyError, ValueError,
+    except (CLIError, TraceError, OptimizerError, ProblemError, SweepError, ReportError, MissingDependency, KeyError,
+            ValueError,
             OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         print(f"landscape: error: {message}", file=sys.stderr)

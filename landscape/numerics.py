@@ -93,6 +93,14 @@ class DeterminismError(RuntimeError):
 def requested(environ=None) -> bool:
     """Whether ``$LANDSCAPE_DETERMINISTIC`` asks for the mode.
 
+    The value is compared case-insensitively after stripping whitespace.
+
+    Args:
+        environ: mapping to read the variable from (default ``None``: ``os.environ``).
+
+    Returns:
+        True for 1/true/yes/on, False for 0/false/no/off or an unset or empty variable.
+
     Raises:
         ValueError: the variable holds something other than 1/true/yes/on or 0/false/no/off/empty.
     """
@@ -127,7 +135,14 @@ def _cpu_model() -> str:
 
 
 def supported() -> tuple[bool, str]:
-    """Whether this CPU can run the pinned kernels: ``(ok, reason)`` (x86-64 with AVX2 and FMA)."""
+    """Whether this CPU can run the pinned kernels: ``(ok, reason)`` (x86-64 with AVX2 and FMA).
+
+    The flags come from ``/proc/cpuinfo``; when they cannot be read, an x86-64 machine is taken as
+    supported.
+
+    Returns:
+        ``(True, "")``, or ``(False, reason)`` with the reason in words.
+    """
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False, f"the CPU is {platform.machine()}, not x86-64"
     flags = _cpu_flags()
@@ -140,7 +155,12 @@ def pin_environment() -> dict[str, str]:
     """Set the pins of :data:`PINS` in ``os.environ`` (values already set are kept); returns the values in force.
 
     Must run before torch, NumPy or SciPy load to take effect; ``landscape/__init__.py`` calls it
-    when :func:`requested`. Which of those were already loaded is remembered for :func:`check`.
+    when :func:`requested`. Which of those were already loaded (when some pin was not yet in the
+    environment) and which variables were already set to a value other than the pin are remembered for
+    :func:`check`. Marks the mode as active.
+
+    Returns:
+        ``{variable: value in force}`` for every variable of :data:`PINS`.
     """
     missing = any(key not in os.environ for key in PINS)   # inherited pins were in force from the start
     _state["preloaded"] = tuple(name for name in ("torch", "numpy", "scipy") if missing and name in sys.modules)
@@ -152,14 +172,22 @@ def pin_environment() -> dict[str, str]:
 
 
 def configure_torch() -> None:
-    """Switch oneDNN and NNPACK off for torch's convolutions (their kernels follow the CPU's caches)."""
+    """Switch oneDNN and NNPACK off for torch's convolutions (their kernels follow the CPU's caches).
+
+    Sets ``torch.backends.mkldnn.enabled = False`` and ``torch.backends.nnpack.set_flags(False)``;
+    imports torch.
+    """
     import torch
     torch.backends.mkldnn.enabled = False
     torch.backends.nnpack.set_flags(False)
 
 
 def active() -> bool:
-    """Whether this process runs in the deterministic mode (asked for and pinned)."""
+    """Whether this process runs in the deterministic mode (asked for and pinned).
+
+    Returns:
+        True once :func:`pin_environment` has run in this process.
+    """
     return bool(_state["pinned"])
 
 
@@ -173,7 +201,12 @@ def check() -> list[str]:
 
     Empty when the mode is off or every pin holds. Reads the kernels each library reports it uses:
     torch's CPU capability, the core type of every OpenBLAS that threadpoolctl finds, NumPy's
-    active dispatch targets, and whether oneDNN is off.
+    active dispatch targets, and whether oneDNN is off. On a CPU that :func:`supported` rejects, the
+    single line says that the mode is inactive and why. Also lists libraries imported before the pins and
+    pinned variables whose earlier value was kept.
+
+    Returns:
+        The problems as sentences (an empty list when there are none).
     """
     if not active():
         return []
@@ -201,7 +234,11 @@ def check() -> list[str]:
 
 
 def require() -> None:
-    """Raise :class:`DeterminismError` unless the mode is on and every pin holds (the study scripts call it)."""
+    """Raise :class:`DeterminismError` unless the mode is on and every pin holds (the study scripts call it).
+
+    Raises:
+        DeterminismError: if the mode is off, or if :func:`check` reports a problem (the message lists them).
+    """
     if not active():
         raise DeterminismError(f"the deterministic mode is off; set {ENVIRONMENT}=1 before Python starts")
     problems = check()
@@ -210,7 +247,10 @@ def require() -> None:
 
 
 def warn_if_incomplete() -> None:
-    """Warn once when the mode is on but a pin did not take effect (``import landscape`` calls it)."""
+    """Warn once when the mode is on but a pin did not take effect (``import landscape`` calls it).
+
+    Emits a ``RuntimeWarning`` listing the lines of :func:`check`, at most once per process.
+    """
     problems = check()
     if problems and not _state["warned"]:
         _state["warned"] = True
@@ -228,8 +268,9 @@ def report() -> dict:
     Returns:
         ``{"mode", "pins": {variable: value in force or None}, "environment": {other kernel variables set},
         "cpu": {"model", "machine", "simd": [SIMD flags]}, "kernels": {"torch_cpu_capability",
-        "torch_mkldnn", "numpy_dispatch": [active NumPy targets], "blas": [{internal_api, version,
-        architecture, threading_layer, filepath}]}}``.
+        "torch_mkldnn", "numpy_dispatch": [active NumPy targets], "numpy": NumPy version,
+        "blas": [{internal_api, version, architecture, threading_layer, filepath}]}}``; ``mode`` is
+        :func:`mode`, the BLAS list is sorted by file name (the base name of the library's path).
     """
     import numpy
     import torch

@@ -30,7 +30,20 @@ class MissingDependency(ImportError):
 
 
 def require(module: str, feature: str):
-    """Import and return ``module``, or raise :class:`MissingDependency` naming the extra that installs it."""
+    """Import and return ``module``, or raise :class:`MissingDependency` naming the extra that installs it.
+
+    Args:
+        module: dotted module name to import, e.g. ``"plotly.graph_objects"``; its top-level package picks
+            the extra from :data:`EXTRAS` (``all`` when it is not listed).
+        feature: what needs the module, in words; it starts the error message.
+
+    Returns:
+        The imported module.
+
+    Raises:
+        MissingDependency: if importing ``module`` raises ``ImportError``; the message gives the pip
+            command that installs the extra and the package.
+    """
     try:
         return importlib.import_module(module)
     except ImportError:

@@ -49,7 +49,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -64,8 +64,19 @@ __all__ = ["Recorder"]
 
 
 def describe_optimizer(optimizer) -> tuple[str, dict]:
-    """``("torch.optim.LBFGS", {option: value})``: an optimizer's qualified class name and the hyper-parameters
-    that tell it apart (``lr`` always, and every option whose value differs from the class's default)."""
+    """An optimizer's qualified class name and the hyper-parameters that tell it apart.
+
+    The hyper-parameters are read from ``optimizer.defaults``: ``lr`` always, and every option whose value
+    differs from the default of the class's constructor (or that has none). Tensors become numbers or lists,
+    tuples lists, and other objects their ``str``.
+
+    Args:
+        optimizer: an optimizer object, typically a ``torch.optim.Optimizer``.
+
+    Returns:
+        ``(name, options)``, e.g. ``("torch.optim.LBFGS", {"lr": 1, ...})``; classes outside ``torch.optim``
+        are named ``module.QualifiedName``.
+    """
     cls = type(optimizer)
     module = cls.__module__
     name = f"torch.optim.{cls.__name__}" if module.startswith("torch.optim") else f"{module}.{cls.__qualname__}"
@@ -96,15 +107,30 @@ def _plain(value):
 
 
 def optimizer_title(name: str, options: dict) -> str:
-    """``torch.optim.LBFGS(lr=1, history_size=10, line_search_fn='strong_wolfe')``."""
+    """The optimizer's title in traces and reports: ``torch.optim.LBFGS(lr=1, history_size=10, ...)``.
+
+    Args:
+        name: the optimizer's name (see :func:`describe_optimizer`).
+        options: its hyper-parameters, written as ``key=repr(value)`` in their order.
+
+    Returns:
+        ``name(key=value, ...)``.
+    """
     return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")"
 
 
 def torch_lbfgs_memory(optimizer) -> Memory:
-    """The curvature memory of a ``torch.optim.LBFGS`` as (S, Y, gamma), oldest pair first (k = 0 before the first pair).
+    """The curvature memory of a ``torch.optim.LBFGS`` as (S, Y, gamma), oldest pair first.
 
     torch keeps ``old_stps`` (the steps s_i), ``old_dirs`` (the gradient changes y_i) and ``H_diag``
     (s'y / y'y of the newest pair, the scale gamma of H0 = gamma I) in the state of its first parameter.
+
+    Args:
+        optimizer: a ``torch.optim.LBFGS`` (one parameter group).
+
+    Returns:
+        A :class:`~landscape.optim.Memory` in float64; before the first pair, an empty one (k = 0) with
+        gamma 1.
     """
     params = optimizer.param_groups[0]["params"]
     state = optimizer.state.get(params[0], {}) if params else {}
@@ -118,11 +144,18 @@ def torch_lbfgs_memory(optimizer) -> Memory:
 
 
 def as_memory(memory, num_params: int) -> Memory | None:
-    """A curvature memory handed by a hand-written optimizer: a :class:`~landscape.optim.Memory` or ``(S, Y, gamma)``
-    with S and Y of shape (n, k), columns oldest first.
+    """A curvature memory handed by a hand-written optimizer, as a :class:`~landscape.optim.Memory`.
+
+    Args:
+        memory: None, a :class:`~landscape.optim.Memory` (returned as it is), or ``(S, Y, gamma)`` with S and Y
+            of shape (n, k), columns oldest first (a single pair may be given as two vectors of shape (n,)).
+        num_params: n, the number of parameters S and Y must have as rows.
+
+    Returns:
+        The memory with S and Y as float64 tensors and gamma a float, or None for None.
 
     Raises:
-        ValueError: S and Y of other shapes, or gamma not a positive number.
+        ValueError: not a triple, S and Y of other shapes, or gamma not a finite positive number.
     """
     if memory is None or isinstance(memory, Memory):
         return memory
@@ -175,6 +208,11 @@ class Recorder:
 
     The trace is created at the first recorded iterate (or when the Recorder closes), so that ``attach``
     can still name the optimizer.
+
+    Raises:
+        TypeError: a probe that does not follow the probe protocol (``name``, ``due``, ``__call__``).
+        TraceError: ``path`` exists (without ``overwrite``) or cannot be written.
+        ValueError: bad ``threads`` or ``snapshot_every``.
     """
 
     def __init__(self, path, objective=None, probes: Sequence = (), config: dict | None = None,
@@ -207,6 +245,7 @@ class Recorder:
         self._memory_of: Callable[[], Memory | None] | None = None
         self._final_loss: Callable[[], float] | None = None     # attach's loss(), for the last iterate
         self._hooks = []
+        self._closed = False
         self._limits = contextlib.ExitStack()
         self._limits.enter_context(limited(self.threads))
 
@@ -217,6 +256,7 @@ class Recorder:
 
     @property
     def theta0(self) -> torch.Tensor | None:
+        """The first observed iterate, or None before the first."""
         return self.ledger.theta0 if self.ledger is not None else None
 
     def _open(self, num_params: int):
@@ -244,7 +284,7 @@ class Recorder:
                 (n, k) (columns ``s_i = theta_{i+1} - theta_i``, ``y_i = g_{i+1} - g_i``, oldest first) or a
                 :class:`~landscape.optim.Memory`; the L-BFGS probes read it (``context.memory()``).
             **extra: ``step_size``, and ``evaluations`` (objective evaluations used so far; by default one
-                per observed step).
+                per observed step); other keys are ignored.
 
         Raises:
             ValueError: a memory of the wrong shape.
@@ -285,6 +325,9 @@ class Recorder:
             loss: for optimizers without a closure, a callable giving the loss at the current parameters
                 (default: ``objective.loss(theta)``, one extra forward pass per step).
             label: the run's group name in comparisons and reports (default: the optimizer's description).
+
+        Returns:
+            The two hook handles (pre-hook, post-hook); :meth:`close` removes them.
 
         Raises:
             ValueError: the optimizer holds other parameters, no way to know the loss, or the trace has
@@ -359,7 +402,14 @@ class Recorder:
         return tuple(self._hooks[-2:])
 
     def scipy_callback(self, intermediate_result) -> None:
-        """A ``callback`` for ``scipy.optimize.minimize`` (SciPy >= 1.11 passes an OptimizeResult)."""
+        """A ``callback`` for ``scipy.optimize.minimize`` (SciPy >= 1.11 passes an OptimizeResult).
+
+        Records the iterate ``x`` with its ``fun`` (evaluated with the objective when the result has none)
+        and its ``jac`` if present, as the next step.
+
+        Args:
+            intermediate_result: SciPy's intermediate ``OptimizeResult``, with ``x`` and usually ``fun``.
+        """
         x = np.asarray(intermediate_result.x, dtype=np.float64)
         fun = getattr(intermediate_result, "fun", None)
         if fun is None:
@@ -397,7 +447,21 @@ class Recorder:
                 self.writer.append_probe(probe.name, context.step, dict(probe(context)))
 
     def close(self, status: str = "completed", message: str = "") -> None:
-        """Record the last iterate and the last-step probes, write the final state and ``status``, close the file."""
+        """Record the last iterate and the last-step probes, write the final state and ``status``, close the file.
+
+        The last iterate and the last-step probes are recorded only for ``completed``. A Recorder that observed
+        nothing still writes a trace (with its status) if it has an objective. The thread limits end here;
+        ``with Recorder(...)`` calls this on exit, with ``interrupted`` or ``failed`` on an exception. Closing
+        again does nothing.
+
+        Args:
+            status: the run's status (default ``"completed"``; see :mod:`landscape.statuses`).
+            message: the details of ``status`` (default: empty, or a note that the last iterate could not be
+                evaluated).
+        """
+        if self._closed:              # a second close (an explicit close() inside ``with``) changes nothing
+            return
+        self._closed = True
         for handle in self._hooks:
             handle.remove()
         self._hooks.clear()

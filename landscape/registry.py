@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["RegistryError", "BUILTIN_PROBES", "BUILTIN_PLOT_KINDS", "probe_names", "probe_class",
            "build_probe", "plot_kind_names", "plot_kind"]
@@ -46,7 +47,7 @@ class RegistryError(ValueError):
     """An unknown name, or options a probe does not take."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _table(group: str) -> dict[str, str]:
     builtin = BUILTIN_PROBES if group == "landscape.probes" else BUILTIN_PLOT_KINDS
     table = dict(builtin)

@@ -27,18 +27,19 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from . import optim
+from .statuses import RECORDED
 from .threads import limited
 from .threads import policy as thread_policy
-from .statuses import RECORDED
 from .trace.schema import EVALUATION_COLUMNS, STEP_COLUMNS, step_row
 
 __all__ = ["run", "run_spec", "RunResult", "ProbeContext", "RunInterrupted", "STATUSES", "Divergence"]
@@ -67,6 +68,13 @@ class Divergence:
     excursion, or in the window. The defaults change none of the committed thesis
     curves (checked on all 858 of them) and call the 19-in-20 spiky run diverged at step 94.
 
+    Attributes:
+        factor: the threshold as a multiple of the initial loss (run compares ``loss > factor * |loss_0|``;
+            default 1e3).
+        patience: consecutive steps above the threshold that make a run diverged (default 20).
+        window: the number of recent steps the ``share`` rule looks at (default 100).
+        share: the fraction of ``window`` steps above the threshold that makes a run diverged (default 0.9).
+
     Raises:
         ValueError: ``factor`` not a finite number > 1, ``patience`` or ``window`` not an
             integer >= 1, ``share`` not in (0, 1].
@@ -94,6 +102,11 @@ class Divergence:
             above_steps: the steps (ascending, ending at most at ``step``) whose loss was above
                 ``factor`` x the initial loss; only the last ``window`` of them are looked at.
             step: the step just taken.
+
+        Returns:
+            The first step of the excursion (the ``patience`` rule) or of the steps above the threshold in the
+            window (the ``share`` rule), or None when the run has not diverged, including when ``step``
+            itself is not above the threshold.
         """
         if not above_steps or above_steps[-1] != step:
             return None
@@ -116,7 +129,22 @@ class RunInterrupted(Exception):
 
 @dataclass(frozen=True)
 class ProbeContext:
-    """What a probe sees at a step."""
+    """What a probe sees at a step.
+
+    Attributes:
+        step: the step number (0 for the initialization).
+        theta: the iterate, a flat float64 tensor of shape (n,).
+        loss: the loss at ``theta``.
+        grad: the gradient at ``theta``, or None when it is not known (a :class:`~landscape.Recorder` given
+            no gradient).
+        objective: the :class:`~landscape.Objective` being optimized.
+        optimizer: the optimizer object (in a :class:`~landscape.Recorder`, a stand-in whose ``memory()``
+            gives the recorded memory), or None.
+        theta0: the run's starting point.
+        seed: the run's seed.
+        history: the run's :class:`History` so far.
+        last: whether this is the run's last step.
+    """
 
     step: int
     theta: torch.Tensor
@@ -126,7 +154,7 @@ class ProbeContext:
     optimizer: Any
     theta0: torch.Tensor
     seed: int
-    history: "History"
+    history: History
     last: bool = False
 
     def memory(self):
@@ -135,27 +163,60 @@ class ProbeContext:
 
 
 class History:
-    """Per-step and per-evaluation rows of a run, in memory (NumPy arrays on demand)."""
+    """Per-step and per-evaluation rows of a run, in memory (NumPy arrays on demand).
+
+    Attributes:
+        steps: one row per accepted step, the columns of ``STEP_COLUMNS`` of :mod:`landscape.trace.schema`.
+        evaluations: one row per objective evaluation, the columns of ``EVALUATION_COLUMNS``.
+    """
 
     def __init__(self):
         self.steps: list[tuple] = []
         self.evaluations: list[tuple] = []
 
     def add_step(self, record: optim.Step, total_evaluations: int, distance: float, wall: float):
+        """Append the row of an accepted step (:func:`~landscape.trace.schema.step_row`).
+
+        Args:
+            record: the accepted :class:`~landscape.optim.Step`.
+            total_evaluations: objective evaluations of the run so far.
+            distance: ``|theta - theta0|``.
+            wall: seconds since the run started.
+        """
         self.steps.append(step_row(record, total_evaluations, distance, wall))
 
     def add_evaluations(self, step: int, evaluations: Sequence[optim.Evaluation]):
+        """Append one row ``(step, loss, grad_norm, alpha, slope)`` per evaluation.
+
+        Args:
+            step: the step the evaluations were made for.
+            evaluations: the step's :class:`~landscape.optim.Evaluation` records.
+        """
         self.evaluations.extend((step, e.loss, e.grad_norm, e.alpha, e.slope) for e in evaluations)
 
     def column(self, name: str) -> np.ndarray:
+        """One column of the steps table.
+
+        Args:
+            name: a column of ``STEP_COLUMNS`` (``step``, ``loss``, ``grad_norm``, ``step_size``,
+                ``step_norm``, ``evaluations``, ``distance``, ``wall_time``).
+
+        Returns:
+            The column, one entry per step: int64 for ``step`` and ``evaluations``, float64 otherwise.
+
+        Raises:
+            ValueError: ``name`` is not a column.
+        """
         index = STEP_COLUMNS.index(name)
         dtype = np.int64 if name in ("step", "evaluations") else np.float64
         return np.array([row[index] for row in self.steps], dtype=dtype)
 
     def table(self) -> dict[str, np.ndarray]:
+        """The steps table as ``{column: array}`` (see :meth:`column`)."""
         return {name: self.column(name) for name in STEP_COLUMNS}
 
     def evaluation_table(self) -> dict[str, np.ndarray]:
+        """The evaluations table as ``{column: array}``: ``step`` as int64, the others as float64."""
         rows = np.array(self.evaluations, dtype=np.float64).reshape(-1, len(EVALUATION_COLUMNS))
         out = {name: rows[:, i] for i, name in enumerate(EVALUATION_COLUMNS)}
         out["step"] = out["step"].astype(np.int64)
@@ -169,6 +230,18 @@ class Ledger:
     in the in-memory :class:`History` and, given a writer, in the trace; the
     ledger counts evaluations, measures the distance from ``theta0`` and the wall
     clock, and keeps the best iterate.
+
+    Args:
+        theta0: the run's starting point, from which ``distance`` is measured (also the best iterate until a
+            step is accepted).
+        trace: a :class:`~landscape.trace.TraceWriter` to write the rows to, or None.
+
+    Attributes:
+        history: the in-memory :class:`History`.
+        evaluations: the running total of objective evaluations.
+        best_loss: the lowest loss of an accepted step (inf before the first).
+        best_theta: the iterate of ``best_loss``.
+        best_step: the step of ``best_loss``.
     """
 
     def __init__(self, theta0: torch.Tensor, trace=None):
@@ -179,7 +252,13 @@ class Ledger:
         self.best_loss, self.best_theta, self.best_step = math.inf, theta0, 0
 
     def accept(self, record: optim.Step, evaluations: int | None = None) -> None:
-        """Record an accepted step; ``evaluations`` is the running total if the caller counts them itself."""
+        """Record an accepted step; ``evaluations`` is the running total if the caller counts them itself.
+
+        Args:
+            record: the accepted :class:`~landscape.optim.Step`.
+            evaluations: the run's total evaluations so far, or None to add ``record.num_evaluations`` to
+                the ledger's own count.
+        """
         self.evaluations = self.evaluations + record.num_evaluations if evaluations is None else int(evaluations)
         distance = float(torch.dist(record.theta, self.theta0))
         wall = self.wall()
@@ -191,19 +270,40 @@ class Ledger:
             self.best_loss, self.best_theta, self.best_step = record.loss, record.theta, record.step
 
     def reject(self, record: optim.Step) -> None:
-        """Record the evaluations of a step the optimizer did not take (e.g. a failed line search)."""
+        """Record the evaluations of a step the optimizer did not take (e.g. a failed line search).
+
+        Args:
+            record: the :class:`~landscape.optim.Step` with ``accepted`` False; only its evaluations are
+                recorded (no step row).
+        """
         self.evaluations += record.num_evaluations
         self.history.add_evaluations(record.step, record.evaluations)
         if self.trace is not None:
             self.trace.evaluations(record.step, record.evaluations)
 
     def wall(self) -> float:
+        """Seconds since the ledger was made."""
         return time.perf_counter() - self.clock
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """The outcome of :func:`run`."""
+    """The outcome of :func:`run`.
+
+    Attributes:
+        status: how the run ended, one of :data:`STATUSES` other than ``running``.
+        message: the details of ``status``.
+        optimizer: the optimizer's name.
+        history: the per-step and per-evaluation rows (:class:`History`).
+        theta: the last accepted iterate.
+        best_theta: the accepted iterate with the lowest loss.
+        best_loss: its loss.
+        best_step: its step.
+        objective: the objective of the run (for :attr:`design` and :attr:`best_design`).
+        probes: ``{probe name: [(step, output), ...]}``.
+        wall_time: the run's duration in seconds.
+        diverged_at: the step the divergence began when ``status`` is ``diverged``, else None.
+    """
 
     status: str
     message: str
@@ -237,14 +337,17 @@ class RunResult:
 
     @property
     def steps(self) -> int:
+        """The number of accepted steps after the initialization."""
         return len(self.history.steps) - 1
 
     @property
     def evaluations(self) -> int:
+        """The number of objective evaluations recorded (line-search trials and rejected steps' included)."""
         return len(self.history.evaluations)
 
     @property
     def final_loss(self) -> float:
+        """The loss at the last accepted step."""
         return float(self.losses[-1])
 
     @property
@@ -279,6 +382,9 @@ def stop_runs(reason: str = "stopped") -> None:
     For stopping runs in threads where no signal arrives (a sweep's Dask workers
     on Ctrl-C). Runs that start while the request stands stop after their first
     step; :func:`allow_runs` withdraws it.
+
+    Args:
+        reason: the start of the runs' ``interrupted`` message (default ``"stopped"``).
     """
     _STOP_REASON[0] = reason
     _STOP.set()
@@ -331,6 +437,34 @@ def run(objective, optimizer, steps: int, *, seed: int = 0, probes: Sequence = (
     ``threads`` (an int or :class:`~landscape.threads.Threads`; None = the
     policy of :mod:`landscape.threads`) limits torch and BLAS for the run and is
     recorded in the trace. ``divergence`` says when a finite run has diverged.
+
+    Args:
+        objective: the :class:`~landscape.Objective` to minimize.
+        optimizer: an :class:`~landscape.optim.Optimizer`, or the name of one built with its default options
+            (:func:`landscape.optim.build`).
+        steps: the most accepted steps, an integer >= 0.
+        seed: recorded in the trace and handed to the probes (default 0).
+        probes: objects with ``name``, ``due(step, last)`` and ``__call__(context)``.
+        trace: a path for a new HDF5 trace, a :class:`~landscape.trace.TraceWriter`, or None.
+        progress: show a progress bar (default True).
+        theta0: the starting point (default ``objective.theta0``).
+        max_evaluations: an evaluation budget, a positive integer, or None for none (default None).
+        divergence: the :class:`Divergence` rule (default ``Divergence()``).
+        callback: called with every accepted step's :class:`~landscape.optim.Step`, or None.
+        threads: the thread counts, an int, a :class:`~landscape.threads.Threads` or None (the policy).
+
+    Returns:
+        The :class:`RunResult`; its ``status`` is one of the module docstring's.
+
+    Raises:
+        TypeError: ``divergence`` is not a :class:`Divergence`, or a probe does not follow the protocol.
+        ValueError: ``steps`` not an integer >= 0, ``max_evaluations`` not a positive integer or None, or
+            bad ``threads``.
+        OptimizerError: an unknown optimizer name, or one that needs options.
+        RuntimeError: the run was interrupted before the initial evaluation finished.
+        TraceError: the trace path exists or cannot be written.
+        Exception: whatever the optimizer, the objective, a probe or ``callback`` raised (other than
+            :class:`RunInterrupted`); the trace, if any, records the run as ``failed`` first.
     """
     if not isinstance(divergence, Divergence):
         raise TypeError(f"divergence must be a landscape.runner.Divergence, got {divergence!r}")
@@ -470,6 +604,23 @@ def run_spec(spec, trace=None, *, progress: bool = True, overwrite: bool = False
 
     A trace written here stores the spec, so ``open_trace(path).spec()`` gives it
     back and ``open_trace(path).objective()`` rebuilds the same objective.
+
+    Args:
+        spec: the :class:`~landscape.spec.RunSpec` to run.
+        trace: a path for a new trace (written with the spec's ``snapshot_every``), a writer (anything with
+            ``start``), or None.
+        progress: show a progress bar (default True).
+        overwrite: replace an existing trace at the path ``trace`` (default False).
+        **run_options: further keyword arguments of :func:`run` (e.g. ``max_evaluations``,
+            ``divergence``, ``callback``).
+
+    Returns:
+        The :class:`RunResult`.
+
+    Raises:
+        RunSpecError: the model cannot be built, or the optimizer is an external one.
+        TraceError: the trace path exists (without ``overwrite``) or cannot be written.
+        Exception: any error of :func:`run`.
     """
     from .trace import TraceWriter
     if trace is not None and not hasattr(trace, "start"):

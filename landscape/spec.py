@@ -20,15 +20,23 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["RunSpec", "RunSpecError"]
 
 
 class RunSpecError(ValueError):
-    """A field of a run specification that cannot be run: ``field`` and ``reason`` (the bad value, what is accepted)."""
+    """A field of a run specification that cannot be run: ``field`` and ``reason`` (the bad value, what is accepted).
+
+    The message is ``"<field>: <reason>"``.
+
+    Args:
+        field: the name of the offending field (e.g. ``"steps"``, ``"probes"``), or ``"spec"`` for the whole.
+        reason: what is wrong with it.
+    """
 
     def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
@@ -49,7 +57,8 @@ _LARGEST = 2 ** 63 - 1
 
 def _integer(value, what: str, low: int | None = None, accepted: str | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
-        raise RunSpecError(what, f"{value!r} is not {accepted or 'an integer' + (f' >= {low}' if low is not None else '')}")
+        raise RunSpecError(what,
+                           f"{value!r} is not {accepted or 'an integer' + (f' >= {low}' if low is not None else '')}")
     if abs(value) > _LARGEST:
         raise RunSpecError(what, f"{value} does not fit a 64-bit integer (|{what}| <= 2**63 - 1)")
     return int(value)
@@ -57,7 +66,37 @@ def _integer(value, what: str, low: int | None = None, accepted: str | None = No
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A validated, immutable description of one run (see the module docstring)."""
+    """A validated, immutable description of one run (see the module docstring).
+
+    The fields are checked when the spec is made; the mapping fields are stored read-only and the problem
+    under its canonical name (:func:`landscape.problems.canonical_name`, thesis codes such as ``A`` kept).
+
+    Attributes:
+        problem: the problem's suite name or thesis code (:func:`landscape.problems.get`).
+        model: the parameterization, one of :data:`landscape.models.KINDS` (default ``"pixel"``).
+        model_options: the model's options (checked when the model is built: :meth:`check_model`).
+        seed: the run's seed, an integer that fits 64 bits (default 0); also the model's unless ``model_seed``.
+        precision: ``"mixed"`` or ``"float64"`` (:data:`landscape.precision.PRECISIONS`; default ``"mixed"``).
+        penal: the SIMP penalization exponent, a finite number >= 1 (default 3.0).
+        filter: apply the density filter (default True).
+        volume_constraint: map logits through the constrained sigmoid whose mean over the design region is
+            the volume fraction (default True).
+        model_seed: the model's seed when it differs from ``seed`` (default None: ``seed``).
+        optimizer: an optimizer name (:data:`landscape.optim.NAMES`; default ``"lbfgs"``), or an external one
+            (see :attr:`external`).
+        optimizer_options: the optimizer's options, checked by building it (not for external optimizers).
+        steps: the step budget, an integer >= 0 (default 100).
+        probes: probe names or tables ``{"name": ..., **options}``, stored as tables (default none).
+        snapshot_every: keep theta and the design every N steps in the trace, a positive integer or None
+            (default None).
+        threads: the thread count of the run, a positive integer or None for the policy of
+            :mod:`landscape.threads` (default None).
+
+    Raises:
+        RunSpecError: a field that fails its check, naming the field: an unknown problem, model kind,
+            precision, optimizer or probe, options the optimizer or a probe refuses, a value of the wrong type
+            or out of range.
+    """
 
     problem: str
     model: str = "pixel"
@@ -121,9 +160,11 @@ class RunSpec:
 
     @property
     def external(self) -> bool:
-        """An optimizer run by someone else's loop and recorded by :class:`~landscape.Recorder`: named by its
-        qualified class (``torch.optim.LBFGS``), ``external``, or anything with a dot; its options are recorded,
-        not checked, and :meth:`build_optimizer` refuses it."""
+        """Whether the optimizer is external: run by someone else's loop and recorded by :class:`~landscape.Recorder`.
+
+        An external optimizer is named by its qualified class (``torch.optim.LBFGS``), ``external``, or anything
+        with a dot; its options are recorded, not checked, and :meth:`build_optimizer` refuses it.
+        """
         return isinstance(self.optimizer, str) and (self.optimizer == "external" or "." in self.optimizer)
 
     @staticmethod
@@ -136,11 +177,26 @@ class RunSpec:
 
     # -- building ---------------------------------------------------------------------
     def build_problem(self):
+        """A fresh :class:`~landscape.problems.Problem` of ``problem`` (:func:`landscape.problems.get`)."""
         from . import problems
         return problems.get(self.problem)
 
     def build_model(self, problem=None):
-        """The parameterization, seeded with ``seed``; bad options or sizes raise :class:`RunSpecError`."""
+        """The parameterization, seeded with ``seed``; bad options or sizes raise :class:`RunSpecError`.
+
+        Built by :func:`landscape.models.build` with ``model_options``, ``precision`` and ``model_seed`` (or
+        ``seed`` when that is None).
+
+        Args:
+            problem: the :class:`~landscape.problems.Problem` to parameterize (default: :meth:`build_problem`).
+
+        Returns:
+            The model, a ``torch.nn.Module``.
+
+        Raises:
+            RunSpecError: the model cannot be built (a TypeError, ValueError or RuntimeError of the model,
+                e.g. an unknown option or a size it does not fit).
+        """
         from . import models
         problem = problem if problem is not None else self.build_problem()
         try:
@@ -155,7 +211,13 @@ class RunSpec:
         self.build_model()
 
     def build_objective(self):
-        """The :class:`~landscape.Objective` this spec describes."""
+        """The :class:`~landscape.Objective` this spec describes.
+
+        A fresh problem and model, with ``penal``, ``filter``, ``volume_constraint`` and ``precision``.
+
+        Raises:
+            RunSpecError: the model cannot be built (see :meth:`build_model`).
+        """
         from .objective import Objective
         problem = self.build_problem()
         return Objective(problem, self.build_model(problem), penal=self.penal, filter=self.filter,
@@ -174,6 +236,14 @@ class RunSpec:
         return optim.build(self.optimizer, **self.optimizer_options)
 
     def build_probes(self) -> list:
+        """The probes this spec lists, built with their options (:func:`landscape.registry.build_probe`).
+
+        Returns:
+            A list of fresh probe objects, in the order of ``probes``.
+
+        Raises:
+            RunSpecError: an unknown probe, or options its class does not take.
+        """
         from .registry import RegistryError, build_probe
         built = []
         for entry in self.probes:
@@ -185,7 +255,11 @@ class RunSpec:
 
     # -- round trip -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (tables as dicts, probes as a list)."""
+        """Plain JSON-ready values (tables as dicts, probes as a list).
+
+        Returns:
+            ``{field: value}`` for every field.
+        """
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["model_options"] = dict(self.model_options)
         out["optimizer_options"] = dict(self.optimizer_options)
@@ -193,11 +267,28 @@ class RunSpec:
         return out
 
     def to_json(self) -> str:
+        """The spec as JSON text (:meth:`to_dict`, keys sorted); :meth:`from_json` reads it back."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
-        """A spec from :meth:`to_dict` output, or from a trace's config (which holds more keys)."""
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        """A spec from :meth:`to_dict` output, or from a trace's config (which holds more keys).
+
+        Keys that are not fields are ignored. Values as traces record them are read back: a ``threads``
+        table gives its ``torch`` count, a missing ``precision`` (traces from before the option) means
+        ``"float64"``, a ``filter`` or ``volume_constraint`` of None means True, and a ``model_seed`` equal to
+        ``seed`` becomes None.
+
+        Args:
+            data: the table of values.
+
+        Returns:
+            The validated spec.
+
+        Raises:
+            RunSpecError: ``data`` is not a mapping, has no ``problem``, or holds a value that fails the
+                checks of :class:`RunSpec`.
+        """
         if not isinstance(data, Mapping):
             raise RunSpecError("spec", f"a run spec is a table, got a {type(data).__name__}")
         known = {f.name for f in fields(cls)}
@@ -216,7 +307,18 @@ class RunSpec:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunSpec":
+    def from_json(cls, text: str) -> RunSpec:
+        """A spec from JSON text such as :meth:`to_json` writes (see :meth:`from_dict`).
+
+        Args:
+            text: the JSON text.
+
+        Returns:
+            The validated spec.
+
+        Raises:
+            RunSpecError: ``text`` is not JSON, or its table is not a valid spec.
+        """
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as error:

@@ -49,9 +49,10 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from . import numerics, problems
 from .statuses import FINISHED
@@ -64,7 +65,8 @@ __all__ = ["Sweep", "SweepError", "load_config", "expand", "run_sweep", "load", 
 AXES = ("problem", "model", "penal", "optimizer", "seed", "steps", "precision")
 TOP_LEVEL = ("name", "out", "steps", "axes", "exclude", "probes", "snapshot_every", "filter", "threads", "retries")
 TERMINAL = FINISHED
-INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "precision", "optimizer", "optimizer_options",
+INDEX_COLUMNS = ("name", "status", "problem", "model", "model_options", "penal", "precision", "optimizer",
+                 "optimizer_options",
                  "seed", "steps", "final_loss", "best_loss", "steps_taken", "evaluations", "wall_time", "trace",
                  "error", "config")
 
@@ -117,6 +119,18 @@ def _locked(out: Path):
 
 @dataclass
 class Task:
+    """One run of a sweep: a point of the product of the axes.
+
+    Attributes:
+        name: the task's deterministic name, ``<problem>_<model>_<optimizer><options>_p<penal>_s<seed>``
+            (characters other than letters, digits, ``.``, ``_`` and ``-`` replaced by ``-``) plus the first
+            8 hex digits of the SHA-1 of its config.
+        config: the task's settings: one value per axis of ``AXES`` (``model`` as ``{"kind", "options"}``,
+            ``optimizer`` as ``{"name", "options"}``) plus ``probes``, ``snapshot_every``, ``filter`` and
+            ``threads``.
+        trace: where its trace is written, ``<out>/traces/<name>.h5``.
+    """
+
     name: str
     config: dict
     trace: Path
@@ -124,6 +138,18 @@ class Task:
 
 @dataclass
 class Sweep:
+    """An expanded sweep config (see :func:`expand`): its tasks and where they write.
+
+    Attributes:
+        name: the sweep's name (the config's ``name``, else the name of the ``out`` folder).
+        out: the output folder: traces in ``out/traces/``, the index in ``out/index.csv``, the config in
+            ``out/sweep.json``.
+        tasks: the tasks, in the order of the product of the axes (exclusions dropped).
+        retries: how many more times Dask reschedules a task whose worker died (default 2); applied to the
+            ``LocalCluster`` that :func:`run_sweep` starts itself.
+        raw: the config as given, written to ``sweep.json`` (default an empty dict).
+    """
+
     name: str
     out: Path
     tasks: list[Task]
@@ -132,12 +158,27 @@ class Sweep:
 
     @property
     def index_path(self) -> Path:
+        """The path of the sweep's index, ``out/index.csv``."""
         return self.out / "index.csv"
 
 
 # -- config ----------------------------------------------------------------------------------
 def load_config(path) -> dict:
-    """Read a TOML (.toml) or YAML (.yaml, .yml) sweep config."""
+    """Read a TOML (.toml) or YAML (.yaml, .yml) sweep config.
+
+    The file is only parsed here; :func:`expand` validates it. YAML needs the ``yaml`` extra (pyyaml).
+
+    Args:
+        path: the config file (str or path); its suffix picks the format.
+
+    Returns:
+        The config as a dict (an empty YAML file gives ``{}``).
+
+    Raises:
+        SweepError: if the file does not exist, does not parse, is nested too deeply, or has another
+            suffix.
+        MissingDependency: for a YAML file when pyyaml is not installed.
+    """
     path = Path(path)
     if not path.exists():
         raise SweepError(f"no such sweep config: {path}")
@@ -267,7 +308,15 @@ def _check_values(config: Mapping, axes: Mapping) -> None:
 
 
 def task_spec(task: Mapping):
-    """The :class:`~landscape.spec.RunSpec` of one expanded task."""
+    """The :class:`~landscape.spec.RunSpec` of one expanded task.
+
+    Args:
+        task: the task's config (:attr:`Task.config`); ``precision`` defaults to ``"mixed"`` and ``threads``
+            to ``None`` when missing.
+
+    Returns:
+        The ``RunSpec`` that runs the task.
+    """
     from .spec import RunSpec
     return RunSpec(problem=task["problem"], model=task["model"]["kind"], model_options=task["model"]["options"],
                    seed=task["seed"], precision=task.get("precision", "mixed"), penal=task["penal"],
@@ -300,13 +349,33 @@ def _task_name(task: dict) -> str:
     canonical = json.dumps(task, sort_keys=True, default=str)
     digest = hashlib.sha1(canonical.encode()).hexdigest()[:8]
     opts = "".join(f"_{k}{v}" for k, v in sorted(task["optimizer"]["options"].items()))
-    label = f"{task['problem']}_{task['model']['kind']}_{task['optimizer']['name']}{opts}_p{task['penal']:g}_s{task['seed']}"
+    label = (f"{task['problem']}_{task['model']['kind']}_{task['optimizer']['name']}{opts}"
+             f"_p{task['penal']:g}_s{task['seed']}")
     safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in label)
     return f"{safe}_{digest}"
 
 
 def expand(config: dict, base: Path | None = None) -> Sweep:
-    """Validate ``config`` and expand it into tasks; nothing runs."""
+    """Validate ``config`` and expand it into tasks; nothing runs.
+
+    Every axis value and top-level setting is checked first (through :class:`~landscape.spec.RunSpec`,
+    each model built once per problem), then the product of the axes is formed in the order of ``AXES``,
+    minus the tasks matching an ``[[exclude]]`` entry. Defaults of the optional axes: ``model`` pixel,
+    ``penal`` 3.0, ``seed`` 0, ``precision`` mixed, ``steps`` the top-level ``steps``. Problems are
+    canonicalized (thesis codes kept). An exclude entry that matches no task gives a ``UserWarning``.
+
+    Args:
+        config: the sweep config as a dict (see the module docstring).
+        base: folder that a relative ``out`` is taken relative to (default ``None``: the current
+            directory). Without ``out``, the folder is ``runs/<name>`` (``runs/sweep`` without a name).
+
+    Returns:
+        The :class:`Sweep`.
+
+    Raises:
+        SweepError: if the config is invalid (the bad entry named), the product has no task, or two tasks
+            have the same settings.
+    """
     _validate(config)
     axes = config["axes"]
     out = Path(config.get("out", f"runs/{config.get('name', 'sweep')}"))
@@ -314,9 +383,11 @@ def expand(config: dict, base: Path | None = None) -> Sweep:
         out = base / out
     values = {
         "problem": [problems.canonical_name(p, keep_codes=True) for p in _as_list("problem", axes["problem"])],
-        "model": [dict(zip(("kind", "options"), _model_entry(m))) for m in _as_list("model", axes.get("model", ["pixel"]))],
+        "model": [dict(zip(("kind", "options"), _model_entry(m))) for m in _as_list("model", axes.get("model",
+                  ["pixel"]))],
         "penal": [float(p) for p in _as_list("penal", axes.get("penal", [3.0]))],
-        "optimizer": [dict(zip(("name", "options"), _optimizer_entry(o))) for o in _as_list("optimizer", axes["optimizer"])],
+        "optimizer": [dict(zip(("name", "options"), _optimizer_entry(o))) for o in _as_list("optimizer",
+                      axes["optimizer"])],
         "seed": [int(s) for s in _as_list("seed", axes.get("seed", [0]))],
         "steps": [int(s) for s in _as_list("steps", axes.get("steps", config.get("steps")))],
         "precision": [str(p) for p in _as_list("precision", axes.get("precision", ["mixed"]))],
@@ -372,7 +443,8 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
         try:
             with open_trace(task.trace) as trace:
                 s = trace.summary()
-                row.update(status=s["status"] if status not in ("failed", "interrupted") else status, final_loss=s["final_loss"],
+                row.update(status=s["status"] if status not in ("failed", "interrupted") else status,
+                           final_loss=s["final_loss"],
                            best_loss=s["best_loss"], steps_taken=s["steps_taken"], evaluations=s["evaluations"],
                            wall_time=s["wall_time"])
                 if s["status"] == "failed" and not error:
@@ -383,7 +455,19 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
 
 
 def run_task(task: Task) -> dict:
-    """Run one task in this process (a Dask worker), writing its trace; returns its index row."""
+    """Run one task in this process (a Dask worker), writing its trace; returns its index row.
+
+    A task whose trace is already finished (see :data:`TERMINAL`) is not run again. Any other existing
+    trace (interrupted, left ``running`` by a dead worker, unreadable, or made in the other numerics mode) is
+    replaced.
+    An exception of the run is caught and recorded in the row as ``failed``.
+
+    Args:
+        task: the task to run.
+
+    Returns:
+        The task's index row: a dict with the keys of ``INDEX_COLUMNS``.
+    """
     from .runner import run_spec
     from .trace import TraceWriter
 
@@ -459,6 +543,30 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
     A second sweep on the same folder is refused while this one runs
     (:class:`SweepLocked`); Ctrl-C writes the index, with the unfinished tasks as
     ``interrupted``, and raises :class:`SweepInterrupted`.
+
+    The config is written to ``out/sweep.json`` and the index is rewritten after each task. When every
+    task is already finished, no cluster is started. Needs the ``sweep`` extra (dask[distributed]).
+
+    Args:
+        sweep: a :class:`Sweep`, or a config dict that is first passed to :func:`expand`.
+        scheduler: address of a running Dask scheduler (default ``None``: start a ``LocalCluster``).
+        workers: number of local worker processes, one thread each (default 2); used without
+            ``scheduler`` and ``client``.
+        progress: show a tqdm progress bar (default True).
+        client: an existing ``distributed.Client`` to submit to (default ``None``); it is not closed
+            afterwards, while a client or cluster created here is.
+        on_result: callable ``on_result(task, row)`` or ``None`` (the default).
+
+    Returns:
+        The index as a ``pandas.DataFrame`` (see :func:`load`); after a run on a cluster its
+        ``attrs["seconds"]`` holds the wall time of the run.
+
+    Raises:
+        SweepLocked: if a live process holds the folder's lock.
+        SweepError: if the config is invalid, ``sweep.json`` or ``index.csv`` is a symbolic link, the folder
+            holds an ``index.csv`` without ``sweep.json``, or it holds a sweep of another name.
+        SweepInterrupted: on Ctrl-C (``KeyboardInterrupt``), after the index is written.
+        MissingDependency: if dask[distributed] is not installed.
     """
     if isinstance(sweep, dict):
         sweep = expand(sweep)
@@ -566,7 +674,18 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
 
 # -- reading -----------------------------------------------------------------------------------
 def load(path) -> pd.DataFrame:
-    """The index of a sweep (its directory or its index.csv) as a DataFrame."""
+    """The index of a sweep (its directory or its index.csv) as a DataFrame.
+
+    Args:
+        path: the sweep's folder or its ``index.csv``.
+
+    Returns:
+        A ``pandas.DataFrame`` with the columns of ``INDEX_COLUMNS``; only empty cells and ``nan``/``NaN``
+        read as missing.
+
+    Raises:
+        SweepError: if there is no index at that path.
+    """
     import pandas as pd
     path = Path(path)
     if path.is_dir():
@@ -577,6 +696,18 @@ def load(path) -> pd.DataFrame:
 
 
 def medians(frame, by=("problem", "model", "penal", "optimizer", "optimizer_options"), value: str = "best_loss"):
-    """Median, min, max and count of ``value`` across seeds for each configuration."""
+    """Median, min, max and count of ``value`` across seeds for each configuration.
+
+    Rows with status ``failed`` are left out.
+
+    Args:
+        frame: a sweep index (see :func:`load`).
+        by: the columns that define a configuration (default problem, model, penal, optimizer,
+            optimizer_options: every axis but seed, steps and precision).
+        value: the column to summarize (default ``"best_loss"``).
+
+    Returns:
+        A ``pandas.DataFrame`` with the ``by`` columns and ``median``, ``min``, ``max``, ``count``.
+    """
     grouped = frame[frame["status"] != "failed"].groupby(list(by))[value]
     return grouped.agg(["median", "min", "max", "count"]).reset_index()

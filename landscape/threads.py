@@ -34,7 +34,18 @@ MAX_THREADS = 1024
 
 @dataclass(frozen=True)
 class Threads:
-    """Intra-op threads of torch and threads of the BLAS libraries (CHOLMOD's OpenBLAS, NumPy's, SciPy's)."""
+    """Intra-op threads of torch and threads of the BLAS libraries (CHOLMOD's OpenBLAS, NumPy's, SciPy's).
+
+    A frozen dataclass, recorded in a trace's config (see :meth:`to_dict`).
+
+    Attributes:
+        torch: number of torch intra-op threads, an integer from 1 to ``MAX_THREADS`` (default 1).
+        blas: number of threads of every BLAS thread pool, an integer from 1 to ``MAX_THREADS`` (default 1).
+
+    Raises:
+        ValueError: if ``torch`` or ``blas`` is not an integer (a bool is refused too) or lies outside
+            1 to ``MAX_THREADS`` (1024).
+    """
 
     torch: int = 1
     blas: int = 1
@@ -46,11 +57,25 @@ class Threads:
                 raise ValueError(f"{name} threads must be an integer from 1 to {MAX_THREADS}, got {value!r}")
 
     def to_dict(self) -> dict:
+        """The counts as a plain ``{"torch": n, "blas": m}`` dict (the form written into a trace's config)."""
         return asdict(self)
 
     @classmethod
-    def from_config(cls, value) -> "Threads | None":
-        """A recorded ``threads`` entry ({"torch": n, "blas": m}, an int, or None) back as ``Threads``."""
+    def from_config(cls, value) -> Threads | None:
+        """A recorded ``threads`` entry ({"torch": n, "blas": m}, an int, or None) back as ``Threads``.
+
+        Args:
+            value: ``None``; a ``Threads`` (returned as it is); a dict with the keys ``torch`` and/or ``blas``
+                (missing keys take the field defaults); or anything else, which is passed to :func:`policy`
+                (an int sets both counts).
+
+        Returns:
+            The ``Threads``, or ``None`` when ``value`` is ``None``.
+
+        Raises:
+            ValueError: if a dict has keys other than ``torch`` and ``blas``, if a count is out of range, or
+                if :func:`policy` refuses the value.
+        """
         if value is None:
             return None
         if isinstance(value, Threads):
@@ -77,10 +102,22 @@ def _requested(threads) -> int | None:
     return threads
 
 
-def policy(threads: "int | Threads | None" = None) -> Threads:
+def policy(threads: int | Threads | None = None) -> Threads:
     """The thread counts a run uses: ``threads`` if given, else ``$LANDSCAPE_THREADS``, else one of each.
 
     See the module docstring for the measurements behind the default.
+
+    Args:
+        threads: a ``Threads`` (returned unchanged), a positive int (used for both torch and BLAS), or
+            ``None`` to read ``$LANDSCAPE_THREADS`` (unset or empty: one thread each).
+
+    Returns:
+        The chosen ``Threads``.
+
+    Raises:
+        ValueError: if ``threads`` is not a positive integer (bools are refused), if
+            ``$LANDSCAPE_THREADS`` does not parse as an integer or is not positive, or if the count exceeds
+            ``MAX_THREADS``.
     """
     if isinstance(threads, Threads):
         return threads
@@ -89,7 +126,14 @@ def policy(threads: "int | Threads | None" = None) -> Threads:
 
 
 def current() -> Threads:
-    """The counts in force in this process now (torch's and the largest BLAS pool)."""
+    """The counts in force in this process now (torch's and the largest BLAS pool).
+
+    Read from ``torch.get_num_threads()`` and threadpoolctl's ``threadpool_info()``; the BLAS count is 1
+    when no BLAS pool is found.
+
+    Returns:
+        A ``Threads`` with the measured counts.
+    """
     from threadpoolctl import threadpool_info
     blas = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
     return Threads(torch=torch.get_num_threads(), blas=max(blas) if blas else 1)
@@ -101,15 +145,23 @@ _solver_pinned = False
 
 
 def in_force() -> Threads:
-    """The counts this process runs with: those of the innermost :func:`limited` block or of :func:`apply`,
-    else the policy's (one thread each, or ``$LANDSCAPE_THREADS``)."""
+    """The counts this process runs with: those of the innermost :func:`limited` block or of :func:`apply`.
+
+    Else the policy's (one thread each, or ``$LANDSCAPE_THREADS``). Unlike :func:`current`, this reports
+    what was chosen, not what the libraries measure.
+
+    Returns:
+        The ``Threads`` in force.
+    """
     return _chosen[-1] if _chosen else policy()
 
 
 def blas_for_solver() -> None:
-    """Before the sparse solver's first factorization in a process where nobody chose thread counts (no
+    """Pin the BLAS thread pools at the policy's count, once, if nobody chose thread counts.
+
+    Called before the sparse solver's first factorization in a process where nobody chose thread counts (no
     :func:`limited` block, no :func:`apply`): hold the BLAS libraries (CHOLMOD's OpenBLAS among them) at
-    the policy's count from then on.
+    the policy's count from then on. Does nothing when counts were chosen or the pin is already set.
 
     So a user who calls :class:`~landscape.Objective` directly, outside :func:`landscape.run`, gets the
     policy too instead of one BLAS thread per core (measured on a busy 2-core machine: a factorization on
@@ -128,7 +180,17 @@ def blas_for_solver() -> None:
 
 @contextlib.contextmanager
 def limited(threads: Threads):
-    """Run the block with ``threads``; the previous counts come back afterwards."""
+    """Run the block with ``threads``; the previous counts come back afterwards.
+
+    A context manager: sets torch's thread count and limits the BLAS pools (threadpoolctl) for the
+    duration of the ``with`` block, and makes ``threads`` the counts reported by :func:`in_force`.
+
+    Args:
+        threads: the ``Threads`` to run the block with.
+
+    Yields:
+        ``threads``.
+    """
     from threadpoolctl import threadpool_limits
     before = torch.get_num_threads()
     torch.set_num_threads(threads.torch)
@@ -141,8 +203,21 @@ def limited(threads: Threads):
         torch.set_num_threads(before)
 
 
-def apply(threads: "int | Threads | None" = None) -> Threads:
-    """Set the policy's counts for the rest of this process (for scripts and worker processes)."""
+def apply(threads: int | Threads | None = None) -> Threads:
+    """Set the policy's counts for the rest of this process (for scripts and worker processes).
+
+    Sets torch's thread count and limits the BLAS pools (threadpoolctl) without restoring them, and makes
+    the choice what :func:`in_force` reports (replacing any earlier choice).
+
+    Args:
+        threads: passed to :func:`policy`: a ``Threads``, a positive int, or ``None`` for the default.
+
+    Returns:
+        The ``Threads`` applied.
+
+    Raises:
+        ValueError: if :func:`policy` refuses ``threads``.
+    """
     from threadpoolctl import threadpool_limits
     chosen = policy(threads)
     torch.set_num_threads(chosen.torch)

@@ -10,10 +10,19 @@ Curvature (this package's first half):
 * :mod:`probes.density_hessian`: the Hessian with respect to the physical densities.
 * :mod:`probes.base`: the probe protocol and the :class:`Probe` base class.
 * :mod:`probes.curvature`: the recordable probes over these.
+
+Geometry and trajectories (the second half; import these modules directly, the
+names below are not re-exported here):
+
+* :mod:`probes.geometry`: 1D interpolations, filter-normalized directions, 2D surfaces and planes.
+* :mod:`probes.trajectory`: PCA of the iterates, per-iterate metrics, and :class:`~probes.trajectory.TrajectoryProbe`.
+* :mod:`probes.ntk`: the empirical neural tangent kernel as an operator, and
+  :class:`~probes.ntk.NTKProbe`.
+* :mod:`probes.plots`: figures of the geometry probes, and the ``pca``, ``surface`` and
+  ``interpolation`` plot kinds of ``landscape plot``.
 """
 from .base import Probe
-from .curvature import (BvsHProbe, EigenvalueProbe, HessianDensityProbe, HutchinsonProbe, LBFGSDensityProbe,
-                        OverlapProbe)
+from .curvature import BvsHProbe, EigenvalueProbe, HessianDensityProbe, HutchinsonProbe, LBFGSDensityProbe, OverlapProbe
 from .density_hessian import DensityHessian, density_hessian
 from .directional import curvature_along, gradient_hessian_overlap
 from .hutchinson import Estimate, HutchinsonResult, hutchinson

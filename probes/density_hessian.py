@@ -22,7 +22,34 @@ __all__ = ["DensityHessian", "density_hessian"]
 
 
 class DensityHessian(LinearOperator):
-    """Hessian of ``x -> compliance(x)`` at the design of ``theta`` (design-region elements)."""
+    """Hessian of ``x -> compliance(x)`` at the design of ``theta`` (design-region elements).
+
+    The operator of thesis appendix B.3 (see the module docstring). At construction the full
+    density field of ``theta`` is computed once without gradients: the constrained sigmoid of the
+    logits (:meth:`landscape.Objective.densities`), then, unless ``before_filter``, the objective's
+    filter (:meth:`landscape.Objective.density_design`). The variable ``x`` is that field on the
+    design-region elements (row-major order); elements outside the design region stay fixed.
+    Products are exact forward-over-reverse Hessian-vector products
+    (:func:`landscape.operators.hessian_vector_products`) of :meth:`loss`.
+
+    Args:
+        objective: a :class:`landscape.Objective` (it needs ``problem``, ``densities``,
+            ``density_design``, ``density_loss`` and ``filter``).
+        theta: the parameter vector whose design is the expansion point, converted to float64.
+        before_filter: False (default): ``x`` is the density after the objective's cone filter (if
+            it filters), the one that enters the SIMP model. True: ``x`` is the density before the
+            filter, and the filter is applied inside :meth:`loss` (when the objective filters).
+
+    Attributes:
+        objective: the objective.
+        problem: ``objective.problem``.
+        mask: the problem's design mask as a tensor.
+        index: the flat (row-major) indices of the design-region elements.
+        base: the full density field at ``theta``, flattened.
+        apply_filter: whether :meth:`loss` passes its densities through the objective's filter.
+        point: ``base`` on the design region, the point the Hessian is taken at, ``(n,)``.
+        shape: ``(n, n)`` with ``n`` the number of design-region elements.
+    """
 
     def __init__(self, objective, theta, before_filter: bool = False):
         problem = objective.problem
@@ -40,13 +67,43 @@ class DensityHessian(LinearOperator):
         self.shape = (n, n)
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """The differentiable compliance with the design-region densities set to ``x``.
+
+        Args:
+            x: the densities of the design-region elements, a float64 tensor ``(n,)`` in the order of
+                :attr:`index`; the other elements keep their values from :attr:`base`.
+
+        Returns:
+            The compliance as a 0-d tensor (:meth:`landscape.Objective.density_loss`, filtered when
+            :attr:`apply_filter` is set).
+        """
         full = self.base.index_put((self.index,), x).reshape(self.problem.shape)
         return self.objective.density_loss(full, apply_filter=self.apply_filter)
 
     def matmat(self, block):
+        """Exact Hessian products ``H block`` at :attr:`point`.
+
+        Args:
+            block: an ``(n, k)`` block of vectors as columns (or one vector ``(n,)``), converted to
+                float64.
+
+        Returns:
+            The float64 tensor ``H block``, of the same shape as ``block``.
+        """
         return hessian_vector_products(self.loss, self.point, torch.as_tensor(block, dtype=torch.float64))
 
 
 def density_hessian(objective, theta=None, before_filter: bool = False) -> DensityHessian:
-    """The density-space Hessian at ``theta`` (default ``objective.theta0``)."""
+    """The density-space Hessian at ``theta`` (default ``objective.theta0``).
+
+    Args:
+        objective: a :class:`landscape.Objective`, see :class:`DensityHessian`.
+        theta: the parameter vector whose design is the expansion point; None (default) takes
+            ``objective.theta0``.
+        before_filter: take the Hessian with respect to the densities before the cone filter instead
+            of after it (default False), see :class:`DensityHessian`.
+
+    Returns:
+        The :class:`DensityHessian` operator, ``(n, n)`` over the design-region elements.
+    """
     return DensityHessian(objective, objective.theta0 if theta is None else theta, before_filter)

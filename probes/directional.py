@@ -15,6 +15,18 @@ __all__ = ["gradient_hessian_overlap", "curvature_along"]
 
 
 def gradient_hessian_overlap(operator, grad: torch.Tensor) -> float:
+    """The cosine between the gradient and its Hessian product, ``g'Hg / (|g| |Hg|)``.
+
+    1 when ``g`` is an eigenvector of a positive eigenvalue, -1 of a negative one, near 0 when the
+    gradient sees little curvature (see the module docstring; Gur-Ari et al. 2018). Costs one product.
+
+    Args:
+        operator: the Hessian (or any symmetric operator) with ``matvec``, e.g. ``objective.hessian(theta)``.
+        grad: the gradient ``g`` (n,), converted to float64.
+
+    Returns:
+        The overlap as a float in [-1, 1], or NaN when ``g`` or ``Hg`` is zero.
+    """
     grad = torch.as_tensor(grad, dtype=torch.float64)
     hg = operator.matvec(grad)
     denominator = float(grad.norm() * hg.norm())
@@ -22,6 +34,21 @@ def gradient_hessian_overlap(operator, grad: torch.Tensor) -> float:
 
 
 def curvature_along(operator, direction: torch.Tensor) -> float:
+    """The curvature along a direction, the Rayleigh quotient ``d'Hd / d'd``.
+
+    The second derivative of the loss along ``d`` per unit length: thesis eq. 2.12,
+    ``Curv(d) = d'(Hd)``, divided by ``d'd`` so that ``d`` need not be a unit vector. Costs one product.
+
+    Args:
+        operator: the Hessian (or any symmetric operator) with ``matvec``, e.g. ``objective.hessian(theta)``.
+        direction: the direction ``d`` (n,), converted to float64; any nonzero length.
+
+    Returns:
+        ``d'Hd / d'd`` as a float.
+
+    Raises:
+        ValueError: ``direction`` is zero.
+    """
     direction = torch.as_tensor(direction, dtype=torch.float64)
     squared = float(direction @ direction)
     if squared == 0:

@@ -10,7 +10,7 @@
 * Filter-normalized random directions (Li, Xu, Taylor, Studer and Goldstein 2018):
   a Gaussian direction shaped like the parameters, each filter ``d_i`` (slice along
   the output dimension of a weight with two or more dimensions) rescaled to
-  ``|d_i| / |d_i| * |theta_i|``. Rules for the other tensors (biases, offsets, the
+  ``d_i / |d_i| * |theta_i|``. Rules for the other tensors (biases, offsets, the
   latent vector, pixel logits): ``"ignore"`` (zero, Li et al.'s choice for biases)
   or ``"tensor"`` (the whole tensor rescaled to the norm of theta's tensor).
 * 2D surfaces ``L(c + a d1 + b d2)`` on a grid, evaluated in batches (the network
@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -47,6 +48,17 @@ def losses(objective, thetas: torch.Tensor, batch: int = 8) -> np.ndarray:
 
     :meth:`landscape.Objective.losses` sends ``batch`` rows through the network
     as one vmapped forward pass; other objectives are evaluated row by row.
+
+    Args:
+        objective: anything with ``loss(theta) -> float``; its ``losses(thetas, batch)`` is used when
+            it has one and ``batch > 1``.
+        thetas: the parameter vectors as the rows of a ``(k, n)`` array or tensor (converted to
+            float64).
+        batch: rows per vmapped forward pass (default 8); 1 or less evaluates row by row with
+            ``objective.loss``.
+
+    Returns:
+        The ``k`` losses as a NumPy array ``(k,)``.
     """
     thetas = torch.as_tensor(thetas, dtype=torch.float64)
     if hasattr(objective, "losses") and batch > 1:
@@ -57,13 +69,37 @@ def losses(objective, thetas: torch.Tensor, batch: int = 8) -> np.ndarray:
 # -- 1D -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Interpolation:
+    """Loss values along one or more straight lines in parameter space.
+
+    Attributes:
+        alphas: the line coordinates ``a`` of the points, ``(m,)`` (0 at the first end, 1 at the second).
+        losses: the losses, ``(m,)`` for one line or ``(curves, m)`` for several.
+        labels: one label per curve (e.g. ``"init 0 -> final"``), or None.
+    """
+
     alphas: np.ndarray
     losses: np.ndarray        # (len(alphas),) or (curves, len(alphas))
     labels: list[str] | None = None
 
 
-def interpolate(objective, theta_x, theta_y, alphas=np.linspace(0, 1, 51), batch: int = 8) -> Interpolation:
-    """``L((1 - a) theta_x + a theta_y)`` for every ``a`` in ``alphas``."""
+def interpolate(objective, theta_x, theta_y, alphas=None, batch: int = 8) -> Interpolation:
+    """``L((1 - a) theta_x + a theta_y)`` for every ``a`` in ``alphas`` (default 51 points on [0, 1]).
+
+    Linear interpolation (Goodfellow, Vinyals and Saxe 2015; thesis eq. 2.7 with the roles of the two
+    points swapped, so that ``a = 0`` is ``theta_x`` and ``a = 1`` is ``theta_y``); values of ``a``
+    outside [0, 1] extrapolate.
+
+    Args:
+        objective: the objective, evaluated with :func:`losses`.
+        theta_x: the point at ``a = 0`` (flattened, float64).
+        theta_y: the point at ``a = 1``, same size.
+        alphas: the coordinates ``a`` (array-like); None (default) gives ``np.linspace(0, 1, 51)``.
+        batch: points per batched evaluation, see :func:`losses` (default 8).
+
+    Returns:
+        An :class:`Interpolation` with ``alphas`` and the losses ``(len(alphas),)``, no labels.
+    """
+    alphas = np.linspace(0, 1, 51) if alphas is None else alphas
     x, y = _flat(theta_x), _flat(theta_y)
     a = torch.as_tensor(np.asarray(alphas, dtype=np.float64))
     points = (1 - a)[:, None] * x[None, :] + a[:, None] * y[None, :]
@@ -75,20 +111,67 @@ def _curves(objective, pairs, alphas, labels, batch):
     return Interpolation(np.asarray(alphas, dtype=np.float64), values, labels)
 
 
-def between_initializations(objective, thetas0: Sequence, alphas=np.linspace(-0.5, 1.5, 41), batch=8):
-    """Between successive pairs of random initializations (thesis Figure 3.5, first kind)."""
+def between_initializations(objective, thetas0: Sequence, alphas=None, batch=8):
+    """Between successive pairs of random initializations (thesis Figure 3.5, first kind; ``alphas`` default 41
+    points on [-0.5, 1.5]).
+
+    Curve ``i`` is :func:`interpolate` from ``thetas0[i]`` (``a = 0``) to ``thetas0[i + 1]`` (``a = 1``).
+
+    Args:
+        objective: the objective, evaluated with :func:`losses`.
+        thetas0: the initializations, at least two parameter vectors (a sequence).
+        alphas: the coordinates ``a``; None (default) gives ``np.linspace(-0.5, 1.5, 41)``.
+        batch: points per batched evaluation (default 8).
+
+    Returns:
+        An :class:`Interpolation` with losses ``(len(thetas0) - 1, len(alphas))`` and labels
+        ``"init i -> init i+1"``.
+    """
+    alphas = np.linspace(-0.5, 1.5, 41) if alphas is None else alphas
     pairs = list(zip(thetas0[:-1], thetas0[1:]))
     return _curves(objective, pairs, alphas, [f"init {i} -> init {i + 1}" for i in range(len(pairs))], batch)
 
 
-def iterates_to_final(objective, iterates: Sequence, steps: Sequence[int], final, alphas=np.linspace(0, 1, 26),
-                      batch=8):
-    """From chosen iterates of a run to its final point (thesis Figure 3.5, second kind)."""
+def iterates_to_final(objective, iterates: Sequence, steps: Sequence[int], final, alphas=None, batch=8):
+    """From chosen iterates of a run to its final point (thesis Figure 3.5, second kind; ``alphas`` default 26
+    points on [0, 1]).
+
+    Curve ``i`` is :func:`interpolate` from ``iterates[i]`` (``a = 0``) to ``final`` (``a = 1``).
+
+    Args:
+        objective: the objective, evaluated with :func:`losses`.
+        iterates: the chosen iterates (parameter vectors), a sequence.
+        steps: the step number of each iterate, in the same order; used only for the labels.
+        final: the run's final point.
+        alphas: the coordinates ``a``; None (default) gives ``np.linspace(0, 1, 26)``.
+        batch: points per batched evaluation (default 8).
+
+    Returns:
+        An :class:`Interpolation` with losses ``(len(iterates), len(alphas))`` and labels
+        ``"step s -> final"``.
+    """
+    alphas = np.linspace(0, 1, 26) if alphas is None else alphas
     return _curves(objective, [(t, final) for t in iterates], alphas, [f"step {s} -> final" for s in steps], batch)
 
 
-def initializations_to_final(objective, thetas0: Sequence, final, alphas=np.linspace(0, 1, 26), batch=8):
-    """From several random initializations to one final point (thesis Figure 3.5, third kind)."""
+def initializations_to_final(objective, thetas0: Sequence, final, alphas=None, batch=8):
+    """From several random initializations to one final point (thesis Figure 3.5, third kind; ``alphas`` default
+    26 points on [0, 1]).
+
+    Curve ``i`` is :func:`interpolate` from ``thetas0[i]`` (``a = 0``) to ``final`` (``a = 1``).
+
+    Args:
+        objective: the objective, evaluated with :func:`losses`.
+        thetas0: the initializations (parameter vectors), a sequence.
+        final: the final point all curves end at.
+        alphas: the coordinates ``a``; None (default) gives ``np.linspace(0, 1, 26)``.
+        batch: points per batched evaluation (default 8).
+
+    Returns:
+        An :class:`Interpolation` with losses ``(len(thetas0), len(alphas))`` and labels
+        ``"init i -> final"``.
+    """
+    alphas = np.linspace(0, 1, 26) if alphas is None else alphas
     return _curves(objective, [(t, final) for t in thetas0], alphas,
                    [f"init {i} -> final" for i in range(len(thetas0))], batch)
 
@@ -97,6 +180,18 @@ def along_trajectory(objective, iterates: Sequence, points_per_segment: int = 5,
     """Between successive iterates, segments joined end to end (thesis Figure 3.5, fourth kind).
 
     ``alphas`` runs from 0 to ``len(iterates) - 1``: integers are the iterates themselves.
+
+    Args:
+        objective: the objective, evaluated with :func:`losses` (the last iterate with
+            ``objective.loss``).
+        iterates: the iterates of a run in order (parameter vectors), a non-empty sequence.
+        points_per_segment: points per segment between two successive iterates, counting the
+            segment's start but not its end (default 5); the last iterate is added once at the end.
+        batch: points per batched evaluation (default 8).
+
+    Returns:
+        An :class:`Interpolation` with ``(len(iterates) - 1) * points_per_segment + 1`` points on
+        one curve, no labels.
     """
     pieces, axis = [], []
     inner = np.linspace(0, 1, points_per_segment + 1)[:-1]
@@ -115,6 +210,19 @@ def barrier(curve: Interpolation, start: float = 0.0, end: float = 1.0) -> np.nd
     curve that stays at or below its ends (a monotone or convex-looking line), 2.0 for a
     bump three times as high as the higher end. ``start`` and ``end`` must be points of
     ``curve.alphas`` (for :func:`along_trajectory`, successive integers give one segment).
+
+    Args:
+        curve: an :class:`Interpolation` of one or several curves.
+        start: the ``a`` of the segment's first end, matched to ``curve.alphas`` with ``np.isclose``
+            (default 0.0).
+        end: the ``a`` of its second end, after ``start`` (default 1.0).
+
+    Returns:
+        The relative barrier of each curve, a float array ``(curves,)`` (``(1,)`` for a single curve).
+
+    Raises:
+        ValueError: ``start`` or ``end`` is not a point of ``curve.alphas``, or ``start`` does not come
+            before ``end`` there.
     """
     values = np.atleast_2d(curve.losses)
     i, j = (int(np.flatnonzero(np.isclose(curve.alphas, a))[0]) if np.isclose(curve.alphas, a).any() else None
@@ -155,6 +263,29 @@ def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: st
     others (offsets, the latent vector ``z``, pixel logits) follow ``others``:
     ``"ignore"`` gives them zero direction, ``"tensor"`` rescales the whole tensor
     to the norm of theta's, ``"filter"`` treats the first dimension as filters.
+
+    Each filter ``d_i`` of the Gaussian draw becomes ``d_i / |d_i| * |theta_i|`` (Frobenius norms;
+    Li et al. 2018, thesis section 2.4.1). A Gaussian tensor is drawn for every parameter tensor, in
+    the objective's order, even for ignored ones. Zero-dimensional tensors follow ``biases`` too,
+    and are rescaled as a whole unless ignored.
+
+    Args:
+        objective: the objective (it needs ``names``, ``shapes``, ``sizes`` and ``theta0``, and may
+            have a ``model`` for the output dimensions).
+        theta: the point whose tensor and filter norms are matched, flattened; None (default) takes
+            ``objective.theta0``.
+        seed: seed of the ``torch.Generator`` of the Gaussian draw (default 0).
+        biases: the rule for one- (and zero-) dimensional tensors: ``"ignore"`` (default), ``"tensor"``
+            or ``"filter"``.
+        others: the rule for tensors with two or more dimensions whose name has no ``weight``:
+            ``"tensor"`` (default), ``"ignore"`` or ``"filter"``.
+
+    Returns:
+        The direction as a flat float64 tensor ``(n,)`` in the order of ``theta``.
+
+    Raises:
+        ValueError: ``biases`` or ``others`` is not one of the three rules, or the direction is zero
+            (every tensor ignored or zero).
     """
     for label, rule in (("biases", biases), ("others", others)):
         if rule not in ("ignore", "tensor", "filter"):
@@ -190,7 +321,17 @@ def filter_normalized_direction(objective, theta=None, seed: int = 0, biases: st
 # -- 2D ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Plane:
-    """A plane ``center + a d1 + b d2`` and how it was chosen."""
+    """A plane ``center + a d1 + b d2`` and how it was chosen.
+
+    Args:
+        center: the point at ``a = b = 0``, a flat float64 tensor ``(n,)``.
+        d1: the direction of the ``a`` axis, ``(n,)``.
+        d2: the direction of the ``b`` axis, ``(n,)``.
+        kind: how the plane was chosen: ``"random"`` (:func:`random_plane`), ``"pca"``
+            (:func:`pca_plane`) or ``"hessian"`` (:func:`hessian_plane`).
+        info: what else the constructor recorded (the seed; the explained variance ratios and scales;
+            the eigenvalues).
+    """
 
     center: torch.Tensor
     d1: torch.Tensor
@@ -200,14 +341,42 @@ class Plane:
 
 
 def random_plane(objective, center=None, seed: int = 0, **rules) -> Plane:
-    """Two filter-normalized random directions around ``center`` (default theta0), thesis Figure 3.3."""
+    """Two filter-normalized random directions around ``center`` (default theta0), thesis Figure 3.3.
+
+    The 2D projection of Li et al. (2018): ``d1`` and ``d2`` are :func:`filter_normalized_direction`
+    at ``center`` with the seeds ``seed`` and ``seed + 1``.
+
+    Args:
+        objective: the objective, see :func:`filter_normalized_direction`.
+        center: the centre of the plane, flattened; None (default) takes ``objective.theta0``.
+        seed: the seed of ``d1`` (``d2`` uses ``seed + 1``; default 0).
+        **rules: ``biases`` and ``others`` of :func:`filter_normalized_direction`.
+
+    Returns:
+        A :class:`Plane` of kind ``"random"`` with ``info = {"seed": seed}``.
+
+    Raises:
+        ValueError: from :func:`filter_normalized_direction` (an unknown rule, a zero direction).
+    """
     center = objective.theta0 if center is None else _flat(center)
     return Plane(center, filter_normalized_direction(objective, center, seed, **rules),
                  filter_normalized_direction(objective, center, seed + 1, **rules), "random", {"seed": seed})
 
 
 def pca_plane(thetas: np.ndarray, final=None) -> Plane:
-    """The top two PCA directions of a trajectory, centred at its final point (Li et al. 2018)."""
+    """The top two PCA directions of a trajectory, centred at its final point (Li et al. 2018).
+
+    The directions are the top two principal components of ``thetas - final``
+    (:func:`probes.trajectory.trajectory_pca`), unit vectors.
+
+    Args:
+        thetas: the iterates as the rows of a ``(k, n)`` array.
+        final: the centre; None (default) takes the last row of ``thetas``.
+
+    Returns:
+        A :class:`Plane` of kind ``"pca"`` with ``info`` holding ``explained_variance_ratio`` of the two
+        components and ``scale``, the square roots of their variances (the Gram matrix's eigenvalues).
+    """
     from .trajectory import trajectory_pca
     thetas = np.asarray(thetas, dtype=np.float64)
     final = thetas[-1] if final is None else np.asarray(final, dtype=np.float64).reshape(-1)
@@ -219,7 +388,21 @@ def pca_plane(thetas: np.ndarray, final=None) -> Plane:
 
 
 def hessian_plane(objective, center=None, steps: int = 30, seed: int = 0) -> Plane:
-    """The top two Hessian eigenvectors at ``center`` (unit vectors)."""
+    """The top two Hessian eigenvectors at ``center`` (unit vectors).
+
+    The Ritz vectors of the two largest Ritz values of one Lanczos run
+    (:func:`probes.linalg.extreme_eigenpairs`).
+
+    Args:
+        objective: the objective; ``objective.hessian(center)`` gives the operator.
+        center: the centre of the plane, flattened; None (default) takes ``objective.theta0``.
+        steps: the Lanczos steps (default 30).
+        seed: the seed of Lanczos's start vector (default 0).
+
+    Returns:
+        A :class:`Plane` of kind ``"hessian"`` (``d1`` for the largest eigenvalue) with ``info``
+        holding the two ``eigenvalues``, largest first.
+    """
     from .linalg import extreme_eigenpairs
     center = objective.theta0 if center is None else _flat(center)
     pairs = extreme_eigenpairs(objective.hessian(center), k=2, steps=steps, seed=seed)
@@ -235,7 +418,17 @@ class Projection(NamedTuple):
 
 
 def project(plane: Plane, thetas) -> Projection:
-    """Least-squares coordinates (k, 2) of points in the plane, and each point's residual distance."""
+    """Least-squares coordinates (k, 2) of points in the plane, and each point's residual distance.
+
+    For each point ``x``, the ``(a, b)`` minimizing ``|x - center - a d1 - b d2|``, and that minimum.
+
+    Args:
+        plane: the :class:`Plane`.
+        thetas: the points, reshaped to the rows of a ``(k, n)`` array (one point may be given flat).
+
+    Returns:
+        A :class:`Projection`: ``coordinates`` ``(k, 2)`` and ``residual`` ``(k,)``, NumPy arrays.
+    """
     A = torch.stack([plane.d1, plane.d2], dim=1)
     X = torch.as_tensor(np.asarray(thetas), dtype=torch.float64).reshape(-1, A.shape[0]) - plane.center
     coords = torch.linalg.lstsq(A, X.T).solution.T
@@ -245,6 +438,17 @@ def project(plane: Plane, thetas) -> Projection:
 
 @dataclass(frozen=True)
 class Surface:
+    """The losses of a plane on a grid, with an optionally projected trajectory (from :func:`surface`).
+
+    Attributes:
+        alphas: the ``a`` coordinates (along ``plane.d1``), ``(A,)``.
+        betas: the ``b`` coordinates (along ``plane.d2``), ``(B,)``.
+        losses: ``L(center + a d1 + b d2)``, ``(A, B)``.
+        plane: the :class:`Plane`, or None.
+        path: the projected trajectory's coordinates ``(k, 2)``, or None.
+        path_residual: each iterate's distance from the plane ``(k,)``, or None.
+    """
+
     alphas: np.ndarray
     betas: np.ndarray
     losses: np.ndarray             # (len(alphas), len(betas))
@@ -271,14 +475,33 @@ def _surface_key(objective, plane: Plane, alphas: np.ndarray, betas: np.ndarray)
     return digest.hexdigest()
 
 
-def surface(objective, plane: Plane, alphas=np.linspace(-1, 1, 21), betas=np.linspace(-1, 1, 21),
+def surface(objective, plane: Plane, alphas=None, betas=None,
             batch: int = 8, checkpoint=None, progress: bool = True, trajectory=None) -> Surface:
-    """``L(center + a d1 + b d2)`` on the grid ``alphas x betas``.
+    """``L(center + a d1 + b d2)`` on the grid ``alphas x betas`` (each 21 points on [-1, 1] by default).
 
     With ``checkpoint`` (a .npz path) finished rows of the grid are saved as they
     complete, and a rerun with the same grid and plane picks up where it stopped.
     ``trajectory`` (k, n) is projected onto the plane.
+
+    A checkpoint is reused only when its key (a hash of the grid, the plane's vectors and the
+    objective's settings) matches; a row counts as finished when none of its values is NaN.
+
+    Args:
+        objective: the objective, evaluated with :func:`losses`.
+        plane: the :class:`Plane` (``center``, ``d1``, ``d2``).
+        alphas: the coordinates along ``d1``; None (default) gives ``np.linspace(-1, 1, 21)``.
+        betas: the coordinates along ``d2``; None (default) gives ``np.linspace(-1, 1, 21)``.
+        batch: points per batched evaluation, see :func:`losses` (default 8).
+        checkpoint: a ``.npz`` path to save finished rows to and resume from, or None (default).
+        progress: show a ``tqdm`` progress bar (default True).
+        trajectory: iterates ``(k, n)`` to project onto the plane with :func:`project`, or None.
+
+    Returns:
+        A :class:`Surface` with the losses ``(len(alphas), len(betas))``, the plane, and the projected
+        path and residuals when ``trajectory`` is given.
     """
+    alphas = np.linspace(-1, 1, 21) if alphas is None else alphas
+    betas = np.linspace(-1, 1, 21) if betas is None else betas
     alphas, betas = np.asarray(alphas, dtype=np.float64), np.asarray(betas, dtype=np.float64)
     values = np.full((alphas.size, betas.size), np.nan)
     key = _surface_key(objective, plane, alphas, betas)

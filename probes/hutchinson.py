@@ -26,6 +26,18 @@ __all__ = ["Estimate", "HutchinsonResult", "hutchinson", "random_probes"]
 
 @dataclass(frozen=True)
 class Estimate:
+    """A Monte-Carlo sample mean with its standard error.
+
+    ``str()`` gives ``"value +- stderr (samples samples)"``.
+
+    Attributes:
+        value: the estimate (the sample mean; for :attr:`HutchinsonResult.frobenius`, the square root of
+            one).
+        stderr: its standard error (``std / sqrt(samples)`` with the unbiased ``std``; by the delta
+            method for the Frobenius norm); NaN when it cannot be formed.
+        samples: the number of random vectors behind the estimate.
+    """
+
     value: float
     stderr: float
     samples: int
@@ -36,6 +48,18 @@ class Estimate:
 
 @dataclass(frozen=True)
 class HutchinsonResult:
+    """What :func:`hutchinson` returns: the estimates and the per-sample values behind them.
+
+    Attributes:
+        trace: ``tr(H) ~ mean_i v_i' H v_i`` (thesis eq. 2.10).
+        frobenius: ``|H|_F``, the square root of :attr:`frobenius_squared`, with the delta-method
+            standard error ``se(|H|_F^2) / (2 |H|_F)`` (NaN when the norm is 0).
+        frobenius_squared: ``|H|_F^2 ~ mean_i |H v_i|^2`` (thesis eq. 2.11).
+        ratio: ``tr(H) / |H|_F`` (Fort and Ganguli 2019; NaN when the norm is 0).
+        quadratic_forms: ``v_i' H v_i`` per sample, a float64 tensor ``(samples,)``.
+        squared_norms: ``|H v_i|^2`` per sample, a float64 tensor ``(samples,)``.
+    """
+
     trace: Estimate
     frobenius: Estimate          # |H|_F
     frobenius_squared: Estimate  # E|Hv|^2
@@ -45,6 +69,21 @@ class HutchinsonResult:
 
 
 def random_probes(n: int, k: int, generator: torch.Generator, distribution: str = "rademacher") -> torch.Tensor:
+    """``k`` random vectors of length ``n`` with ``E[v v'] = I``, the columns of an ``(n, k)`` float64 tensor.
+
+    Args:
+        n: the length of each vector (the operator's dimension).
+        k: how many vectors (columns).
+        generator: the ``torch.Generator`` the entries are drawn from (it advances).
+        distribution: ``"rademacher"`` (default; entries +-1 with equal probability) or ``"gaussian"``
+            (standard normal entries).
+
+    Returns:
+        The ``(n, k)`` float64 tensor of probe vectors.
+
+    Raises:
+        ValueError: ``distribution`` is neither ``"rademacher"`` nor ``"gaussian"``.
+    """
     if distribution == "rademacher":
         return rademacher(n, k, generator)
     if distribution == "gaussian":
@@ -60,7 +99,32 @@ def _mean(values: torch.Tensor) -> Estimate:
 
 def hutchinson(operator, samples: int = 50, seed: int = 0, distribution: str = "rademacher",
                block: int | None = None) -> HutchinsonResult:
-    """Trace and Frobenius norm of a symmetric operator from ``samples`` random products."""
+    """Trace and Frobenius norm of a symmetric operator from ``samples`` random products.
+
+    Hutchinson's estimator (Hutchinson 1989; thesis eq. 2.10) ``tr(H) ~ (1/s) sum_i v_i' H v_i`` and
+    the Frobenius estimate of thesis eq. 2.11, ``|H|_F^2 ~ (1/s) sum_i |H v_i|^2``, from the same
+    ``s = samples`` vectors ``v_i`` of :func:`random_probes`; ``|H|_F`` is the square root (its standard
+    error by the delta method) and ``ratio = tr(H) / |H|_F`` follows Fort and Ganguli (2019). The
+    vectors are drawn one at a time from a generator seeded with ``seed``, so the estimates do not
+    depend on ``block``.
+
+    Args:
+        operator: a symmetric operator with ``shape`` ``(n, n)`` and ``matmat`` on an ``(n, k)`` block
+            (e.g. ``objective.hessian(theta)``, a :class:`landscape.operators.LinearOperator`).
+        samples: the number of random vectors, an integer >= 2 (default 50, the thesis's).
+        seed: seed of the ``torch.Generator`` the vectors come from (default 0).
+        distribution: ``"rademacher"`` (default) or ``"gaussian"``, see :func:`random_probes`.
+        block: how many vectors go into one ``matmat`` call (converted with ``int``); None (default)
+            takes all ``samples`` in one block.
+
+    Returns:
+        A :class:`HutchinsonResult` with the trace, Frobenius norm (and its square) estimates, the
+        ratio and the per-sample values.
+
+    Raises:
+        ValueError: ``samples`` is not an integer >= 2, ``block`` is below 1, or ``distribution`` is
+            unknown.
+    """
     if not isinstance(samples, int) or samples < 2:
         raise ValueError(f"samples must be an integer >= 2 (for a standard error), got {samples!r}")
     block = samples if block is None else int(block)

@@ -30,7 +30,42 @@ __all__ = ["CompactLBFGS", "InverseLBFGS"]
 
 
 class CompactLBFGS(LinearOperator):
-    """The L-BFGS approximate Hessian ``B`` of the pairs (S, Y)."""
+    """The L-BFGS approximate Hessian ``B`` of the pairs (S, Y), as an ``n x n`` operator in float64.
+
+    The compact representation of Byrd, Nocedal and Schnabel (1994, eq. 2.17; thesis
+    eq. B.1), with ``delta = 1 / gamma``:
+
+        B = delta I - W M^{-1} W',   W = [delta S, Y],   M = [[delta S'S, L], [L', -D]]
+
+    where ``D = diag(s_i'y_i)`` and ``L`` is the strictly lower triangle of ``S'Y``
+    (``L_ij = s_i'y_j`` for ``i > j``). ``M`` and ``W`` are built once here; each
+    product then costs two passes over ``W`` and one dense solve with ``M``.
+
+    Args:
+        S: the steps ``s_i = theta_{i+1} - theta_i`` as the columns of an ``(n, m)`` array or tensor,
+            oldest pair first (column ``m - 1`` is the newest), ``m >= 1``; converted to float64.
+            One pair per column: a row-per-pair ``(m, n)`` array would be read as ``n`` pairs.
+        Y: the gradient differences ``y_i = g_{i+1} - g_i``, same shape ``(n, m)`` and column order
+            as ``S``.
+        gamma: scale of the initial inverse Hessian ``H0 = gamma I`` (so ``B0 = I / gamma``;
+            L-BFGS-B's ``theta`` is ``1 / gamma``). None (default) takes ``s'y / y'y`` of the newest
+            pair (the last column).
+
+    Attributes:
+        S: the steps, float64 ``(n, m)``.
+        Y: the gradient differences, float64 ``(n, m)``.
+        gamma: the scale of ``H0 = gamma I``.
+        delta: ``1 / gamma``, the scale of ``B0 = delta I``.
+        m: the number of pairs.
+        shape: ``(n, n)``.
+        middle: the ``2m x 2m`` matrix ``M`` above.
+        W: the ``(n, 2m)`` matrix ``[delta S, Y]``.
+        rho: ``1 / (s_i'y_i)`` per pair, ``(m,)``.
+
+    Raises:
+        ValueError: ``S`` is not 2-D, ``S`` and ``Y`` differ in shape, or there is no pair
+            (``m == 0``); or some pair has ``s_i'y_i <= 0`` (``B`` would not be positive definite).
+    """
 
     def __init__(self, S: torch.Tensor, Y: torch.Tensor, gamma: float | None = None):
         S = torch.as_tensor(S, dtype=torch.float64)
@@ -57,31 +92,70 @@ class CompactLBFGS(LinearOperator):
         self.rho = 1.0 / curvature
 
     @classmethod
-    def from_memory(cls, memory) -> "CompactLBFGS":
+    def from_memory(cls, memory) -> CompactLBFGS:
+        """``B`` of an optimizer's curvature memory (``optimizer.memory()`` of :mod:`landscape.optim`).
+
+        Args:
+            memory: a :class:`landscape.optim.base.Memory` (or anything with ``S``, ``Y`` as
+                ``(n, m)`` columns oldest first, ``gamma`` and ``size``), or None.
+
+        Returns:
+            ``CompactLBFGS(memory.S, memory.Y, memory.gamma)``.
+
+        Raises:
+            ValueError: ``memory`` is None or holds no pair (``size == 0``), or the constructor's
+                checks fail.
+        """
         if memory is None or memory.size == 0:
             raise ValueError("the optimizer holds no curvature pairs yet (memory is empty)")
         return cls(memory.S, memory.Y, memory.gamma)
 
     def matmat(self, block):
+        """``B @ block`` by the compact form: ``delta block - W (M^{-1} (W' block))``.
+
+        Args:
+            block: an ``(n, k)`` array or tensor of ``k`` vectors as columns (converted to float64).
+
+        Returns:
+            The ``(n, k)`` float64 tensor ``B block``.
+        """
         block = torch.as_tensor(block, dtype=torch.float64)
         return self.delta * block - self.W @ torch.linalg.solve(self.middle, self.W.T @ block)
 
-    def inverse(self) -> "InverseLBFGS":
-        """``H = B^{-1}`` as an operator (two-loop recursion)."""
+    def inverse(self) -> InverseLBFGS:
+        """``H = B^{-1}`` as an operator (two-loop recursion): an :class:`InverseLBFGS` of these pairs."""
         return InverseLBFGS(self)
 
 
 class InverseLBFGS(LinearOperator):
-    """``H = B^{-1}`` of a :class:`CompactLBFGS`, by the two-loop recursion over a block of columns."""
+    """``H = B^{-1}`` of a :class:`CompactLBFGS`, by the two-loop recursion over a block of columns.
+
+    ``H`` is the L-BFGS inverse Hessian approximation from ``H0 = gamma I`` and the
+    same pairs (Nocedal and Wright, algorithm 7.4), computed by
+    :func:`landscape.optim.directions.two_loop_pairs`, the recursion the optimizers use.
+
+    Args:
+        compact: the :class:`CompactLBFGS` whose ``S``, ``Y``, ``rho`` and ``gamma`` are used.
+    """
 
     def __init__(self, compact: CompactLBFGS):
         self.compact = compact
         self.shape = compact.shape
 
     def matmat(self, block):
+        """``H @ block`` by the two-loop recursion, all columns at once.
+
+        Args:
+            block: an ``(n, k)`` array or tensor of ``k`` vectors as columns, or one vector ``(n,)``
+                (converted to float64).
+
+        Returns:
+            ``H block``, float64, the shape of ``block``.
+        """
         c = self.compact
         return two_loop_pairs(torch.as_tensor(block, dtype=torch.float64), list(c.S.T), list(c.Y.T),
                               [c.rho[i] for i in range(c.m)], c.gamma)
 
     def inverse(self) -> CompactLBFGS:
+        """``B = H^{-1}``: the :class:`CompactLBFGS` this operator was built from (the same object)."""
         return self.compact

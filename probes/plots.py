@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from landscape.plots import pyplot, _title
+from landscape.plots import _title, pyplot
+
 from .geometry import Interpolation, Surface, interpolate, pca_plane, surface
 from .trajectory import explained_variance_by_prefix
 
@@ -18,6 +19,18 @@ __all__ = ["interpolation_figure", "surface_figure", "pca_figure", "trace_pca", 
 
 
 def interpolation_figure(curves: Interpolation, title: str = "", xlabel: str = "alpha", log: bool = True):
+    """The loss along one or more 1D interpolations, one line per curve.
+
+    Args:
+        curves: an :class:`~probes.geometry.Interpolation` (``losses`` of shape ``(len(alphas),)``
+            or ``(curves, len(alphas))``); its ``labels``, if any, make a legend.
+        title: the axes title (default none).
+        xlabel: the x-axis label (default ``"alpha"``).
+        log: a logarithmic loss axis (default True).
+
+    Returns:
+        The matplotlib figure.
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     values = np.atleast_2d(curves.losses)
@@ -36,7 +49,21 @@ def interpolation_figure(curves: Interpolation, title: str = "", xlabel: str = "
 
 def surface_figure(s: Surface, title: str = "", log: bool = True, three_d: bool = True,
                    center_label: str = "center"):
-    """Contour plot (and a 3D view) of a surface, with the projected path when there is one."""
+    """Contour plot (and a 3D view) of a surface, with the projected path when there is one.
+
+    The plane's centre is marked at ``(0, 0)``; with a path, the title also gives the
+    largest distance of its points from the plane.
+
+    Args:
+        s: a :class:`~probes.geometry.Surface` (losses on the ``alphas x betas`` grid, optional ``path``).
+        title: the title (default none).
+        log: plot ``log10`` of the loss (default True).
+        three_d: add a 3D surface view beside the contour plot (default True).
+        center_label: the legend label of the centre marker (default ``"center"``).
+
+    Returns:
+        The matplotlib figure.
+    """
     plt = pyplot()
     values = np.log10(s.losses) if log else s.losses
     A, B = np.meshgrid(s.alphas, s.betas, indexing="ij")
@@ -62,7 +89,18 @@ def surface_figure(s: Surface, title: str = "", log: bool = True, three_d: bool 
 
 
 def pca_figure(thetas, title: str = ""):
-    """Explained variance of the top two PCA directions for every prefix of a trajectory (thesis 4.1)."""
+    """Explained variance of the top two PCA directions for every prefix of a trajectory (thesis 4.1).
+
+    Plots PC 1 and PC 1 + PC 2 of :func:`~probes.trajectory.explained_variance_by_prefix`
+    against the index ``j`` of the prefix's last iterate (the prefix holds ``j + 1`` iterates).
+
+    Args:
+        thetas: ``(k, n)`` iterates (e.g. snapshots), one per row, ``k >= 2``.
+        title: the axes title (default none).
+
+    Returns:
+        The matplotlib figure.
+    """
     plt = pyplot()
     prefix = explained_variance_by_prefix(thetas, components=2)
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -85,13 +123,40 @@ def _snapshots(trace, minimum: int = 3):
 
 
 def trace_pca(trace):
+    """:func:`pca_figure` of a trace's snapshots (plot kind ``pca``).
+
+    Args:
+        trace: an open trace (:func:`landscape.open_trace`) with at least three snapshots.
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        ValueError: the trace has fewer than three snapshots (run with ``--snapshot-every N``).
+    """
     snaps = _snapshots(trace)
     fig = pca_figure(snaps["theta"], f"PCA of the trajectory, every prefix: {_title(trace)}")
     return fig
 
 
 def trace_surface(trace, points: int = 11):
-    """The loss on the plane of the top two PCA directions of the snapshots, with the path (Li et al.)."""
+    """The loss on the plane of the top two PCA directions of the snapshots, with the path (Li et al.).
+
+    Plot kind ``surface``. The plane is :func:`~probes.geometry.pca_plane` of the
+    snapshots (centred at the last one); the grid spans 1.2 times the largest
+    coordinate of a snapshot in the plane, the same in both directions. The objective
+    is rebuilt from the trace and evaluated at ``points ** 2`` grid points.
+
+    Args:
+        trace: an open trace (:func:`landscape.open_trace`) with at least three snapshots.
+        points: grid points per direction (default 11).
+
+    Returns:
+        The :func:`surface_figure`.
+
+    Raises:
+        ValueError: the trace has fewer than three snapshots (run with ``--snapshot-every N``).
+    """
     snaps = _snapshots(trace)
     plane = pca_plane(snaps["theta"])
     coords_scale = np.abs(np.stack([snaps["theta"] - plane.center.numpy()]) @ np.stack(
@@ -104,7 +169,22 @@ def trace_surface(trace, points: int = 11):
 
 
 def trace_interpolation(trace, points: int = 41):
-    """The loss on the segment from the first snapshot (initialization) to the final point, extended by 25 %."""
+    """The loss on the segment from the first snapshot (initialization) to the final point, extended by 25 %.
+
+    Plot kind ``interpolation``: ``alpha`` runs over ``[-0.25, 1.25]`` (25 % beyond
+    each end). The final point is the trace's final theta, or the last snapshot if the
+    run has not finished (final theta all NaN). The objective is rebuilt from the trace.
+
+    Args:
+        trace: an open trace (:func:`landscape.open_trace`) with at least one snapshot.
+        points: the number of ``alpha`` values (default 41).
+
+    Returns:
+        The :func:`interpolation_figure`.
+
+    Raises:
+        ValueError: the trace has no snapshot (run with ``--snapshot-every N``).
+    """
     snaps = _snapshots(trace, minimum=1)
     final = trace.final().theta
     if np.isnan(final).all():

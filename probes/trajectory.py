@@ -33,6 +33,17 @@ __all__ = ["PCA", "trajectory_pca", "explained_variance_by_prefix", "TrajectoryM
 
 @dataclass(frozen=True)
 class PCA:
+    """The principal directions of a trajectory, from :func:`trajectory_pca`.
+
+    Attributes:
+        components: ``(r, n)`` principal directions as unit rows, ``r <= components`` asked for
+            (fewer when the centred iterates span fewer dimensions).
+        singular_values: ``(r,)`` eigenvalues of the Gram matrix of the centred iterates, i.e. the
+            squared singular values (unnormalized variances), descending.
+        explained_variance_ratio: each direction's share of the total, for the first ``components``
+            directions (or all of them if there are fewer iterates).
+    """
+
     components: np.ndarray               # (r, n) unit rows
     singular_values: np.ndarray          # (r,) variances (eigenvalues of the Gram matrix)
     explained_variance_ratio: np.ndarray  # (r,)
@@ -43,7 +54,21 @@ def _gram(X: np.ndarray) -> np.ndarray:
 
 
 def trajectory_pca(thetas, final=None, components: int = 2) -> PCA:
-    """PCA of ``thetas - final`` (rows are iterates; ``final`` defaults to the last row)."""
+    """PCA of ``thetas - final`` (rows are iterates; ``final`` defaults to the last row).
+
+    The iterates are centred at the final point, not at their mean (Li et al. 2018).
+    The eigen-decomposition is of the ``k x k`` Gram matrix, so ``n`` may be large;
+    directions with eigenvalue at or below ``1e-14`` times the total are dropped
+    (at least one is kept).
+
+    Args:
+        thetas: ``(k, n)`` iterates, one per row.
+        final: the ``(n,)`` point to centre at; None (default) uses ``thetas[-1]``.
+        components: how many principal directions to return (default 2).
+
+    Returns:
+        A :class:`PCA`.
+    """
     X = np.asarray(thetas, dtype=np.float64)
     final = X[-1] if final is None else np.asarray(final, dtype=np.float64).reshape(-1)
     M = X - final
@@ -61,6 +86,15 @@ def explained_variance_by_prefix(thetas, components: int = 2) -> np.ndarray:
     """Explained variance ratio of the top ``components`` for every prefix ``thetas[:j+1]``, j >= 1.
 
     Row ``j - 1`` holds the ratios for the prefix ending at iterate ``j``, centred at that iterate.
+    All prefixes come from one Gram matrix of the raw iterates (see the module docstring).
+
+    Args:
+        thetas: ``(k, n)`` iterates, one per row.
+        components: how many leading ratios to return per prefix (default 2).
+
+    Returns:
+        A ``(k - 1, components)`` array; NaN where a prefix has fewer than ``components`` iterates
+        or all its iterates coincide.
     """
     X = np.asarray(thetas, dtype=np.float64)
     G = _gram(X)
@@ -77,7 +111,23 @@ def explained_variance_by_prefix(thetas, components: int = 2) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrajectoryMetrics:
-    """Per-iterate metrics of a trajectory (each (k,)); the names are the trajectory probe's outputs."""
+    """Per-iterate metrics of a trajectory, each a (k,) array.
+
+    The outputs of :func:`trajectory_metrics` (and, all but ``distance_to_final``, of
+    :class:`TrajectoryProbe`), for iterates ``theta_0 .. theta_{k-1}`` and the final point
+    ``theta_T``.
+
+    Attributes:
+        distance: ``|theta_i - theta_0|``, the distance from the first iterate.
+        grad_norm: ``|g_i|``.
+        grad_cosine: ``g_{i-1}'g_i / (|g_{i-1}| |g_i|)``; NaN at ``i = 0``.
+        grad_to_final: ``-g_i'(theta_T - theta_i) / |theta_T - theta_i|``, positive when descent
+            points at the final point; NaN where ``theta_i = theta_T``.
+        star_convexity: ``L(theta_i) - L(theta_T) + (theta_T - theta_i)'g_i`` (Zhou et al. 2019),
+            at most 0 where the path is star-convex towards ``theta_T``.
+        step_norm: ``|theta_i - theta_{i-1}|``, the step that led to iterate ``i``; NaN at ``i = 0``.
+        distance_to_final: ``|theta_T - theta_i|``.
+    """
 
     distance: np.ndarray
     grad_norm: np.ndarray
@@ -89,7 +139,18 @@ class TrajectoryMetrics:
 
 
 def trajectory_metrics(thetas, grads, losses, final=None, final_loss=None) -> TrajectoryMetrics:
-    """The metrics of the module docstring for iterates ``thetas`` (k, n), ``grads`` (k, n), ``losses`` (k,)."""
+    """The metrics of the module docstring for iterates ``thetas`` (k, n), ``grads`` (k, n), ``losses`` (k,).
+
+    Args:
+        thetas: ``(k, n)`` iterates, one per row, in order.
+        grads: ``(k, n)`` gradients at the iterates.
+        losses: ``(k,)`` losses at the iterates.
+        final: the final point ``theta_T`` ``(n,)``; None (default) uses ``thetas[-1]``.
+        final_loss: ``L(theta_T)``; None (default) uses ``losses[-1]``.
+
+    Returns:
+        A :class:`TrajectoryMetrics` of ``(k,)`` arrays.
+    """
     X = np.asarray(thetas, dtype=np.float64)
     G = np.asarray(grads, dtype=np.float64)
     f = np.asarray(losses, dtype=np.float64)
@@ -118,6 +179,20 @@ class TrajectoryProbe(Probe):
     the final point need it in advance: pass ``reference`` (e.g. the final theta
     of an identical earlier run; runs are deterministic), otherwise they are NaN
     and :func:`trajectory_metrics` computes them afterwards from snapshots.
+    ``grad_cosine`` and ``step_norm`` compare with this probe's previous call,
+    i.e. with the step ``every`` steps back on a periodic schedule (NaN when
+    there is no earlier call at a smaller step, as at the start of a run).
+
+    Args:
+        reference: the final point ``theta_T`` (n,) for ``grad_to_final`` and ``star_convexity``;
+            None (default) leaves both NaN.
+        reference_loss: ``L(theta_T)``, needed with ``reference`` for ``star_convexity``
+            (default None: NaN).
+        every: the periodic schedule of :class:`~probes.base.Probe` (default 1: every step).
+        **schedule: ``at``, ``last``, ``seed`` of :class:`~probes.base.Probe`.
+
+    Raises:
+        ValueError: the schedule is invalid (see :class:`~probes.base.Probe`).
     """
 
     name = "trajectory"
@@ -129,20 +204,33 @@ class TrajectoryProbe(Probe):
         self._previous = None
 
     def options(self):
+        """Whether a ``reference`` was given (not the vector itself) and the ``reference_loss``."""
         return {"reference": self.reference is not None, "reference_loss": self.reference_loss}
 
     def outputs(self, objective):
+        """Six scalars: ``distance``, ``grad_norm``, ``grad_cosine``, ``step_norm``, ``grad_to_final``,
+        ``star_convexity`` (see :class:`TrajectoryMetrics`); ``objective`` is not needed."""
         return {k: () for k in ("distance", "grad_norm", "grad_cosine", "step_norm", "grad_to_final",
                                 "star_convexity")}
 
     def __call__(self, context):
+        """The metrics at ``context.step``, and remember this step for the next call.
+
+        Args:
+            context: the run's probe context (``step``, ``theta``, ``grad``, ``loss`` and
+                ``theta0``, the run's start point, are read; ``grad`` must not be None).
+
+        Returns:
+            ``{name: float}`` for the six outputs, NaN where a metric is not available.
+        """
         theta, grad = context.theta, context.grad
         previous = self._previous if self._previous is not None and self._previous[0] < context.step else None
         out = {"distance": float(torch.dist(theta, context.theta0)), "grad_norm": float(grad.norm()),
                "grad_cosine": np.nan, "step_norm": np.nan, "grad_to_final": np.nan, "star_convexity": np.nan}
         if previous is not None:
             _, prev_theta, prev_grad = previous
-            out["grad_cosine"] = float(grad @ prev_grad) / float(grad.norm() * prev_grad.norm())
+            norms = float(grad.norm() * prev_grad.norm())   # 0 for a zero gradient, or two whose product underflows
+            out["grad_cosine"] = float(grad @ prev_grad) / norms if norms > 0 else float("nan")
             out["step_norm"] = float(torch.dist(theta, prev_theta))
         if self.reference is not None:
             to_final = self.reference - theta

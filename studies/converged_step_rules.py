@@ -28,7 +28,6 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
 from matrix import FULL, LABELS, read_cell, summarize
 from table_3_3_decomposition import THESIS
 

@@ -1,4 +1,5 @@
-"""The README's worked example: trace, extreme eigenvalues and eigenvalue density of the CNN at initialization.
+"""The worked example of the probes page (docs/concepts/probes.md): trace, extreme eigenvalues and eigenvalue
+density of the CNN at initialization.
 
 Problem A (michell_centered_both_32x64_0.12), Hoyer's CNN (567,553 parameters),
 float64 end to end (exact curvature), p = 3, at theta0: Hutchinson (50 samples, one block), Lanczos top and bottom 5,

@@ -25,7 +25,6 @@ from probes.geometry import random_plane, surface
 from probes.plots import surface_figure
 
 
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -36,7 +35,8 @@ def main(argv=None):
     args = setup(add_run_options(parser).parse_args(argv))
     points = args.points or (11 if args.quick else 31)
     problem = L.problems.get(args.problem)
-    objective = L.Objective(problem, L.models.build(args.model, problem, seed=args.seed, precision=args.precision), penal=3.0)
+    objective = L.Objective(problem, L.models.build(args.model, problem, seed=args.seed, precision=args.precision),
+                            penal=3.0)
     plane = random_plane(objective, seed=args.seed)
     grid = np.linspace(-1, 1, points)
     runs = RUNS / "fig_3_3"

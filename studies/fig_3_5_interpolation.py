@@ -28,9 +28,13 @@ import pandas as pd
 
 import landscape as L
 from landscape.plots import pyplot, save
-from probes.geometry import (along_trajectory, barrier, between_initializations, initializations_to_final,
-                             iterates_to_final)
-
+from probes.geometry import (
+    along_trajectory,
+    barrier,
+    between_initializations,
+    initializations_to_final,
+    iterates_to_final,
+)
 
 
 def main(argv=None):
@@ -46,7 +50,8 @@ def main(argv=None):
     problem = L.problems.get(args.problem)
 
     def objective_for(seed):
-        return L.Objective(problem, L.models.build(args.model, problem, seed=seed, precision=args.precision), penal=args.penal)
+        return L.Objective(problem, L.models.build(args.model, problem, seed=seed, precision=args.precision),
+                           penal=args.penal)
 
     objective = objective_for(0)
     every = max(steps // 10, 1)
@@ -61,7 +66,8 @@ def main(argv=None):
     curves = [
         ("between random initializations", between_initializations(objective, inits, extrapolated),
          "alpha"),
-        ("iterates to the final point", iterates_to_final(objective, list(snaps["theta"][:-1]), list(snaps["step"][:-1]),
+        ("iterates to the final point", iterates_to_final(objective, list(snaps["theta"][:-1]),
+         list(snaps["step"][:-1]),
                                                           final, np.linspace(0, 1, points)), "alpha"),
         ("random initializations to the final point",
          initializations_to_final(objective, inits[1:], final, np.linspace(0, 1, points)), "alpha"),

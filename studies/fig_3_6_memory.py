@@ -14,6 +14,7 @@ from __future__ import annotations
 from common import FIGURES, add_run_options, setup
 
 import argparse
+
 from matrix import add_matrix_options, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
 from plotting import band, clipped_log_axis
 

@@ -52,9 +52,11 @@ def main(argv=None):
         print(f"step {data['step'][i]}: trace of H {data['hessian_trace'][i]:.4g}, of B {data['lbfgs_trace'][i]:.4g}; "
               f"H nodes in [{np.nanmin(data['hessian_nodes'][i]):.3g}, {np.nanmax(data['hessian_nodes'][i]):.3g}], "
               f"B nodes in [{np.nanmin(data['lbfgs_nodes'][i]):.3g}, {np.nanmax(data['lbfgs_nodes'][i]):.3g}]")
-    fig.suptitle(f"Hessian vs L-BFGS (m = 1) eigenvalue densities, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
+    fig.suptitle(f"Hessian vs L-BFGS (m = 1) eigenvalue densities, {problem.name}, {args.model}, p = {args.penal:g}",
+                 fontsize=10)
     fig.tight_layout()
-    out = save(fig, FIGURES / (f"fig_3_7_b_vs_h_{args.problem}_{args.model}_p{args.penal:g}" + ("_quick" if args.quick else "") + ".png"))
+    name = f"fig_3_7_b_vs_h_{args.problem}_{args.model}_p{args.penal:g}" + ("_quick" if args.quick else "")
+    out = save(fig, FIGURES / (name + ".png"))
     print(f"wrote {out}")
 
 

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-import landscape as L
 from experiments.estimator_check import small_cnn
 from probes import DenseOperator, extreme_eigenpairs, hutchinson, slq, smoothed_density
+
 
 def relative(a, b):
     return abs(a - b) / abs(b)
@@ -98,7 +98,8 @@ def main(argv=None):
         part = table[table.estimator == key]
         mean = part.groupby("budget")["error"].mean()
         axes[0].scatter(part.budget, part.error, color=color, s=10, alpha=0.5)
-        axes[0].plot(mean.index, mean, marker="o", color=color, label=key.replace("hutchinson_", "") + " (mean of 6 seeds)")
+        axes[0].plot(mean.index, mean, marker="o", color=color, label=key.replace("hutchinson_",
+             "") + " (mean of 6 seeds)")
     budgets = np.array(sorted(table[table.estimator == "hutchinson_trace"].budget.unique()))
     axes[0].plot(budgets, np.sqrt(2 / budgets), color="0.5", ls="--", lw=1, label="sqrt(2 / samples) (trace bound)")
     axes[0].set(xscale="log", yscale="log", xlabel="samples",
@@ -125,7 +126,8 @@ def main(argv=None):
     moments = table[table.estimator.str.startswith("slq_ghorbani_moment") & (table.budget == 90)].error.to_numpy()
     print(f"Lanczos top-5 at 50 steps: max relative error {top50:.2e} (goal 1e-6): "
           f"{'met' if top50 <= 1e-6 else 'NOT met'}")
-    print(f"SLQ k=10, o=90: first four moments' errors (relative to mean |lambda|^p) {np.array2string(moments, precision=4)} "
+    print(f"SLQ k=10, o=90: first four moments' errors (relative to mean |lambda|^p) "
+          f"{np.array2string(moments, precision=4)} "
           f"(goal 2 %): {'met' if moments.max() <= 0.02 else 'NOT met'}")
     hut = table[(table.estimator == "hutchinson_trace") & (table.budget == 50)].error
     frob = table[(table.estimator == "hutchinson_frobenius") & (table.budget == 50)].error

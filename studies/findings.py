@@ -40,11 +40,11 @@ import argparse
 from dataclasses import dataclass, replace
 
 import numpy as np
+from matrix import CNN, CONSTANT, FULL, QUICK, converged_step, read_cell_at, summarize
 from scipy.stats import mannwhitneyu
+from table_3_3_decomposition import THESIS as TABLE_3_3
 
 from experiments.thesis import TABLE_3_2
-from matrix import CNN, CONSTANT, FULL, QUICK, converged_step, read_cell_at, summarize
-from table_3_3_decomposition import THESIS as TABLE_3_3
 
 ALPHA = 0.05            # one-sided level of the order tests
 MARGIN = 0.05           # "as good as": medians within 5 %
@@ -268,7 +268,8 @@ def markdown(rows, quick: bool) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--problem", default=None, help="comma-separated thesis codes (default A,B quick, A,B,D,E full)")
+    parser.add_argument("--problem", default=None,
+                        help="comma-separated thesis codes (default A,B quick, A,B,D,E full)")
     parser.add_argument("--penal", default=None, help="comma-separated penalizations (default: 3 quick, 3,1 full)")
     add_output_options(parser)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""The thesis's experiment matrix under its own protocol, shared by Tables 3.2 and 3.3 and Figures 3.4, 3.6, 3.8, C.1-C.8.
+"""The thesis's experiment matrix under its own protocol, shared by Tables 3.2 and 3.3 and Figures 3.4, 3.6, 3.8,
+C.1-C.8.
 
 Protocol (thesis chapter 3 and appendix B; the quick settings in brackets):
 
@@ -64,7 +65,8 @@ def add_matrix_options(parser, problems: str, penals: str, step_sizes: bool = Tr
     """
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--model", default=CNN, help=f"the CNN kind (default {CNN}, the thesis's; cnn = Hoyer's)")
-    parser.add_argument("--problem", default=None, help=f"comma-separated thesis codes (default quick|full: {problems})")
+    parser.add_argument("--problem", default=None,
+                        help=f"comma-separated thesis codes (default quick|full: {problems})")
     parser.add_argument("--penal", default=None, help=f"comma-separated penalizations (default quick|full: {penals})")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3 quick, 10 full)")
     parser.add_argument("--models", default=None,
@@ -81,7 +83,7 @@ def _defaults(args) -> tuple[str, str]:
     return tuple(d.split("|")[0 if args.quick else 1] for d in args.matrix_defaults)
 
 
-def matrix_cases(args) -> tuple[list, "Budgets"]:
+def matrix_cases(args) -> tuple[list, Budgets]:
     """The (model, penal, problem) cases and the budgets the parsed options ask for."""
     problems, penals = _defaults(args)
     budgets = QUICK if args.quick else FULL

@@ -42,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from matrix import curve_digest, read_curves, read_header
 
 #: library distributions whose versions the reference records and the check compares

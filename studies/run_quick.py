@@ -26,8 +26,10 @@ import argparse
 import subprocess
 import sys
 import time
+
 STUDIES = [
-    ("hard_check", [sys.executable, "-m", "experiments.hard_check"], "thesis p = 1 pixel values (A, B) and the CNN at init"),
+    ("hard_check", [sys.executable, "-m", "experiments.hard_check"],
+     "thesis p = 1 pixel values (A, B) and the CNN at init"),
     ("fig_b2_estimator_accuracy", ["--quick"], "Figure B.2: estimator accuracy"),
     ("fig_3_3_plane", ["--quick"], "Figure 3.3: plane around the initialization (D, CNN)"),
     ("fig_3_5_interpolation", ["--quick"], "Figure 3.5: the four interpolations (A, CNN)"),

@@ -34,7 +34,8 @@ def main(argv=None):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, optimizer in enumerate(("lbfgs", "gd_ls")):
-        objective = L.Objective(problem, L.models.build(args.model, problem, seed=0, precision=args.precision), penal=3.0)
+        objective = L.Objective(problem, L.models.build(args.model, problem, seed=0, precision=args.precision),
+                                penal=3.0)
         path = RUNS / "sec_4_1" / f"{problem.name}_{args.model}_{optimizer}_{steps}_every{every}.h5"
         L.run(objective, optimizer, steps=steps, trace=L.TraceWriter(path, overwrite=True, snapshot_every=every))
         snaps = L.open_trace(path).snapshots()

@@ -18,12 +18,13 @@ from __future__ import annotations
 from common import FIGURES, add_run_options, setup
 
 import argparse
+
 import numpy as np
 import pandas as pd
+from matrix import add_matrix_options, difference_text, matrix_cases, read_cell, run_matrix, summarize
+from plotting import band, clipped_log_axis, per_seed
 
 from experiments.thesis import TABLE_3_2 as THESIS
-from matrix import add_matrix_options, difference_text, matrix_cases, read_cell, run_matrix, summarize
-from plotting import clipped_log_axis, per_seed, band
 
 
 def main(argv=None):

@@ -23,13 +23,25 @@ from __future__ import annotations
 from common import FIGURES, add_run_options, setup
 
 import argparse
+
 import numpy as np
 import pandas as pd
+from matrix import (
+    CONSTANT,
+    LABELS,
+    add_matrix_options,
+    converged_step,
+    difference_text,
+    matrix_cases,
+    read_cell,
+    read_cell_at,
+    run_matrix,
+    summarize,
+    tuned_step_size,
+)
+from plotting import band, clipped_log_axis
 
 from experiments.thesis import step_size
-from matrix import (CONSTANT, LABELS, add_matrix_options, converged_step, difference_text, matrix_cases, read_cell,
-                    read_cell_at, run_matrix, summarize, tuned_step_size)
-from plotting import band, clipped_log_axis
 
 # Table 3.3 of the thesis: (model, penal, problem) -> {optimizer: (median final loss, converged step)}
 THESIS = {

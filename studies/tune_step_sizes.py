@@ -27,7 +27,6 @@ import shutil
 
 import pandas as pd
 
-import landscape as L
 from experiments.thesis import STEP_SIZES, case_code, step_size
 from experiments.tuning import THESIS_RANGES, tune_step_size
 
@@ -69,7 +68,7 @@ def main(argv=None):
     cases = [(m, p, c) for m in models for p in penals for c in args.problem.split(",")]
     trials = 8 if args.quick else 30
     out = FIGURES / ("tuned_step_sizes" + ("_quick" if args.quick else "") + ".csv")
-    if not out.exists() and find(out.name).exists():      # start from the reference's rows; searched cases replace theirs
+    if not out.exists() and find(out.name).exists():   # start from the reference's rows; searched cases replace theirs
         shutil.copyfile(find(out.name), out)
     for model, penal, code in cases:
         thesis_model = "pixel" if model == "pixel" else "cnn"

@@ -94,12 +94,12 @@ def corrupt(source: Path, target: Path, rng: np.random.Generator) -> str:
 def read_everything(path: Path) -> None:
     with open_trace(path) as trace:
         trace.summary()
-        trace.config, trace.versions, trace.status, trace.state, trace.message, trace.end_time
+        _ = trace.config, trace.versions, trace.status, trace.state, trace.message, trace.end_time
         trace.frame()
         trace.evaluations()
         trace.snapshots()
-        trace.final
-        trace.design, trace.best_design
+        trace.final()
+        _ = trace.design, trace.best_design
         for name in trace.probe_names:
             trace.probe(name)
         trace.refresh()

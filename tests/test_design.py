@@ -2,13 +2,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import tiny_beam
 from torch.autograd import gradcheck, gradgradcheck
 
 from landscape import problems
-from landscape.design import (cone_filter, constrained_bias, physical_density,
-                              sigmoid_with_constrained_mean)
-
-from conftest import tiny_beam
+from landscape.design import cone_filter, constrained_bias, physical_density, sigmoid_with_constrained_mean
 
 
 @pytest.mark.parametrize("scale", [0.1, 3.0, 40.0])

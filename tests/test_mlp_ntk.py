@@ -4,12 +4,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_beam
 
 import landscape as L
 from landscape.mlp import embed
 from probes.ntk import NTKOperator, NTKProbe, filter_radius, kernel_row, ntk, translation_invariance
-
-from conftest import tiny_beam
 
 TINY_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filters=(3, 2, 1), kernel_size=3)
 

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_beam
 from torch.autograd import gradcheck, gradgradcheck
 
 from landscape import Objective, models, problems
 from landscape.physics import factorization_count
-
-from conftest import tiny_beam
 
 SMALL_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filters=(4, 3, 1),
                  kernel_size=3)

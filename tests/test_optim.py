@@ -4,12 +4,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_beam
 
 import landscape
 from landscape import FunctionObjective, Objective, models, optim, problems
 from landscape.optim.directions import LBFGSMemory, two_loop
-
-from conftest import tiny_beam
 
 
 def quadratic(n=8, seed=0):
@@ -255,8 +254,8 @@ def test_step_size_search_saves_its_trials(tmp_path):
 
 
 def test_step_size_search_resumes_from_its_journal_and_reuses_repeated_proposals(tmp_path, monkeypatch):
-    from landscape import runner
     from experiments.tuning import tune_step_size
+    from landscape import runner
 
     problem = tiny_beam(width=8, height=4)
     calls = []
@@ -367,6 +366,7 @@ def test_an_unknown_optimizer_option_is_named_with_the_accepted_ones(name, optio
 
 def test_an_interrupted_run_fails_its_trial_instead_of_scoring_it(tmp_path):
     import optuna
+
     from experiments.tuning import tune_step_size
     from landscape.runner import allow_runs, stop_runs
 

@@ -1,13 +1,19 @@
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_beam
 from torch.autograd import gradcheck, gradgradcheck
 
 from landscape import problems
-from landscape.physics import (SingularStiffnessError, compliance, element_stiffness, fe_system,
-                               factorization_count, solve, young_modulus)
-
-from conftest import tiny_beam
+from landscape.physics import (
+    SingularStiffnessError,
+    compliance,
+    element_stiffness,
+    factorization_count,
+    fe_system,
+    solve,
+    young_modulus,
+)
 
 
 def test_q4_stiffness_equals_the_88_line_closed_form():

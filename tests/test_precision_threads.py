@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_beam
 
 import landscape as L
 from landscape import threads
 from landscape.sweep import expand, run_sweep
-
-from conftest import tiny_beam
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {

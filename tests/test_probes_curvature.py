@@ -5,10 +5,18 @@ import scipy.sparse.linalg as spla
 import torch
 
 import landscape as L
-from probes.linalg import rademacher
-from probes import (CompactLBFGS, DenseOperator, density_hessian, extreme_eigenpairs, hutchinson, lanczos,
-                    slq, smoothed_density)
+from probes import (
+    CompactLBFGS,
+    DenseOperator,
+    density_hessian,
+    extreme_eigenpairs,
+    hutchinson,
+    lanczos,
+    slq,
+    smoothed_density,
+)
 from probes.curvature import BvsHProbe, EigenvalueProbe, HessianDensityProbe, HutchinsonProbe, OverlapProbe
+from probes.linalg import rademacher
 
 SMALL_CNN = dict(dense=False, dense_channels=4, resizes=(1, 2, 1), conv_filters=(8, 4, 1), kernel_size=3)
 
@@ -24,7 +32,8 @@ def dense_hessians():
     problem = L.problems.resized("A", 8, 16)
     out = {}
     for kind, options in (("pixel", {}), ("cnn", SMALL_CNN)):
-        objective = L.Objective(problem, L.models.build(kind, problem, seed=0, precision="float64", **options), penal=3.0)
+        objective = L.Objective(problem, L.models.build(kind, problem, seed=0, precision="float64", **options),
+                                penal=3.0)
         theta = perturbed(objective)
         H = objective.hessian(theta).to_dense()
         H = 0.5 * (H + H.T)

@@ -4,8 +4,18 @@ import pytest
 import torch
 
 import landscape as L
-from probes.geometry import (Plane, filter_normalized_direction, interpolate, losses, project, random_plane,
-                             surface, along_trajectory, barrier, Interpolation)
+from probes.geometry import (
+    Interpolation,
+    Plane,
+    along_trajectory,
+    barrier,
+    filter_normalized_direction,
+    interpolate,
+    losses,
+    project,
+    random_plane,
+    surface,
+)
 from probes.trajectory import TrajectoryProbe, explained_variance_by_prefix, trajectory_metrics, trajectory_pca
 
 SMALL_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filters=(4, 3, 1), kernel_size=3)

@@ -137,3 +137,20 @@ def test_recorded_runs_of_different_optimizers_fall_into_different_groups(object
     with L.open_trace(tmp_path / "mine.h5") as trace:
         labels.add(group_label(trace.summary()))
     assert len(labels) == 3 and any(label.startswith("my method") for label in labels)
+
+
+def test_closing_a_recorder_twice_keeps_its_trace(tmp_path):
+    """An explicit close() inside ``with`` and the close on exit: the second one changes nothing."""
+    import landscape as L
+    problem = L.problems.get("mbb_beam_16x8_0.5")
+    objective = L.Objective(problem, L.models.build("pixel", problem), penal=3.0)
+    path = tmp_path / "twice.h5"
+    with L.Recorder(path, objective, overwrite=True) as recorder:
+        theta = objective.theta0
+        for step in range(3):
+            loss, grad = objective.value_and_grad(theta)
+            recorder.observe(step, theta, loss, grad)
+            theta = theta - 0.01 * grad
+        recorder.close()
+    with L.open_trace(path) as trace:
+        assert trace.status == "completed" and trace.num_steps == 2    # steps 0, 1, 2

@@ -126,7 +126,8 @@ def test_a_sweep_report_lists_every_run_the_failed_one_and_unreadable_files(trac
     assert "not a landscape trace" in problems and "cannot be opened as HDF5" in problems
     assert problems.count('class="status s-unreadable"') == 2
     medians = _blocks(html, "figure")
-    assert [m["layout"]["title"]["text"] for m in medians] == [f"{PROBLEM} \u00b7 {m} \u00b7 p=3 (sweep)" for m in ("cnn", "pixel")]
+    assert [m["layout"]["title"]["text"] for m in medians] == \
+        [f"{PROBLEM} \u00b7 {m} \u00b7 p=3 (sweep)" for m in ("cnn", "pixel")]
     best = html.split('id="best"')[1].split("</section>")[0]
     assert best.count("<figure") == 4 and best.count("data:image/png;base64,") == 3    # oc on the CNN: no design
 
@@ -207,7 +208,8 @@ def test_the_page_works_in_headless_chromium(traces, tmp_path):
     from landscape.reports.browser import browser_page
     out = report([traces["sweep"], traces["cnn"], traces["foreign"]], tmp_path / "page.html", progress=False)
     with browser_page(out) as (page, errors):
-        assert page.locator("#medians .js-plotly-plot").count() == 3   # sweep: cnn, pixel; cnn_transpose         # the median plots rendered
+        # the median plots rendered (sweep: cnn, pixel; cnn_transpose)
+        assert page.locator("#medians .js-plotly-plot").count() == 3
         assert page.requests == [out.resolve().as_uri()]                 # nothing else fetched
         rows = page.locator("#run-table tbody tr")
         assert rows.count() == 6

@@ -3,7 +3,7 @@
 The guard reruns a few cheap committed cells in the deterministic mode and compares them with the
 committed reference bit for bit, so a code change that alters results fails here instead of leaving
 stale files in ``figures/``. After such a change, regenerate the reference on purpose (``make figures``
-for the quick cells; the full cells with ``--out figures``, see the README's Reproducibility section).
+for the quick cells; the full cells with ``--out figures``, see docs/concepts/reproducibility.md).
 """
 import csv
 import os

@@ -66,6 +66,7 @@ def test_findings_judge_constant_steps_at_both_step_sizes_and_say_untested_where
     GD diverged; judged on the re-tuned cell once it exists: holds when the medians agree, fails 19 % apart."""
     monkeypatch.syspath_prepend(str(STUDIES))
     import common
+
     import findings
     import matrix
 
@@ -108,6 +109,7 @@ def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_conv
     run; a median that is a risen run gets no converged step; both step-size policies appear with the thesis value."""
     monkeypatch.syspath_prepend(str(STUDIES))
     import common
+
     import matrix
     import table_3_3_decomposition as t33
 

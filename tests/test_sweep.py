@@ -124,7 +124,8 @@ def test_invalid_configs_are_rejected_before_anything_runs(tmp_path, change, mes
 
 
 def test_configs_load_from_toml_and_yaml(tmp_path):
-    (tmp_path / "s.toml").write_text('steps = 3\n[axes]\nproblem = ["A"]\noptimizer = ["lbfgs", {name = "gd", lr = 0.1}]\n'
+    (tmp_path / "s.toml").write_text('steps = 3\n[axes]\nproblem = ["A"]\n'
+                                     'optimizer = ["lbfgs", {name = "gd", lr = 0.1}]\n'
                                      'seed = [0, 1]\n[[exclude]]\noptimizer = "gd"\nseed = 1\n')
     (tmp_path / "s.yaml").write_text("steps: 3\naxes:\n  problem: [A]\n  optimizer: [lbfgs, {name: gd, lr: 0.1}]\n"
                                      "  seed: [0, 1]\nexclude:\n  - {optimizer: gd, seed: 1}\n")
@@ -140,6 +141,7 @@ def test_a_second_sweep_on_a_live_sweeps_folder_is_refused_and_a_stale_lock_take
     import json as _json
     import os as _os
     import platform as _platform
+
     from landscape.sweep import LOCK_NAME, SweepLocked, expand, run_sweep
     config = {"name": "locked", "out": str(tmp_path / "out"), "steps": 2,
               "axes": {"problem": ["michell_centered_both_8x16_0.12"], "optimizer": ["lbfgs"]}}

@@ -13,11 +13,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_beam
 
 import landscape as L
 from landscape.trace import TraceError, TraceWriter, open_trace
-
-from conftest import tiny_beam
 
 ROOT = Path(__file__).resolve().parent.parent
 

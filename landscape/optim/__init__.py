@@ -54,22 +54,85 @@ def _lr(name, lr):
 
 
 def gd(lr=None) -> Decomposed:
+    """Gradient descent with a constant step: the thesis's GD (appendix B.2.2).
+
+    Each step is ``theta+ = theta - lr g`` (direction ``-g``, :class:`ConstantStep`), one evaluation per step.
+
+    Args:
+        lr: the step size, a finite number > 0; required (the thesis's tuned values are in appendix B,
+            tables B.1 to B.3).
+
+    Returns:
+        A :class:`Decomposed` optimizer named ``gd`` with options ``{"lr": lr}``.
+
+    Raises:
+        OptimizerError: ``lr`` missing, or not a finite number > 0.
+    """
     lr = _lr("gd", lr)
     return Decomposed(SteepestDescent(), ConstantStep(lr), "gd", lr=lr)
 
 
 def gd_ls(**wolfe) -> Decomposed:
+    """Gradient descent with a strong-Wolfe line search: the thesis's GD_LS (appendix B.2.4).
+
+    The direction is ``-g`` and the step comes from :class:`StrongWolfe`; the same steps as :func:`lbfgs`
+    with ``m = 0`` (the thesis's "L-BFGS with m = 0").
+
+    Args:
+        **wolfe: the line-search constants ``c1`` (default 1e-4), ``c2`` (default 0.9) and ``max_iter``
+            (the bracketing trials, default 10).
+
+    Returns:
+        A :class:`Decomposed` optimizer named ``gd_ls`` with options ``c1``, ``c2``, ``max_iter``.
+
+    Raises:
+        OptimizerError: ``c1`` or ``c2`` not a finite number > 0, not ``0 < c1 < c2 < 1``, or
+            ``max_iter`` not an integer >= 1.
+    """
     rule, options = _wolfe("gd_ls", **wolfe)
     return Decomposed(SteepestDescent(), rule, "gd_ls", **options)
 
 
 def hd(m=10, lr=None) -> Decomposed:
+    """Hessian descent: the L-BFGS direction with a constant step, the thesis's HD (appendix B.2.3).
+
+    Each step is ``theta+ = theta - lr H_m g`` with ``H_m g`` from the two-loop recursion (thesis
+    Algorithm 3) over the last ``m`` curvature pairs; no line search.
+
+    Args:
+        m: the number of curvature pairs kept, an integer >= 0 (default 10; the thesis ran 1 and 10,
+            HD_M1 and HD_M10; 0 keeps none, which is plain gradient descent).
+        lr: the step size, a finite number > 0; required (thesis appendix B, tables B.2 and B.3).
+
+    Returns:
+        A :class:`Decomposed` optimizer named ``hd`` with options ``{"m": m, "lr": lr}``.
+
+    Raises:
+        OptimizerError: ``m`` not an integer >= 0, or ``lr`` missing or not a finite number > 0.
+    """
     m = check_count("hd", "m", m)
     lr = _lr("hd", lr)
     return Decomposed(LBFGSDirection(m), ConstantStep(lr), "hd", m=m, lr=lr)
 
 
 def lbfgs(m=10, **wolfe) -> Decomposed:
+    """L-BFGS: the two-loop direction with a strong-Wolfe line search (thesis L-BFGS and L-BFGS_M1).
+
+    The direction is ``-H_m g`` (:class:`LBFGSDirection`), the step :class:`StrongWolfe`; when the search fails
+    along a quasi-Newton direction the memory is dropped and the search retried along ``-g`` (see
+    :mod:`landscape.optim.decomposed`).
+
+    Args:
+        m: the number of curvature pairs kept, an integer >= 0 (default 10).
+        **wolfe: the line-search constants ``c1`` (default 1e-4), ``c2`` (default 0.9) and ``max_iter``
+            (default 10), as for :func:`gd_ls`.
+
+    Returns:
+        A :class:`Decomposed` optimizer named ``lbfgs`` with options ``m``, ``c1``, ``c2``, ``max_iter``.
+
+    Raises:
+        OptimizerError: ``m`` not an integer >= 0, or bad line-search constants (see :func:`gd_ls`).
+    """
     m = check_count("lbfgs", "m", m)
     rule, options = _wolfe("lbfgs", **wolfe)
     return Decomposed(LBFGSDirection(m), rule, "lbfgs", m=m, **options)
@@ -81,7 +144,20 @@ NAMES = tuple(_FACTORIES)
 
 
 def accepted_options(name: str) -> tuple[str, ...]:
-    """The option names optimizer ``name`` takes (the strong-Wolfe ones for the line-search rules)."""
+    """The option names optimizer ``name`` takes (the strong-Wolfe ones for the line-search rules).
+
+    Read from the signature of the optimizer's factory or class; a factory taking ``**wolfe``
+    (``gd_ls``, ``lbfgs``) also accepts ``c1``, ``c2`` and ``max_iter``.
+
+    Args:
+        name: an optimizer name, one of :data:`NAMES`.
+
+    Returns:
+        The accepted keyword names, in signature order.
+
+    Raises:
+        KeyError: ``name`` is not one of :data:`NAMES`.
+    """
     import inspect
     factory = _FACTORIES[name]
     target = factory.__init__ if inspect.isclass(factory) else factory
@@ -93,7 +169,20 @@ def accepted_options(name: str) -> tuple[str, ...]:
 
 
 def build(name: str, **options) -> Optimizer:
-    """The optimizer called ``name`` (one of :data:`NAMES`) with ``options``."""
+    """The optimizer called ``name`` (one of :data:`NAMES`) with ``options``.
+
+    Args:
+        name: the optimizer's name (see the table in the module docstring).
+        **options: its options, checked against :func:`accepted_options` (e.g. ``lr`` for ``gd`` and
+            ``hd``, ``m`` for ``hd``, ``lbfgs`` and ``scipy_lbfgsb``).
+
+    Returns:
+        A fresh, unstarted :class:`Optimizer`.
+
+    Raises:
+        OptimizerError: an unknown name (with close matches suggested), an option the optimizer does not take,
+            or options its factory refuses (a bad value, a missing ``lr``, NLopt missing for ``mma``).
+    """
     if name not in _FACTORIES:
         close = difflib.get_close_matches(str(name), NAMES, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""

@@ -9,7 +9,20 @@ __all__ = ["Adam"]
 
 
 class Adam(Optimizer):
-    """``torch.optim.Adam`` with learning rate ``lr`` (Hoyer's default 1e-2), ``betas`` and ``eps``."""
+    """``torch.optim.Adam`` with learning rate ``lr`` (Hoyer's default 1e-2), ``betas`` and ``eps``.
+
+    Each step hands the gradient at the current iterate to ``torch.optim.Adam`` as the parameter's
+    ``.grad``, lets it update, and evaluates the objective at the new iterate: one evaluation per step. The
+    step's ``step_size`` is recorded as ``lr`` (Adam's actual per-coordinate steps differ).
+
+    Args:
+        lr: the learning rate, a finite number > 0 (default 1e-2).
+        betas: the two decay rates of the moment estimates, each in [0, 1) (default (0.9, 0.999)).
+        eps: the denominator's safeguard, a finite number > 0 (default 1e-8).
+
+    Raises:
+        OptimizerError: ``lr`` or ``eps`` not a finite number > 0, or ``betas`` not two numbers in [0, 1).
+    """
 
     name = "adam"
 

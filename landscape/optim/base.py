@@ -33,7 +33,15 @@ class OptimizerError(ValueError):
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One objective evaluation: where along the search line it was made, and what it returned."""
+    """One objective evaluation: where along the search line it was made, and what it returned.
+
+    Attributes:
+        loss: the objective's value.
+        grad_norm: the Euclidean norm of the gradient at the evaluated point.
+        alpha: the step length along the search direction, ``theta + alpha d`` (nan when the evaluation
+            was not a line-search trial).
+        slope: the directional derivative ``g(theta + alpha d)' d`` (nan without a direction).
+    """
 
     loss: float
     grad_norm: float
@@ -48,6 +56,11 @@ class Memory:
     ``S`` and ``Y`` are (n, k) with columns ``s_i = theta_{i+1} - theta_i`` and
     ``y_i = g_{i+1} - g_i``; ``gamma`` scales the initial inverse Hessian
     ``H0 = gamma I`` (L-BFGS-B's ``theta`` is ``1 / gamma``).
+
+    Attributes:
+        S: the steps, shape (n, k), oldest column first.
+        Y: the gradient changes, shape (n, k), oldest column first.
+        gamma: the scale of the initial inverse Hessian ``H0 = gamma I``.
     """
 
     S: torch.Tensor
@@ -56,6 +69,7 @@ class Memory:
 
     @property
     def size(self) -> int:
+        """The number of stored pairs, k (the columns of ``S``)."""
         return self.S.shape[1]
 
 
@@ -66,6 +80,21 @@ class Step:
     ``accepted`` is False when the optimizer could not (or would not) move: then
     ``status`` says why (one of :data:`STOP_STATUSES`), ``theta`` is the last
     accepted iterate, and ``evaluations`` still lists the trials it spent.
+
+    Attributes:
+        step: the step number: 0 for the initial evaluation, the count of accepted steps for an accepted
+            one, and the number of the last accepted step when ``accepted`` is False.
+        theta: the iterate, a flat float64 tensor of shape (n,).
+        loss: the objective at ``theta``.
+        grad: the gradient at ``theta``, shape (n,), or None when it is not known.
+        grad_norm: the Euclidean norm of ``grad``.
+        step_size: ``alpha`` in ``theta_new = theta + alpha * direction`` (nan when it does not apply).
+        step_norm: ``|theta_new - theta_old|`` (nan when there was no move: step 0, a step not accepted).
+        evaluations: every objective evaluation made for this step, line-search trials included.
+        accepted: whether the optimizer moved to a new iterate.
+        status: why it did not (one of :data:`STOP_STATUSES`), None for an accepted step.
+        message: a human-readable note on the status.
+        extra: method-specific numbers (e.g. ``memory_size``, ``skipped_pairs``, ``direction_cosine``).
     """
 
     step: int
@@ -83,6 +112,7 @@ class Step:
 
     @property
     def num_evaluations(self) -> int:
+        """The number of objective evaluations this step made (``len(evaluations)``)."""
         return len(self.evaluations)
 
 
@@ -92,6 +122,18 @@ class Optimizer:
     Subclasses set ``name`` (the thesis name used by :func:`landscape.optim.build`)
     and implement :meth:`_start` and :meth:`_step`; quasi-Newton methods also
     :meth:`memory`.
+
+    Args:
+        **options: the optimizer's validated options, kept as ``options`` and recorded in traces
+            (:meth:`config`).
+
+    Attributes:
+        name: the optimizer's name (a class attribute; :class:`Decomposed` sets it per instance).
+        pixel_only: True for optimizers that work on pixel densities only (:meth:`start` checks it).
+        options: the options given to the constructor.
+        objective: the objective of the current run (None before :meth:`start`).
+        steps_taken: accepted steps since :meth:`start`.
+        evaluations: objective evaluations since :meth:`start`.
     """
 
     name = "optimizer"
@@ -109,7 +151,21 @@ class Optimizer:
         """Evaluate at ``theta0`` (default ``objective.theta0``) and return step 0.
 
         ``steps`` is the run's step budget, for optimizers whose own limits are
-        tied to it (SciPy's ``maxfun``, the thesis's setting).
+        tied to it (SciPy's ``maxfun``, the thesis's setting). Resets the step
+        and evaluation counts, so an optimizer can be started again.
+
+        Args:
+            objective: the :class:`~landscape.Objective` to minimize (anything with ``theta0`` and
+                ``value_and_grad``; pixel-only optimizers also need its ``model``).
+            theta0: the starting point, converted to a float64 tensor (default ``objective.theta0``).
+            steps: the run's step budget, or None when there is none.
+
+        Returns:
+            The :class:`Step` of the initial evaluation (step 0).
+
+        Raises:
+            OptimizerError: a pixel-only optimizer (OC, MMA) on an objective whose model is not a
+                :class:`~landscape.models.PixelModel`.
         """
         if self.pixel_only:
             _require_pixel(self.name, objective)
@@ -121,7 +177,15 @@ class Optimizer:
         return self._start(theta.detach().clone(), steps)
 
     def step(self) -> Step:
-        """Advance by one accepted iterate; see :class:`Step` for what comes back."""
+        """Advance by one accepted iterate; see :class:`Step` for what comes back.
+
+        Returns:
+            The :class:`Step`: a new iterate numbered ``steps_taken`` (counted up first), or, with
+            ``accepted`` False, the reason the optimizer stopped.
+
+        Raises:
+            RuntimeError: called before :meth:`start`.
+        """
         if self.objective is None:
             raise RuntimeError(f"{self.name}: call start(objective) before step()")
         record = self._step()
@@ -138,6 +202,7 @@ class Optimizer:
         """Release resources (worker threads of library-driven optimizers)."""
 
     def config(self) -> dict:
+        """The optimizer's description for traces: ``{"name": name, **options}``."""
         return {"name": self.name, **self.options}
 
     def __repr__(self):
@@ -178,7 +243,21 @@ def _require_pixel(name: str, objective) -> None:
 
 
 def check_positive(name: str, option: str, value, allow_zero: bool = False):
-    """Validate a numeric option (a bool or a string is not a number); returns it as a float."""
+    """Validate a numeric option (a bool or a string is not a number); returns it as a float.
+
+    Args:
+        name: the optimizer's name, for the error message.
+        option: the option's name, for the error message.
+        value: the value to check.
+        allow_zero: accept 0 as well (default False: the value must be > 0).
+
+    Returns:
+        ``value`` as a float.
+
+    Raises:
+        OptimizerError: ``value`` is a bool or a string, not convertible to float, nan, infinite, or
+            below the bound (``> 0``, or ``>= 0`` with ``allow_zero``).
+    """
     if isinstance(value, (bool, str)):
         raise OptimizerError(f"{name}: {option} must be a number, got {value!r}")
     try:
@@ -193,7 +272,20 @@ def check_positive(name: str, option: str, value, allow_zero: bool = False):
 
 
 def check_count(name: str, option: str, value, minimum: int = 0):
-    """Validate an integer option such as the memory size m; returns it as an int."""
+    """Validate an integer option such as the memory size m; returns it as an int.
+
+    Args:
+        name: the optimizer's name, for the error message.
+        option: the option's name, for the error message.
+        value: the value to check: an int, or a float with an integral value (a bool is refused).
+        minimum: the smallest accepted value (default 0).
+
+    Returns:
+        ``value`` as an int.
+
+    Raises:
+        OptimizerError: ``value`` is not an integer (or integral float), or is below ``minimum``.
+    """
     if isinstance(value, bool) or not isinstance(value, (int,)) and not (
             isinstance(value, float) and value.is_integer()):
         raise OptimizerError(f"{name}: {option} must be an integer >= {minimum}, got {value!r}")

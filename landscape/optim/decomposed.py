@@ -26,7 +26,21 @@ __all__ = ["Decomposed"]
 
 
 class Decomposed(Optimizer):
-    """``direction`` (:class:`SteepestDescent` or :class:`LBFGSDirection`) x ``rule`` (:class:`ConstantStep` or :class:`StrongWolfe`)."""
+    """``direction`` (:class:`SteepestDescent` or :class:`LBFGSDirection`) x ``rule`` (:class:`ConstantStep` or
+    :class:`StrongWolfe`).
+
+    One step follows the module docstring (thesis section 3.4). A step whose gradient norm is exactly zero
+    (or underflows to zero) is not taken: it reports ``completed``. Every step's ``extra`` holds the
+    direction rule's :meth:`~LBFGSDirection.stats`. :func:`landscape.optim.build` makes the thesis's
+    combinations (``gd``, ``gd_ls``, ``hd``, ``lbfgs``).
+
+    Args:
+        direction: the direction rule; it is restarted by :meth:`~Optimizer.start`.
+        rule: the step rule.
+        name: the optimizer's name in traces and reports (default ``"decomposed"``).
+        **options: the options recorded with the name (e.g. ``lr``, ``m``, ``c1``); they are not passed
+            to the rules.
+    """
 
     def __init__(self, direction: SteepestDescent | LBFGSDirection, rule: ConstantStep | StrongWolfe,
                  name: str = "decomposed", **options):
@@ -87,4 +101,5 @@ class Decomposed(Optimizer):
                     extra=self.direction.stats())
 
     def memory(self):
+        """The direction rule's curvature memory (S, Y, gamma), or None (steepest descent, or no pair yet)."""
         return self.direction.memory()

@@ -25,14 +25,26 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
 __all__ = ["DensitySpace"]
 
 _CLIP = 1e-12
 
 
 class DensitySpace:
-    """Compliance of a pixel objective's problem as a function of its densities ``x`` (flat, h*w)."""
+    """Compliance of a pixel objective's problem as a function of its densities ``x`` (flat, h*w).
+
+    The space OC and MMA work in (see the module docstring): values and gradients with respect to ``x``,
+    and the way back to logits ``theta`` for reporting.
+
+    Args:
+        objective: the :class:`~landscape.Objective` of a pixel model; its problem, ``penal`` and
+            ``filter`` define the compliance.
+
+    Attributes:
+        mask: the design region, a flat boolean tensor of shape (h*w,).
+        count: the number of elements in the design region.
+        volfrac: the problem's volume fraction.
+    """
 
     def __init__(self, objective):
         self.objective = objective
@@ -44,27 +56,74 @@ class DensitySpace:
         self.volfrac = float(self.problem.volfrac)
 
     def from_theta(self, theta: torch.Tensor) -> torch.Tensor:
-        """Densities of the constrained sigmoid of the logits ``theta`` (before the filter)."""
+        """Densities of the constrained sigmoid of the logits ``theta`` (before the filter).
+
+        Args:
+            theta: the pixel model's logits, shape (h*w,).
+
+        Returns:
+            The densities, flat, shape (h*w,), without gradient tracking.
+        """
         with torch.no_grad():
             return self.objective.densities(theta).reshape(-1)
 
     def to_theta(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``theta = log(x) - log(1 - x)`` of the densities ``x``, 0 outside the design region.
+
+        ``x`` is clipped to ``[1e-12, 1 - 1e-12]`` first, so saturated densities give finite logits.
+
+        Args:
+            x: flat densities, shape (h*w,).
+
+        Returns:
+            The logits, shape (h*w,).
+        """
         x = x.clamp(_CLIP, 1 - _CLIP)
         return torch.where(self.mask, torch.log(x) - torch.log1p(-x), 0.0)
 
     def value_and_grad(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Compliance at the densities ``x`` and its gradient ``dc/dx``.
+
+        The compliance is :meth:`~landscape.Objective.density_loss`: ``x`` filtered as the objective
+        filters, with no volume constraint applied, and SIMP penalization ``penal``.
+
+        Args:
+            x: flat densities, shape (h*w,).
+
+        Returns:
+            ``(c, dc/dx)``: the compliance as a float and its gradient, shape (h*w,).
+        """
         x = x.detach().clone().requires_grad_(True)
         value = self.objective.density_loss(x.reshape(self.problem.shape))
         (grad,) = torch.autograd.grad(value, x)
         return float(value.detach()), grad
 
     def theta_and_grad(self, x: torch.Tensor, grad_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``theta = logit(x)`` and the compliance gradient in theta space (see the module docstring)."""
+        """``theta = logit(x)`` and the compliance gradient in theta space (see the module docstring).
+
+        The gradient is the vector-Jacobian product ``J' grad_x`` with ``J`` the Jacobian of the
+        constrained sigmoid at ``theta``; no extra solve.
+
+        Args:
+            x: flat densities, shape (h*w,).
+            grad_x: the compliance gradient with respect to ``x`` (from :meth:`value_and_grad`), shape (h*w,).
+
+        Returns:
+            ``(theta, dc/dtheta)``, both of shape (h*w,).
+        """
         theta = self.to_theta(x).detach().requires_grad_(True)
         density = self.objective.densities(theta).reshape(-1)
         (grad,) = torch.autograd.grad(density, theta, grad_x)
         return theta.detach(), grad
 
     def design(self, x: torch.Tensor) -> torch.Tensor:
+        """The physical density of the densities ``x``: filtered as the objective filters, no volume constraint.
+
+        Args:
+            x: flat densities, shape (h*w,).
+
+        Returns:
+            The physical density, shape (h, w).
+        """
         with torch.no_grad():
             return self.objective.density_design(x.reshape(self.problem.shape))

@@ -16,7 +16,6 @@ memory of :func:`lbfgs` follow the same bookkeeping. Skipped pairs are counted.
 from __future__ import annotations
 
 import math
-
 from collections import deque
 
 import torch
@@ -29,7 +28,18 @@ EPS = torch.finfo(torch.float64).eps
 
 
 class LBFGSMemory:
-    """The last ``m`` accepted curvature pairs, with L-BFGS-B's skip rule."""
+    """The last ``m`` accepted curvature pairs, with L-BFGS-B's skip rule.
+
+    Args:
+        m: the number of pairs kept (0 keeps none: every push is refused, and skipped pairs are still
+            counted).
+
+    Attributes:
+        pairs: the stored ``(s, y, s'y)``, oldest first.
+        gamma: ``s'y / y'y`` of the newest stored pair (1 when there is none), the scale of ``H0 = gamma I``.
+        skipped: pairs refused by the curvature test.
+        resets: calls of :meth:`clear`.
+    """
 
     def __init__(self, m: int):
         self.m = m
@@ -44,8 +54,18 @@ class LBFGSMemory:
     def push(self, s: torch.Tensor, y: torch.Tensor, g_old: torch.Tensor) -> bool:
         """Store the pair if its curvature ``s'y`` is sufficiently positive; returns whether it was kept.
 
-        A pair whose ``y'y`` underflows to zero (gradients of order 1e-160, e.g. on a saturated design) is
-        skipped too: its scale ``s'y / y'y`` would be infinite.
+        The test is L-BFGS-B's ``s'y > eps * (-g_old' s)`` (see the module docstring). A pair whose ``y'y``
+        underflows to zero (gradients of order 1e-160, e.g. on a saturated design) is skipped too: its scale
+        ``s'y / y'y`` would be infinite. A kept pair becomes the newest (the oldest drops out beyond ``m``)
+        and sets ``gamma``. The tensors are stored without a copy.
+
+        Args:
+            s: the step ``theta+ - theta``, shape (n,).
+            y: the gradient change ``g+ - g``, shape (n,).
+            g_old: the gradient at the start of the step, shape (n,).
+
+        Returns:
+            True if the pair was stored; False if it was skipped (counted in ``skipped``) or ``m`` is 0.
         """
         sy = float(s @ y)
         yy = float(y @ y)
@@ -59,11 +79,14 @@ class LBFGSMemory:
         return True
 
     def clear(self) -> None:
+        """Drop every pair and reset ``gamma`` to 1; counted in ``resets``."""
         self.pairs.clear()
         self.gamma = 1.0
         self.resets += 1
 
     def snapshot(self) -> Memory | None:
+        """The stored pairs as a :class:`~landscape.optim.Memory` (S, Y of shape (n, k), oldest first), or None
+        when no pair is stored."""
         if len(self) == 0:
             return None
         S = torch.stack([s for s, _, _ in self.pairs], dim=1)
@@ -72,7 +95,19 @@ class LBFGSMemory:
 
 
 def two_loop(grad: torch.Tensor, memory: LBFGSMemory, overwrite: bool = False) -> torch.Tensor:
-    """``H g`` by the two-loop recursion over ``memory`` (newest pair last); see :func:`two_loop_pairs`."""
+    """``H g`` by the two-loop recursion over ``memory`` (newest pair last); see :func:`two_loop_pairs`.
+
+    Nocedal and Wright, Algorithm 7.4 (thesis Algorithm 3), from ``H0 = memory.gamma I``; with no stored
+    pair the result is ``grad`` itself (a copy unless ``overwrite``).
+
+    Args:
+        grad: the vector to multiply, shape (n,) (or a block (n, k)).
+        memory: the curvature pairs.
+        overwrite: compute in the storage of ``grad`` instead of a copy (default False).
+
+    Returns:
+        ``H grad``, the same shape as ``grad``.
+    """
     pairs = list(memory.pairs) if len(memory) else []
     return two_loop_pairs(grad, [s for s, _, _ in pairs], [y for _, y, _ in pairs], [1.0 / sy for _, _, sy in pairs],
                           memory.gamma, overwrite=overwrite)
@@ -87,6 +122,17 @@ def two_loop_pairs(block: torch.Tensor, S, Y, rho, gamma: float, overwrite: bool
     optimizers' directions and :class:`probes.lbfgs_matrix.InverseLBFGS`. With
     ``overwrite`` the result is computed in the storage of ``block`` (no copy:
     at millions of parameters every fresh vector costs page faults).
+
+    Args:
+        block: the vector (n,) or block (n, k) to multiply.
+        S: the steps ``s_i``, each of shape (n,), oldest first.
+        Y: the gradient changes ``y_i``, each of shape (n,), in the order of ``S``.
+        rho: ``1 / (s_i' y_i)`` for each pair.
+        gamma: the scale of ``H_0 = gamma I``.
+        overwrite: work in the storage of ``block`` (default False: on a copy).
+
+    Returns:
+        ``H block``, the same shape as ``block`` (``block`` itself, unscaled, when there is no pair).
     """
     q = block if overwrite else block.clone()
     if not len(S):
@@ -112,32 +158,55 @@ def two_loop_pairs(block: torch.Tensor, S, Y, rho, gamma: float, overwrite: bool
 
 
 class SteepestDescent:
-    """``d = -g``."""
+    """``d = -g``: the direction of gradient descent; no memory, no state."""
 
     has_curvature = False
     keeps_pairs = False
 
     def direction(self, grad: torch.Tensor) -> torch.Tensor:
+        """The search direction ``-grad``.
+
+        Args:
+            grad: the gradient at the current iterate, shape (n,).
+
+        Returns:
+            ``-grad``, a new tensor.
+        """
         return -grad
 
     def update(self, s, y, g_old) -> None:
+        """Ignore the step's curvature pair (steepest descent keeps none).
+
+        Args:
+            s: the step (unused).
+            y: the gradient change (unused).
+            g_old: the gradient at the start of the step (unused).
+        """
         pass
 
     def start(self) -> None:
+        """Nothing to prepare for a new run."""
         pass
 
     def reset(self) -> None:
+        """Nothing to drop."""
         pass
 
     def memory(self) -> Memory | None:
+        """None: steepest descent keeps no curvature memory."""
         return None
 
     def stats(self) -> dict:
+        """An empty dict: no memory statistics."""
         return {}
 
 
 class LBFGSDirection:
-    """``d = -H_m g`` by the two-loop recursion over the last ``m`` pairs."""
+    """``d = -H_m g`` by the two-loop recursion over the last ``m`` pairs.
+
+    Args:
+        m: the number of curvature pairs kept (default 10).
+    """
 
     keeps_pairs = True
 
@@ -150,9 +219,24 @@ class LBFGSDirection:
         return len(self.store) > 0
 
     def direction(self, grad: torch.Tensor) -> torch.Tensor:
+        """The search direction ``-H_m grad`` (``-grad`` while no pair is stored).
+
+        Args:
+            grad: the gradient at the current iterate, shape (n,); not modified.
+
+        Returns:
+            The direction, a new tensor of shape (n,).
+        """
         return two_loop(grad.neg(), self.store, overwrite=True)   # H (-g) = -H g
 
     def update(self, s, y, g_old) -> None:
+        """Offer the step's pair to the memory (:meth:`LBFGSMemory.push`, with its skip rule).
+
+        Args:
+            s: the step ``theta+ - theta``, shape (n,).
+            y: the gradient change ``g+ - g``, shape (n,).
+            g_old: the gradient at the start of the step, shape (n,).
+        """
         self.store.push(s, y, g_old)
 
     def start(self) -> None:
@@ -164,8 +248,10 @@ class LBFGSDirection:
         self.store.clear()
 
     def memory(self) -> Memory | None:
+        """The stored pairs as (S, Y, gamma) (:meth:`LBFGSMemory.snapshot`), or None when there is none."""
         return self.store.snapshot()
 
     def stats(self) -> dict:
+        """``skipped_pairs``, ``memory_resets`` and ``memory_size`` (pairs stored now) of the current run."""
         return {"skipped_pairs": self.store.skipped, "memory_resets": self.store.resets,
                 "memory_size": len(self.store)}

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -29,6 +30,13 @@ class ExternalLoop:
     :meth:`next` returns ``("item", item)`` for every pause, then
     ``("done", value)`` with the target's return value once; an exception in
     the target is re-raised by :meth:`next` in the caller's thread.
+
+    The worker thread starts at the first :meth:`next` and runs with the caller's torch thread count.
+
+    Args:
+        target: the library loop, called once in the worker thread as ``target(pause)``; its return value
+            is handed back by the final :meth:`next`.
+        name: used in the worker thread's name, ``landscape-<name>`` (default ``"optimizer"``).
     """
 
     def __init__(self, target: Callable[[Callable[[Any], None]], Any], name: str = "optimizer"):
@@ -63,6 +71,19 @@ class ExternalLoop:
         self._to_caller.put(("done", value))
 
     def next(self) -> tuple[str, Any]:
+        """Let the library loop run until its next pause, or to its end.
+
+        Starts the worker thread on the first call.
+
+        Returns:
+            ``("item", item)`` for a pause, or ``("done", value)`` with the target's return value when
+            the loop has ended (the worker thread is joined then).
+
+        Raises:
+            RuntimeError: the loop has already finished (a previous call returned ``"done"``, raised, or
+                :meth:`close` stopped it).
+            BaseException: whatever the target raised, re-raised here.
+        """
         if self._finished:
             raise RuntimeError("the library loop has already finished")
         if not self._started:
@@ -78,6 +99,10 @@ class ExternalLoop:
         return kind, value
 
     def close(self) -> None:
+        """Stop a loop that is still running: the pending pause raises :class:`StopLoop` in the worker.
+
+        Waits up to 60 s for the worker thread; does nothing if the loop never started or has ended.
+        """
         if self._started and not self._finished:
             self._finished = True
             self._stopping = True

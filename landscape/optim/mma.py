@@ -26,7 +26,19 @@ _RESULTS = {1: "success", 2: "stopval reached", 3: "ftol reached", 4: "xtol reac
 
 
 class MMA(Optimizer):
-    """NLopt's MMA with bounds [0, 1] and the volume inequality; one step per evaluation."""
+    """NLopt's MMA with bounds [0, 1] and the volume inequality; one step per evaluation.
+
+    The upper bound is 0 outside the design region. Every evaluation is reported as a step, with theta and the
+    gradient in logit space (:class:`~landscape.optim.density.DensitySpace`); ``extra`` holds the mean density
+    over the design region (``volume``) and the norm of ``dc/dx`` (``density_grad_norm``). When NLopt ends,
+    the step reports ``max_evaluations`` (NLopt's ``maxeval`` reached) or ``completed``.
+
+    Args:
+        constraint_tol: NLopt's tolerance on the volume inequality (default 1e-8), converted to float.
+
+    Raises:
+        OptimizerError: NLopt is not installed.
+    """
 
     name = "mma"
     pixel_only = True
@@ -57,6 +69,7 @@ class MMA(Optimizer):
                     message=f"NLopt MMA: {_RESULTS.get(value, value)}")
 
     def close(self):
+        """Stop NLopt's loop in its worker thread, if one is running."""
         if self._loop is not None:
             self._loop.close()
             self._loop = None

@@ -23,7 +23,25 @@ __all__ = ["OC", "oc_update"]
 
 
 def oc_update(x, dc, mask, volfrac, move=0.2, eta=0.5) -> torch.Tensor:
-    """One OC update of the densities ``x`` (flat) with the multiplier meeting the volume exactly."""
+    """One OC update of the densities ``x`` (flat) with the multiplier meeting the volume exactly.
+
+    ``x+ = clip(x * (max(-dc, 0) / lambda)^eta, max(0, x - move), min(1, x + move))`` inside the design region
+    and 0 outside it, with ``log lambda`` found by Brent's method in [-200, 200] so that the mean of ``x+``
+    over the design region equals ``volfrac`` (the update of Andreassen et al. 2011). When no multiplier in
+    that range meets it, the upper limits (the volume cannot be reached) or the lower limits (it cannot be
+    kept below) are returned.
+
+    Args:
+        x: the current densities, flat, shape (h*w,).
+        dc: the compliance gradient ``dc/dx``, the shape of ``x``.
+        mask: the design region, a boolean tensor the shape of ``x``.
+        volfrac: the target mean density over the design region.
+        move: the move limit, the largest change of a density in one update (default 0.2).
+        eta: the damping exponent (default 0.5).
+
+    Returns:
+        The updated densities, the shape of ``x``.
+    """
     lower = torch.where(mask, (x - move).clamp(min=0.0), 0.0)
     upper = torch.where(mask, (x + move).clamp(max=1.0), 0.0)
     push = x * dc.neg().clamp(min=0.0) ** eta
@@ -45,7 +63,20 @@ def oc_update(x, dc, mask, volfrac, move=0.2, eta=0.5) -> torch.Tensor:
 
 
 class OC(Optimizer):
-    """Optimality criteria with move limit ``move`` (0.2) and damping ``eta`` (0.5); pixel models only."""
+    """Optimality criteria with move limit ``move`` (0.2) and damping ``eta`` (0.5); pixel models only.
+
+    Each step is one :func:`oc_update` of the densities and one evaluation; theta and the gradient are
+    reported in logit space (:class:`~landscape.optim.density.DensitySpace`), and ``extra`` holds the mean
+    density over the design region (``volume``) and the norm of ``dc/dx`` (``density_grad_norm``). OC has no
+    stopping test of its own: it steps until the run's budget ends.
+
+    Args:
+        move: the move limit, a finite number > 0 (default 0.2).
+        eta: the damping exponent, a finite number > 0 (default 0.5).
+
+    Raises:
+        OptimizerError: ``move`` or ``eta`` not a finite number > 0.
+    """
 
     name = "oc"
     pixel_only = True

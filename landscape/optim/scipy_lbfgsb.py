@@ -45,6 +45,20 @@ class ScipyLBFGSB(Optimizer):
 
     Options: ``m`` (memory, SciPy's default 10), ``maxfun`` (default: the run's
     step budget, as in the thesis), ``factr`` (1), ``pgtol`` (1e-14), ``maxls`` (20).
+    ``maxiter`` is the run's step budget (15000 without one). Every accepted step's ``extra`` holds
+    ``direction_cosine`` (see the module docstring) and the rebuilt memory's ``skipped_pairs``,
+    ``memory_resets`` and ``memory_size``. When SciPy ends, the step reports ``max_evaluations`` (``maxfun``
+    reached), ``line_search_failed`` (an abnormal line-search termination) or ``completed``.
+
+    Args:
+        m: the number of curvature pairs, an integer >= 1 (default 10).
+        maxfun: the evaluation budget, an integer >= 1, or None for the run's step budget (default None).
+        factr: SciPy's relative-reduction tolerance factor, a finite number >= 0 (default 1.0).
+        pgtol: SciPy's projected-gradient tolerance, a finite number >= 0 (default 1e-14).
+        maxls: the most line-search trials per step, an integer >= 1 (default 20).
+
+    Raises:
+        OptimizerError: an option outside the ranges above.
     """
 
     name = "scipy_lbfgsb"
@@ -82,11 +96,13 @@ class ScipyLBFGSB(Optimizer):
                     message=message, extra=self._stats())
 
     def close(self):
+        """Stop SciPy's loop in its worker thread, if one is running."""
         if self._loop is not None:
             self._loop.close()
             self._loop = None
 
     def memory(self):
+        """The rebuilt L-BFGS-B memory (S, Y, gamma) after the last step, or None (not started, or no pair)."""
         return self.store.snapshot() if self.objective is not None else None
 
     # -- the SciPy side (worker thread) ---------------------------------------------

@@ -18,8 +18,8 @@ a search that finds no such ``alpha`` reports failure instead of a step.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import scipy.optimize
@@ -30,6 +30,16 @@ __all__ = ["ConstantStep", "StrongWolfe", "LineResult"]
 
 @dataclass(frozen=True)
 class LineResult:
+    """What a step rule's search returns.
+
+    Attributes:
+        ok: whether an acceptable step was found.
+        alpha: the step length along the direction (nan when ``ok`` is False).
+        loss: the loss at ``theta + alpha d`` (None when ``ok`` is False).
+        grad: the gradient there (None when ``ok`` is False).
+        message: why the search failed ("" when it did not).
+    """
+
     ok: bool
     alpha: float
     loss: float | None = None
@@ -42,12 +52,27 @@ Line = Callable[[float], "tuple[float, torch.Tensor, float]"]
 
 
 class ConstantStep:
-    """``alpha = lr`` every step; one evaluation, always accepted (divergence is the run's to judge)."""
+    """``alpha = lr`` every step; one evaluation, always accepted (divergence is the run's to judge).
+
+    Args:
+        lr: the step length (not checked here; :func:`landscape.optim.build` checks it).
+    """
 
     def __init__(self, lr: float):
         self.lr = lr
 
     def search(self, line: Line, loss0: float, slope0: float, initial: float) -> LineResult:
+        """Take ``alpha = lr``: one evaluation of ``line``, accepted whatever it returns.
+
+        Args:
+            line: ``line(alpha) -> (loss, grad, slope)`` at ``theta + alpha d``.
+            loss0: the loss at ``alpha = 0`` (unused).
+            slope0: the slope ``g'd`` at ``alpha = 0`` (unused).
+            initial: the optimizer's first trial step (unused).
+
+        Returns:
+            An accepted :class:`LineResult` at ``alpha = lr``.
+        """
         loss, grad, _ = line(self.lr)
         return LineResult(True, self.lr, loss, grad)
 
@@ -59,8 +84,16 @@ class StrongWolfe:
     """Strong-Wolfe line search with SciPy's bracketing-and-zoom routine.
 
     ``initial`` (given by the optimizer for every search) is the first trial
-    step: 1 when the direction carries curvature information, ``1 / |d|``
+    step: 1 when the direction carries curvature information, ``min(1, 1 / |d|)``
     otherwise, as in L-BFGS-B.
+
+    Args:
+        c1: the sufficient-decrease constant (default 1e-4, the thesis's).
+        c2: the curvature constant (default 0.9, the thesis's).
+        max_iter: the most trials of the bracketing phase (default 10); the zoom makes at most 10 more.
+
+    Raises:
+        ValueError: not ``0 < c1 < c2 < 1``.
     """
 
     def __init__(self, c1: float = 1e-4, c2: float = 0.9, max_iter: int = 10):
@@ -69,6 +102,22 @@ class StrongWolfe:
         self.c1, self.c2, self.max_iter = c1, c2, max_iter
 
     def search(self, line: Line, loss0: float, slope0: float, initial: float) -> LineResult:
+        """Search ``theta + alpha d`` for a step satisfying both strong-Wolfe conditions.
+
+        SciPy's ``line_search`` runs on ``t -> f(theta + t * initial * d)`` from ``t = 1``; every distinct
+        trial costs one evaluation of ``line``. A step SciPy returns is accepted only if it passes
+        :meth:`satisfied`.
+
+        Args:
+            line: ``line(alpha) -> (loss, grad, slope)`` at ``theta + alpha d``, with ``slope = grad' d``.
+            loss0: the loss at ``alpha = 0``.
+            slope0: the slope ``g'd`` at ``alpha = 0`` (negative for a descent direction).
+            initial: the first trial step length.
+
+        Returns:
+            An accepted :class:`LineResult`, or one with ``ok`` False and a message naming the constants and
+            the evaluations spent.
+        """
         # SciPy's routine is handed the 1-D problem t -> f(theta + t * initial * d), from
         # x = [0] along p = [1]; evaluations are cached by t so that its separate calls
         # for the value and the slope cost one objective evaluation.
@@ -99,7 +148,21 @@ class StrongWolfe:
             f"in {len(cache)} evaluations"))
 
     def satisfied(self, loss0, slope0, alpha, loss, slope) -> bool:
-        """Both strong-Wolfe conditions for the step ``alpha`` (slopes along the unscaled direction)."""
+        """Both strong-Wolfe conditions for the step ``alpha`` (slopes along the unscaled direction).
+
+        ``loss <= loss0 + c1 alpha slope0`` (sufficient decrease) and ``|slope| <= c2 |slope0|``
+        (curvature, strong form).
+
+        Args:
+            loss0: the loss at ``alpha = 0``.
+            slope0: the slope ``g'd`` at ``alpha = 0``.
+            alpha: the step length.
+            loss: the loss at ``theta + alpha d``.
+            slope: the slope ``g(theta + alpha d)' d``.
+
+        Returns:
+            True when both conditions hold.
+        """
         return (loss <= loss0 + self.c1 * alpha * slope0) and abs(slope) <= self.c2 * abs(slope0)
 
     def __repr__(self):

@@ -30,8 +30,8 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -156,7 +156,8 @@ def _run_data(record: RunRecord) -> str:
 def _provenance(record: RunRecord) -> list[tuple[str, str]]:
     s, c = record.summary, record.config
     rows = [("status", record.status), ("why it ended", record.message or "-"),
-            ("problem", s.get("problem")), ("model", f"{s.get('model')} {_options_text(c.get('model_options'))}".strip()),
+            ("problem", s.get("problem")), ("model",
+             f"{s.get('model')} {_options_text(c.get('model_options'))}".strip()),
             ("optimizer", f"{s.get('optimizer')} {_options_text(s.get('optimizer_options'))}".strip()),
             ("penalization p", _fmt(s.get("penal"))), ("seed", _fmt(s.get("seed"))),
             ("precision", s.get("precision") or "-"), ("threads", _threads(s.get("threads"))),
@@ -171,7 +172,25 @@ def _provenance(record: RunRecord) -> list[tuple[str, str]]:
 
 def build_page(records: Sequence[RunRecord], title: str, inputs: Sequence[str], max_points: int = 400,
                details: bool = True) -> str:
-    """The HTML of a report of ``records`` (``details=False``: without the per-run sections)."""
+    """The HTML of a report of ``records`` (``details=False``: without the per-run sections).
+
+    The page is rendered from ``page.html.j2`` with the styles, the script and Plotly.js inlined. For
+    more than one record it holds the overview: runs grouped by panel (problem, model, penalization,
+    folder) and optimizer configuration, their median loss curves and their best designs.
+
+    Args:
+        records: the runs to show.
+        title: the page's title.
+        inputs: the paths the report was made from, listed on the page.
+        max_points: the target number of points of each median curve (default 400).
+        details: include each run's own section (default True).
+
+    Returns:
+        The page's HTML.
+
+    Raises:
+        MissingDependency: if jinja2 or plotly is not installed.
+    """
     from .._version import __version__
     from ..optional import require
     jinja2 = require("jinja2", "landscape report")
@@ -205,6 +224,28 @@ def report(paths, output, title: str | None = None, max_points: int | None = Non
     leaves out the per-run sections (table, medians and best designs only). Returns the path
     written. Raises :class:`ReportError` for a path that does not exist, a folder without
     traces, or an output that cannot be written; unreadable traces are listed on the page.
+
+    The page is written to a temporary file next to ``output`` and moved into place.
+
+    Args:
+        paths: one path or an iterable of paths: traces, sweep folders or folders of traces.
+        output: the HTML file to write (``.html`` or ``.htm``); a folder (existing, or given with a
+            trailing separator) gets ``index.html``.
+        title: the page's title (default ``None``: the run's name for one run, else the number of runs
+            and the input names).
+        max_points: points per curve (default ``None``: 800 for one run, 300 for several).
+        max_snapshots: designs per run's slider (default ``None``: 40 for one run, 12 for several).
+        details: include each run's own section (default True; a single run always reads its details).
+        progress: show a progress bar while reading the traces (default True).
+
+    Returns:
+        The path of the HTML file written.
+
+    Raises:
+        ReportError: if a path does not exist, a folder holds no traces, the output does not end in
+            ``.html``/``.htm``, is one of the traces, or cannot be written, or if ``max_points`` is below 10
+            or ``max_snapshots`` below 1.
+        MissingDependency: if jinja2 or plotly is not installed.
     """
     from tqdm.auto import tqdm
 

@@ -18,7 +18,14 @@ _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable
 
 
 def find_chromium() -> str | None:
-    """The path of a Chromium executable, or None."""
+    """The path of a Chromium executable, or None.
+
+    ``$LANDSCAPE_CHROMIUM`` when set (None if that file does not exist), else the first of ``chromium``,
+    ``chromium-browser``, ``google-chrome`` and ``google-chrome-stable`` found on ``PATH``.
+
+    Returns:
+        The executable's path, or None when none is found.
+    """
     named = os.environ.get("LANDSCAPE_CHROMIUM")
     if named:
         return named if Path(named).exists() else None
@@ -31,9 +38,24 @@ def find_chromium() -> str | None:
 
 @contextlib.contextmanager
 def browser_page(html, width: int = 1400, height: int = 900):
-    """Open ``html`` (a file) in headless Chromium; yields ``(page, errors)``, where ``errors``
-    collects JavaScript console errors and uncaught exceptions as they happen, and ``page.requests``
-    every URL the page asked for other than ``data:`` URLs (a self-contained page asks only for itself)."""
+    """Open ``html`` (a file) in headless Chromium; yields ``(page, errors)``.
+
+    ``errors`` collects JavaScript console errors and uncaught exceptions as they happen, and
+    ``page.requests`` every URL the page asked for other than ``data:`` URLs (a self-contained page asks
+    only for itself). A context manager; the browser is closed on exit.
+
+    Args:
+        html: path of the HTML file to open.
+        width: the viewport's width in pixels (default 1400).
+        height: the viewport's height in pixels (default 900).
+
+    Yields:
+        ``(page, errors)``: the Playwright page, after its ``load`` event, and the list of errors.
+
+    Raises:
+        MissingDependency: if Playwright is not installed.
+        RuntimeError: if no Chromium is found (see :func:`find_chromium`).
+    """
     from ..optional import require
     sync_api = require("playwright.sync_api", "the report's browser check")
     executable = find_chromium()
@@ -58,8 +80,27 @@ def browser_page(html, width: int = 1400, height: int = 900):
 
 def screenshot(html, png, open_run: int | None = None, full_page: bool = False, width: int = 1400,
                height: int = 900, clip_height: int | None = None) -> list[str]:
-    """Save a screenshot of ``html`` to ``png`` (optionally after opening run section ``open_run``
-    and scrolling to it); returns the console errors seen."""
+    """Save a screenshot of ``html`` to ``png``, optionally after opening a run's section.
+
+    With ``open_run``, the page jumps to ``#run-<open_run>`` and waits until its curves are drawn.
+
+    Args:
+        html: path of the report's HTML file.
+        png: path of the PNG to write (missing folders are created).
+        open_run: the number of the run section to open and scroll to, or ``None`` (the default).
+        full_page: capture the whole page instead of the viewport (default False).
+        width: the viewport's width in pixels (default 1400).
+        height: the viewport's height in pixels (default 900).
+        clip_height: capture only this many pixels from the current scroll position, over the full
+            ``width`` (default ``None``: no clip).
+
+    Returns:
+        The JavaScript console errors and uncaught exceptions seen.
+
+    Raises:
+        MissingDependency: if Playwright is not installed.
+        RuntimeError: if no Chromium is found.
+    """
     with browser_page(html, width, height) as (page, errors):
         if open_run is not None:
             page.evaluate(f"location.hash = '#run-{open_run}'")

@@ -31,8 +31,13 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """One run to report: its trace (may be missing for a sweep task that failed before writing one),
-    for runs of a sweep its row of the sweep's index, and the name of the folder it was found in."""
+    """One run to report: its trace, its sweep index row, and the folder it was found in.
+
+    Attributes:
+        trace: the trace's path (may be missing for a sweep task that failed before writing one).
+        row: for runs of a sweep, its row of the sweep's index as a dict; else None.
+        folder: the name of the folder it was found in, or None for a trace named directly.
+    """
 
     trace: Path
     row: dict | None = None
@@ -41,7 +46,32 @@ class Source:
 
 @dataclass
 class RunRecord:
-    """Everything the page shows of one run (plain data; ``loss`` is the full curve, for medians)."""
+    """Everything the page shows of one run (plain data; ``loss`` is the full curve, for medians).
+
+    Attributes:
+        number: the run's position in the report (0, 1, ...), used in its anchor.
+        name: the run's name: its sweep task name, else the trace's file stem (the file name for an
+            unreadable file outside a sweep).
+        path: the trace's path.
+        status: the run's status (:attr:`landscape.trace.Trace.status`, ``failed`` when the sweep's index
+            says so, the index row's status for a sweep task without a trace, or ``unreadable``).
+        message: why the run ended, or why it could not be read (default empty).
+        folder: the name of the folder the run was found in, or None (the default).
+        summary: :meth:`landscape.trace.Trace.summary` plus ``best_step``; for a run without a readable
+            trace, the few entries its sweep index row gives (problem, model, optimizer, losses, ...);
+            default empty.
+        config: the trace's config (default empty).
+        versions: the trace's versions (default empty).
+        running: whether the trace is still being written by a live process (default False).
+        loss: the full loss curve, one value per step row, or None (the default).
+        curves: Plotly figure dicts of the run's per-step curves (default empty).
+        snapshots: ``{"step", "loss", "png"}`` dicts, one per design snapshot shown (default empty).
+        final_png: the final design as a base64 PNG, or None (the default).
+        best_png: the best design as a base64 PNG (for an unfinished run in the overview, the latest
+            snapshot's design), or None (the default).
+        probes: ``{"name", "figures", "not_drawn", "recorded"}`` dicts, one per recorded probe (default
+            empty).
+    """
 
     number: int
     name: str
@@ -62,13 +92,16 @@ class RunRecord:
 
     @property
     def anchor(self) -> str:
+        """The HTML id of the run's section, ``run-<number>``."""
         return f"run-{self.number}"
 
     @property
     def panel(self) -> str:
-        """``PROBLEM · MODEL · p=P (FOLDER)``: runs that the overview draws in one figure ("" without a
-        summary); runs of different sweeps or folders are different experiments (budgets, seeds,
-        precisions), so they are never pooled."""
+        """``PROBLEM · MODEL · p=P (FOLDER)``: runs that the overview draws in one figure ("" without a summary).
+
+        Runs of different sweeps or folders are different experiments (budgets, seeds, precisions), so
+        they are never pooled.
+        """
         s = self.summary
         if not (s.get("optimizer") and s.get("problem")):
             return ""
@@ -80,6 +113,7 @@ class RunRecord:
 
     @property
     def optimizer(self) -> str:
+        """The run's optimizer label (:func:`landscape.plots.optimizer_label`), or "" without a summary."""
         from ..plots import optimizer_label
         return optimizer_label(self.summary) if self.summary.get("optimizer") else ""
 
@@ -107,9 +141,22 @@ def _trace_of(row: dict, folder: Path) -> Path:
 
 
 def find_runs(paths) -> list[Source]:
-    """The runs named by ``paths``: trace files (anything that is not a folder, so that a foreign file
-    is reported as unreadable), sweep folders (with ``index.csv``: every task of the index, failed ones
-    included, and traces written since), and folders searched for ``*.h5`` files."""
+    """The runs named by ``paths``.
+
+    Trace files (anything that is not a folder, so that a foreign file is reported as unreadable), sweep
+    folders (with ``index.csv``: every task of the index, failed ones included, and traces written
+    since), and folders searched (recursively) for ``*.h5`` files. A trace reached twice is listed once.
+
+    Args:
+        paths: an iterable of paths (str or path).
+
+    Returns:
+        The :class:`Source` entries, in the order found.
+
+    Raises:
+        ReportError: if a path does not exist, a folder without ``index.csv`` holds no ``*.h5`` file,
+            a sweep index cannot be read, or no run is found at all.
+    """
     sources: list[Source] = []
     seen: set[Path] = set()
 
@@ -144,8 +191,18 @@ def find_runs(paths) -> list[Source]:
 
 # -- images ---------------------------------------------------------------------------------------
 def design_png(image: np.ndarray, max_side: int = 160) -> str:
-    """A density image (0 white, 1 black, as the thesis draws designs) as a base64 PNG, shrunk by
-    averaging so its longer side is at most ``max_side`` pixels (the page scales it up pixelated)."""
+    """A density image (0 white, 1 black, as the thesis draws designs) as a base64 PNG.
+
+    Shrunk by averaging (Pillow's box filter) so its longer side is at most ``max_side`` pixels (the page
+    scales it up pixelated). NaN is drawn as 0 and values are clipped to [0, 1].
+
+    Args:
+        image: the 2-D density array (height, width).
+        max_side: the largest side in pixels (default 160).
+
+    Returns:
+        The grey-scale PNG, base64-encoded as an ASCII string.
+    """
     from PIL import Image
     values = np.nan_to_num(np.asarray(image, dtype=float), nan=0.0).clip(0.0, 1.0)
     picture = Image.fromarray(np.round(255 * (1.0 - values)).astype(np.uint8), mode="L")
@@ -183,6 +240,19 @@ def read_run(source: Source, number: int, max_points: int = 500, max_snapshots: 
     """Read one run; any failure to read becomes an ``unreadable`` record with the reason.
 
     ``with_details=False`` reads only what the overview needs (summary, loss curve, best design).
+
+    A sweep task whose trace does not exist gives a record built from its index row, with the row's
+    status (``failed`` if it has none) and error.
+
+    Args:
+        source: the run to read.
+        number: the run's position in the report (:attr:`RunRecord.number`).
+        max_points: the target number of points per curve (default 500).
+        max_snapshots: the most design snapshots to show, spread evenly over those recorded (default 24).
+        with_details: also read the curves, the final design, the snapshots and the probes (default True).
+
+    Returns:
+        The :class:`RunRecord`.
     """
     from ..trace import TraceError, open_trace
     row = source.row or {}

@@ -8,7 +8,7 @@ so a diverged run does not break the JSON.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -27,7 +27,15 @@ _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def numbers(values) -> list:
-    """A JSON-ready list: floats to 6 significant digits, NaN and infinities as None, integers kept."""
+    """A JSON-ready list: floats to 6 significant digits, NaN and infinities as None, integers kept.
+
+    Args:
+        values: a 1-D array-like of numbers; integer and boolean arrays are returned as they are
+            (``tolist``).
+
+    Returns:
+        A list of Python numbers (None for each non-finite float).
+    """
     array = np.asarray(values)
     if array.dtype.kind in "iub":
         return array.tolist()
@@ -37,9 +45,19 @@ def numbers(values) -> list:
 
 
 def decimate(y: np.ndarray, max_points: int) -> np.ndarray:
-    """Indices of at most about ``max_points`` points of ``y`` that keep its shape: the first and last
-    point and, in each of ``max_points // 2`` equal buckets, the smallest and the largest value (so a
-    spike of a diverging run survives the downsampling)."""
+    """Indices of at most about ``max_points`` points of ``y`` that keep its shape.
+
+    The first and last point and, in each of ``max_points // 2`` equal buckets, the smallest and the
+    largest value (so a spike of a diverging run survives the downsampling). Non-finite values are never
+    chosen as extremes (a bucket of only non-finite values gives its first index).
+
+    Args:
+        y: the 1-D values to downsample.
+        max_points: the target number of points; ``y`` is kept whole when it has no more than that.
+
+    Returns:
+        Sorted unique indices into ``y`` (at most ``2 * max(max_points // 2, 1) + 2``).
+    """
     n = len(y)
     if n <= max_points:
         return np.arange(n)
@@ -76,7 +94,21 @@ def _layout(title: str, xtitle: str, ytitle: str, log: bool, **extra) -> dict:
 
 def curve_figure(x, y, title: str, ytitle: str, log: bool | None = None, max_points: int = 500,
                  xtitle: str = "step") -> dict:
-    """One line, downsampled to about ``max_points`` points with its extremes kept."""
+    """One line, downsampled to about ``max_points`` points with its extremes kept.
+
+    Args:
+        x: the x values (steps), same length as ``y``.
+        y: the y values.
+        title: the figure's title.
+        ytitle: the y axis title (also the line's name).
+        log: a log y axis; ``None`` (the default) decides by :func:`use_log` (positive finite values
+            spanning more than a decade).
+        max_points: the target number of points (default 500), see :func:`decimate`.
+        xtitle: the x axis title (default ``"step"``).
+
+    Returns:
+        A Plotly figure as a ``{"data", "layout"}`` dict.
+    """
     y = np.asarray(y, dtype=float)
     keep = decimate(y, max_points)
     log = use_log(y) if log is None else log
@@ -86,7 +118,18 @@ def curve_figure(x, y, title: str, ytitle: str, log: bool | None = None, max_poi
 
 
 def run_curves(steps: np.ndarray, max_points: int = 500) -> list[dict]:
-    """Loss, gradient norm, step size and distance from the start against the step, one figure each."""
+    """Loss, gradient norm, step size and distance from the start against the step, one figure each.
+
+    A column without any finite value is left out. The y axis is logarithmic by :func:`use_log`, and
+    always for the gradient norm and the step size when their finite values are positive.
+
+    Args:
+        steps: a trace's steps table (structured array with ``step`` and the columns of ``CURVES``).
+        max_points: the target number of points per curve (default 500).
+
+    Returns:
+        A list of Plotly figure dicts, in the order of ``CURVES``.
+    """
     figures = []
     for column, title in CURVES.items():
         values = steps[column].astype(float)
@@ -170,6 +213,23 @@ def probe_figures(name: str, data: Mapping[str, np.ndarray], image_shape=None) -
     Density probes (with a ``grid`` output: ``hessian_density``, ``lbfgs_density``, ``b_vs_h``)
     are drawn as densities, their scalar outputs (traces of H and B) as curves; any other probe
     by the shape of its outputs (:func:`_series_figures`), so third-party probes are drawn too.
+
+    Densities: every output as long as ``grid``, one line per recorded step on a log axis spanning ten
+    decades (:func:`landscape.plots.density_scale`). Other outputs: scalars against the step (with
+    one-standard-error bars from a ``KEY_se`` output), vectors of at most 10 entries as one line each,
+    and images as the heat map of the last step with a finite value.
+
+    Args:
+        name: the probe's name (used in the titles).
+        data: the probe's recorded data, ``{"step": (k,), output: (k, *shape)}`` as
+            :meth:`landscape.trace.Trace.probe` returns it.
+        image_shape: the design's (height, width), or ``None`` (the default) to draw every 3-D output as
+            an image.
+
+    Returns:
+        ``(figures, not_drawn)``: Plotly figure dicts, and the names of the outputs left out (with
+        ``" (never finite)"`` appended for outputs that have no finite value). Both are empty when the
+        probe recorded no step.
     """
     if not len(data.get("step", ())):
         return [], []
@@ -182,8 +242,22 @@ def probe_figures(name: str, data: Mapping[str, np.ndarray], image_shape=None) -
 
 
 def median_figure(title: str, groups: Mapping[str, Sequence], max_points: int = 400) -> dict:
-    """Median loss per step with its min-max band, one colour per group ``label -> (steps, median, low,
-    high, runs)``; clicking a legend entry hides the group's line and band together."""
+    """Median loss per step with its min-max band, one colour per group.
+
+    ``groups`` maps ``label -> (steps, median, low, high, runs)``; clicking a legend entry hides the
+    group's line and band together. The band is drawn only for groups of more than one run.
+
+    Args:
+        title: the figure's title.
+        groups: ``{label: (steps, median, low, high, runs)}``, with the arrays of
+            :func:`landscape.plots.median_band` and ``runs`` the number of runs in the group.
+        max_points: the target number of points of each median (default 400); the band's edges keep a
+            quarter of that each.
+
+    Returns:
+        A Plotly figure as a ``{"data", "layout"}`` dict, with a log y axis when the medians' finite values
+        are positive and span more than a decade.
+    """
     data = []
     values = []
     for i, (label, (steps, median, low, high, runs)) in enumerate(groups.items()):

@@ -43,9 +43,21 @@ say what they output: ``probe.outputs(objective) -> {name: shape}``.
 from __future__ import annotations
 
 from .reader import FinalState, Trace, open_trace
-from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, DiskFull, TraceError, evaluation_rows,
-                     probe_outputs, process_alive, step_row, versions)
+from .schema import (
+    EVALUATION_DTYPE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STEP_DTYPE,
+    DiskFull,
+    TraceError,
+    evaluation_rows,
+    probe_outputs,
+    process_alive,
+    step_row,
+    versions,
+)
 from .writer import RESERVE, TraceWriter
 
-__all__ = ["TraceWriter", "Trace", "open_trace", "FinalState", "TraceError", "DiskFull", "SCHEMA", "SCHEMA_VERSION", "STEP_DTYPE",
-           "EVALUATION_DTYPE", "step_row", "evaluation_rows", "probe_outputs", "process_alive", "versions", "RESERVE"]
+__all__ = ["TraceWriter", "Trace", "open_trace", "FinalState", "TraceError", "DiskFull", "SCHEMA", "SCHEMA_VERSION",
+           "STEP_DTYPE", "EVALUATION_DTYPE", "step_row", "evaluation_rows", "probe_outputs", "process_alive",
+           "versions", "RESERVE"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -19,14 +19,26 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, TraceError, _reason, process_alive)
+from .schema import EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, TraceError, _reason, process_alive
 
 __all__ = ["Trace", "open_trace", "FinalState"]
 
 
 @dataclass(frozen=True)
 class FinalState:
-    """A trace's ``/final`` group: the last and the best iterate, and their designs (None without a problem)."""
+    """A trace's ``/final`` group: the last and the best iterate, and their designs (None without a problem).
+
+    Until the run has finished the arrays hold NaN and ``best_step`` is -1.
+
+    Attributes:
+        theta: the last iterate, shape (n,).
+        best_theta: the iterate with the lowest loss, shape (n,).
+        best_loss: its loss.
+        best_step: its step number.
+        design: the physical design at ``theta``, shape (height, width), or None when the trace has no
+            designs.
+        best_design: the physical design at ``best_theta``, or None when the trace has no designs.
+    """
 
     theta: np.ndarray
     best_theta: np.ndarray
@@ -96,7 +108,19 @@ def _identity(path) -> tuple[int, int] | None:
 
 
 class Trace:
-    """A trace opened for reading; see :func:`open_trace`."""
+    """A trace opened for reading; see :func:`open_trace`.
+
+    The file is opened read-only (in SWMR mode when it is being written or its writer died) and its
+    layout is checked at once (metadata only). Use it as a context manager, or call :meth:`close`. Reads
+    that fail on damaged data raise :class:`~landscape.trace.schema.TraceError` naming the file.
+
+    Args:
+        path: the trace file (str or path).
+
+    Raises:
+        TraceError: if the file does not exist, cannot be opened as HDF5, is not a landscape trace, has a
+            newer schema version than this package reads, or its layout or config is damaged.
+    """
 
     def __init__(self, path):
         self.path = Path(path)
@@ -175,6 +199,7 @@ class Trace:
                              f"a trace's /{name} is {what}")
 
     def close(self):
+        """Close the HDF5 file."""
         self.file.close()
 
     def __enter__(self):
@@ -183,13 +208,19 @@ class Trace:
     def __exit__(self, *exc):
         self.close()
 
-    def refresh(self) -> "Trace":
+    def refresh(self) -> Trace:
         """See rows appended since opening (for a trace still being written).
 
         When the writer has finished (or its file changed under a reader opened
         while it was running), the file is reopened, so a monitor sees the final
         status and every final dataset. A file replaced by a new one under the same
         name (a sweep rerun, ``--overwrite``) is noticed by its inode and reopened.
+
+        Returns:
+            This trace, for chaining.
+
+        Raises:
+            TraceError: if the file cannot be reopened.
         """
         identity = _identity(self.path)
         if identity is not None and identity != self._identity:
@@ -225,18 +256,23 @@ class Trace:
     @property
     @_reads("the config")
     def config(self) -> dict:
+        """The run's config, decoded from the ``config`` attribute's JSON (see ``landscape/trace-schema.md``)."""
         return json.loads(self.file.attrs["config"])
 
     @property
     @_reads("the versions")
     def versions(self) -> dict:
+        """Versions of the package, its dependencies, Python and the sparse solver that wrote the trace."""
         return json.loads(self.file.attrs["versions"])
 
     @property
     def numerics(self) -> dict:
-        """The numerics the run used (:func:`landscape.numerics.report`): ``mode`` ("deterministic" or
-        "native"), the pinned variables, the CPU and each library's kernels; ``{"mode": "native"}`` for
-        traces written before the mode existed."""
+        """The numerics the run used (:func:`landscape.numerics.report`).
+
+        ``mode`` ("deterministic" or "native"), the pinned variables, the CPU and each library's kernels;
+        ``{"mode": "native"}`` for traces written before the mode existed, ``{"mode": "unknown"}`` when the
+        attribute is not a JSON object.
+        """
         text = self.file.attrs.get("numerics")
         if text is None:
             return {"mode": "native"}
@@ -258,11 +294,12 @@ class Trace:
     @property
     @_reads("the status")
     def status(self) -> str:
-        """The run's status (:data:`landscape.statuses.READ`): the recorded one, except that a ``running`` trace
-        whose writer is gone reads ``crashed``.
+        """The run's status (:data:`landscape.statuses.READ`): recorded, but ``crashed`` when the writer is gone.
 
+        The recorded status, except that a ``running`` trace whose writer is gone reads ``crashed``.
         On the writer's own host the writer's process is looked up by pid; from
-        another host a writer silent for ``SILENT_AFTER`` seconds is presumed dead.
+        another host a writer silent for ``SILENT_AFTER`` seconds is presumed dead. A trace without
+        ``writer_host``/``writer_pid`` attributes (older traces) keeps its recorded status.
         """
         status = self.recorded_status
         if status != "running":
@@ -284,37 +321,60 @@ class Trace:
     @property
     @_reads("the message")
     def message(self) -> str:
+        """Why the run ended (empty while it runs)."""
         return self.file["message"][()].decode()
 
     @property
     @_reads("the start time")
     def start_time(self) -> str:
+        """When the trace was created: ISO 8601, UTC."""
         return str(self.file.attrs["start_time"])
 
     @property
     @_reads("the end time")
     def end_time(self) -> str | None:
+        """When the run ended (ISO 8601, UTC), or None while it runs or when no end was recorded."""
         return self.file["end_time"][()].decode() or None
 
     # -- tables ------------------------------------------------------------------------
     @_reads("the steps table")
     def steps(self) -> np.ndarray:
-        """Per-step rows as a NumPy structured array."""
+        """Per-step rows as a NumPy structured array.
+
+        Returns:
+            The ``/steps`` table, one row per accepted step (row 0: the initialization), with the fields of
+            ``STEP_DTYPE``: step, loss, grad_norm, step_size, step_norm, evaluations, distance, wall_time.
+        """
         return self.file["steps"][:]
 
     def frame(self):
-        """Per-step table as a pandas DataFrame indexed by step."""
+        """Per-step table as a pandas DataFrame indexed by step.
+
+        Returns:
+            :meth:`steps` as a ``pandas.DataFrame`` with the index ``step``.
+        """
         import pandas as pd
         return pd.DataFrame(self.steps()).set_index("step")
 
     @_reads("the evaluations table")
     def evaluations(self):
-        """One row per objective evaluation (line-search trials included), as a DataFrame."""
+        """One row per objective evaluation (line-search trials included), as a DataFrame.
+
+        Returns:
+            A ``pandas.DataFrame`` with the columns step, loss, grad_norm, alpha and slope.
+        """
         import pandas as pd
         return pd.DataFrame(self.file["evaluations"][:])
 
     def to_xarray(self):
-        """Per-step table as an ``xarray.Dataset`` with dimension ``step`` (needs the ``xarray`` extra)."""
+        """Per-step table as an ``xarray.Dataset`` with dimension ``step`` (needs the ``xarray`` extra).
+
+        Returns:
+            :meth:`frame` converted with ``DataFrame.to_xarray()``.
+
+        Raises:
+            MissingDependency: if xarray is not installed.
+        """
         from ..optional import require
         require("xarray", "Trace.to_xarray")
         return self.frame().to_xarray()
@@ -328,6 +388,7 @@ class Trace:
     @property
     @_reads("the steps table")
     def best_loss(self) -> float:
+        """The lowest finite loss of the steps table (NaN when there is none); available while the run goes on."""
         losses = self.file["steps"]["loss"]
         finite = losses[np.isfinite(losses)]
         return float(finite.min()) if finite.size else math.nan
@@ -342,11 +403,25 @@ class Trace:
     @property
     @_reads("the probes")
     def probe_names(self) -> list[str]:
+        """The names of the probes the trace records."""
         return list(self.file["probes"])
 
     @_reads("a probe")
     def probe(self, name: str) -> dict[str, np.ndarray]:
-        """``{'step': ..., output: array (k, *shape)}`` for the probe ``name``."""
+        """``{'step': ..., output: array (k, *shape)}`` for the probe ``name``.
+
+        Only the ``k = len(step)`` complete rows of each output are read.
+
+        Args:
+            name: the probe's name (one of :attr:`probe_names`).
+
+        Returns:
+            A dict with the probe's step numbers under ``"step"`` (shape (k,)) and each output as an array
+            of shape (k, *shape).
+
+        Raises:
+            TraceError: if the trace records no probe of that name.
+        """
         if name not in self.file["probes"]:
             raise TraceError(f"no probe {name!r} in {self.path}; recorded: {', '.join(self.probe_names) or 'none'}")
         group = self.file["probes"][name]
@@ -356,8 +431,19 @@ class Trace:
 
     @_reads("the snapshots")
     def snapshots(self, theta: bool = True, rows=None) -> dict[str, np.ndarray]:
-        """``{'step', 'theta', 'design'}`` of the snapshots taken; ``theta=False`` skips the (large)
-        parameter vectors, ``rows`` (increasing indices) reads only those snapshots."""
+        """``{'step', 'theta', 'design'}`` of the snapshots taken.
+
+        ``theta=False`` skips the (large) parameter vectors, ``rows`` (increasing indices) reads only those
+        snapshots.
+
+        Args:
+            theta: read the parameter vectors (default True).
+            rows: increasing indices of the snapshots to read, or ``None`` (the default) for all.
+
+        Returns:
+            ``step`` of shape (k,), ``theta`` of shape (k, n) (unless ``theta`` is False) and ``design`` of
+            shape (k, height, width) (when the trace has designs).
+        """
         snap = self.file["snapshots"]
         steps = snap["step"][:]
         rows = np.arange(len(steps)) if rows is None else np.asarray(rows, dtype=int)
@@ -368,10 +454,15 @@ class Trace:
         return out
 
     @_reads("the final state")
-    def final(self) -> "FinalState":
-        """The final and the best iterate (NaN and -1 until the run has finished)."""
+    def final(self) -> FinalState:
+        """The final and the best iterate (NaN and -1 until the run has finished).
+
+        Returns:
+            A :class:`FinalState` read from ``/final``.
+        """
         final = self.file["final"]
-        image = (lambda key: final[key][()] if key in final else None)
+        def image(key):
+            return final[key][()] if key in final else None
         return FinalState(theta=final["theta"][()], best_theta=final["best_theta"][()],
                           best_loss=float(final["best_loss"][()]), best_step=int(final["best_step"][()]),
                           design=image("design"), best_design=image("best_design"))
@@ -395,19 +486,43 @@ class Trace:
 
     @_reads("the run spec")
     def spec(self):
-        """The run's :class:`~landscape.spec.RunSpec`: stored whole by runs made from a spec, read off
-        the config for others (``landscape.run`` on a hand-built objective, older traces)."""
+        """The run's :class:`~landscape.spec.RunSpec`.
+
+        Stored whole by runs made from a spec, read off the config for others (``landscape.run`` on a
+        hand-built objective, older traces).
+
+        Returns:
+            ``RunSpec.from_dict`` of the config's ``spec`` entry, else of the config itself.
+        """
         from ..spec import RunSpec
         config = self.config
         return RunSpec.from_dict(config["spec"] if "spec" in config else config)
 
     def objective(self):
-        """Rebuild the run's :class:`~landscape.Objective` (problem, model and its seed, precision, penal, filter,
-        volume constraint): ``self.spec().build_objective()``, so the two can never describe different runs."""
+        """Rebuild the run's :class:`~landscape.Objective`.
+
+        Problem, model and its seed, precision, penal, filter, volume constraint:
+        ``self.spec().build_objective()``, so the two can never describe different runs.
+
+        Returns:
+            A new objective built from :meth:`spec`.
+        """
         return self.spec().build_objective()
 
     @_reads("the summary")
     def summary(self) -> dict[str, Any]:
+        """The run in one flat dict, as ``landscape show``, sweeps and reports use it.
+
+        Returns:
+            A dict with ``path``, ``status`` (:attr:`status`), ``message``, the config's ``problem``,
+            ``model``, ``optimizer``, ``optimizer_options``, ``penal``, ``precision``, ``threads``, ``seed``,
+            ``steps`` (the budget) and ``label``; ``steps_taken`` (:attr:`num_steps`), ``evaluations`` (the
+            larger of the evaluation rows and the last step row's count), ``initial_loss``, ``final_loss``
+            (NaN without steps), ``rose`` (True when there are at least two step rows and the last loss is
+            not below the first, a NaN loss included), ``best_loss`` (:attr:`best_loss`), ``probes`` (their
+            names), ``snapshots`` (their count), ``start_time``, ``end_time`` and ``wall_time`` (seconds at
+            the last step row, NaN without steps).
+        """
         config = self.config
         steps = self.steps()
         return {"path": str(self.path), "status": self.status, "message": self.message,
@@ -434,5 +549,15 @@ class Trace:
 
 
 def open_trace(path) -> Trace:
-    """Open a trace for reading (also one still being written, or one whose writer died)."""
+    """Open a trace for reading (also one still being written, or one whose writer died).
+
+    Args:
+        path: the trace file (str or path).
+
+    Returns:
+        The :class:`Trace`; close it, or use it as a context manager.
+
+    Raises:
+        TraceError: if the file is missing, not a trace, or damaged (see :class:`Trace`).
+    """
     return Trace(path)

@@ -12,8 +12,8 @@ import errno
 import os
 import platform
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np
@@ -36,13 +36,34 @@ EVALUATION_COLUMNS = EVALUATION_DTYPE.names
 
 
 def step_row(record, total_evaluations: int, distance: float, wall: float) -> tuple:
-    """One row of the steps table for an accepted step ``record`` (an :class:`~landscape.optim.Step`)."""
+    """One row of the steps table for an accepted step ``record`` (an :class:`~landscape.optim.Step`).
+
+    Args:
+        record: the accepted step; its ``step``, ``loss``, ``grad_norm``, ``step_size`` and ``step_norm``
+            are used.
+        total_evaluations: objective evaluations of the run so far (line-search trials included).
+        distance: ``|theta - theta0|``, the Euclidean distance from the initial iterate.
+        wall: seconds since the run started.
+
+    Returns:
+        A tuple in the column order of ``STEP_DTYPE``: ``(step, loss, grad_norm, step_size, step_norm,
+        evaluations, distance, wall_time)``.
+    """
     return (int(record.step), float(record.loss), float(record.grad_norm), float(record.step_size),
             float(record.step_norm), int(total_evaluations), float(distance), float(wall))
 
 
 def evaluation_rows(step: int, evaluations: Sequence) -> np.ndarray:
-    """Rows of the evaluations table for the objective evaluations made during ``step``."""
+    """Rows of the evaluations table for the objective evaluations made during ``step``.
+
+    Args:
+        step: the step number written into every row.
+        evaluations: :class:`~landscape.optim.Evaluation` records (objects with ``loss``, ``grad_norm``,
+            ``alpha`` and ``slope``).
+
+    Returns:
+        A structured array of dtype ``EVALUATION_DTYPE``, one row per evaluation.
+    """
     return np.array([(step, e.loss, e.grad_norm, e.alpha, e.slope) for e in evaluations], dtype=EVALUATION_DTYPE)
 
 
@@ -55,8 +76,19 @@ class DiskFull(TraceError):
 
 
 def process_alive(host: str, pid) -> bool:
-    """Whether process ``pid`` on ``host`` still runs (a zombie, killed but not yet reaped, does not); another
-    host's processes cannot be seen, so True."""
+    """Whether process ``pid`` on ``host`` still runs (a zombie, killed but not yet reaped, does not).
+
+    Another host's processes cannot be seen, so True. On this host the check is ``os.kill(pid, 0)`` and,
+    for a process that exists, its state in ``/proc/<pid>/stat``; whenever the answer cannot be told
+    (no permission, an invalid pid, no ``/proc``) the process counts as alive.
+
+    Args:
+        host: the host name the process runs on, compared with ``platform.node()``.
+        pid: the process id (an int or anything ``int()`` accepts).
+
+    Returns:
+        False only when the process is known to be gone or a zombie.
+    """
     if host != platform.node():
         return True
     try:
@@ -77,7 +109,12 @@ def _now() -> str:
 
 
 def versions() -> dict[str, str]:
-    """Versions of the package, its main dependencies, Python and the sparse solver."""
+    """Versions of the package, its main dependencies, Python and the sparse solver.
+
+    Returns:
+        ``{"landscape", "python", "torch", "numpy", "scipy", "h5py", "hdf5": version string, "solver":
+        ``"cholmod"`` or ``"scipy"``}``, as recorded in a trace's ``versions`` attribute.
+    """
     import scipy
     import torch
 
@@ -124,8 +161,21 @@ def _model_kind(objective) -> str:
 
 
 def objective_config(objective) -> dict:
-    """What a trace records of the objective a run optimized: problem, model kind, options and seed, penalization,
-    precision, the design options and the number of parameters (the fields a :class:`~landscape.RunSpec` needs)."""
+    """What a trace records of the objective a run optimized.
+
+    Problem, model kind, options and seed, penalization, precision, the design options and the number of
+    parameters (the fields a :class:`~landscape.RunSpec` needs). Attributes the objective (or its model)
+    lacks are recorded as ``None``, except the model options (``{}``), the model kind (``""`` without a
+    model, the model's class name without ``kind``) and the problem (the objective's ``name``, else
+    ``"objective"``, without a problem).
+
+    Args:
+        objective: the objective; it must have ``num_params``.
+
+    Returns:
+        A dict with the keys ``problem``, ``model``, ``model_options``, ``model_seed``, ``penal``,
+        ``precision``, ``volume_constraint``, ``filter`` and ``num_params``.
+    """
     problem = getattr(objective, "problem", None)
     model = getattr(objective, "model", None)
     return {"problem": getattr(problem, "name", None) or getattr(objective, "name", "objective"),
@@ -140,7 +190,18 @@ def objective_config(objective) -> dict:
 
 
 def probe_outputs(probe, objective) -> dict[str, tuple[int, ...]]:
-    """The output names and shapes a recorded probe declares."""
+    """The output names and shapes a recorded probe declares.
+
+    Args:
+        probe: the probe; it must have a method ``outputs(objective) -> {name: shape}``.
+        objective: the objective the probe will run on, passed to ``probe.outputs``.
+
+    Returns:
+        ``{output name: shape}`` with names as str and shapes as tuples of int.
+
+    Raises:
+        TraceError: if the probe has no ``outputs`` method.
+    """
     if not hasattr(probe, "outputs"):
         raise TraceError(f"probe {getattr(probe, 'name', probe)!r} cannot be recorded: it does not declare "
                          f"its outputs (a method outputs(objective) -> {{name: shape}})")

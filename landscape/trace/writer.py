@@ -11,18 +11,34 @@ import platform
 import re
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
 
 from .. import numerics
-
-from .schema import (EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, DiskFull, TraceError, _STATUS, _TEXT,
-                     _encode, _jsonable, _model_kind, _now, _reason, evaluation_rows, objective_config, probe_outputs,
-                     process_alive,
-                     step_row, versions)
+from .schema import (
+    _STATUS,
+    _TEXT,
+    EVALUATION_DTYPE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STEP_DTYPE,
+    DiskFull,
+    TraceError,
+    _encode,
+    _jsonable,
+    _now,
+    _reason,
+    evaluation_rows,
+    objective_config,
+    probe_outputs,
+    process_alive,
+    step_row,
+    versions,
+)
 
 __all__ = ["TraceWriter", "RESERVE"]
 
@@ -92,8 +108,31 @@ class TraceWriter:
 
     ``overwrite=False`` (the default) refuses an existing file and leaves it
     untouched. ``spec`` (a :class:`~landscape.spec.RunSpec`) is stored in the
-    config, so that :meth:`Trace.spec` and :meth:`Trace.objective` give it back. ``snapshot_every`` stores theta and the design every N steps
-    (and at the last step); ``snapshot_at`` at the listed steps.
+    config, so that :meth:`Trace.spec` and :meth:`Trace.objective` give it back.
+    ``snapshot_every`` stores theta and the design every N steps (and at the last
+    step); ``snapshot_at`` at the listed steps.
+
+    The path is checked when the writer is made; the file itself is created by :meth:`open` (or
+    :meth:`start`, which ``landscape.run`` calls).
+
+    Args:
+        path: the trace file to write (str or path); missing parent folders are created.
+        overwrite: replace an existing file (default False). A trace whose writer is still running is
+            refused even then, unless ``take_over`` is set.
+        snapshot_every: store a snapshot every this many steps, a positive integer, or ``None`` (the
+            default) for none on that schedule.
+        snapshot_at: step numbers at which to store a snapshot as well (default none).
+        config: extra entries merged into the recorded config (default ``None``); they override the
+            entries of the same name that :meth:`start` or :meth:`open` is given.
+        spec: a :class:`~landscape.spec.RunSpec` recorded under ``config["spec"]`` by :meth:`start`
+            (default ``None``).
+        take_over: with ``overwrite``, replace the file even when its recorded writer looks alive (default
+            False); a sweep uses it for retrying its own task.
+
+    Raises:
+        ValueError: if ``snapshot_every`` is neither ``None`` nor a positive integer.
+        TraceError: if ``path`` exists and ``overwrite`` is False, is a directory, is being written by a
+            live process (without ``take_over``), or its folder cannot be created or written.
     """
 
     def __init__(self, path, overwrite: bool = False, snapshot_every: int | None = None,
@@ -151,6 +190,26 @@ class TraceWriter:
         """Create the file with every dataset, write the static attributes, and enter SWMR mode.
 
         ``objective`` (optional) renders the designs of snapshots and of the final state.
+
+        The file is built under a temporary name ``.NAME.PID.tmp`` in the same folder and moved into place,
+        so an existing trace is never truncated before the new one is complete; temporaries left by dead
+        writers of the same path are removed first.
+
+        Args:
+            config: the run config, stored as JSON in the ``config`` attribute together with the writer's
+                extra ``config`` entries (those win); its ``problem``, ``model``, ``optimizer`` and ``seed``
+                are copied to root attributes.
+            num_params: the number of parameters n (length of theta).
+            design_shape: the shape (height, width) of the physical design, or ``None`` when there is no
+                design (then no design datasets are created).
+            probes: ``{probe name: {output name: shape}}`` of the probes to record (default none); every
+                dataset must exist before SWMR starts.
+            objective: the objective, used to render designs (default ``None``).
+
+        Raises:
+            DiskFull: if the disk (or the process's file-size limit) has no room for the new file.
+            TraceError: if the path checks of the constructor fail, a probe declares an output named
+                ``step``, the file cannot be created, or the path appeared meanwhile without ``overwrite``.
         """
         self._check_path()
         self._objective = objective
@@ -285,17 +344,47 @@ class TraceWriter:
 
     @_writes
     def append_evaluations(self, rows: np.ndarray) -> None:
+        """Append rows to the ``/evaluations`` table (nothing happens for an empty array).
+
+        Args:
+            rows: a structured array of dtype ``EVALUATION_DTYPE`` (see :func:`~landscape.trace.evaluation_rows`).
+
+        Raises:
+            TraceError: if the file is not open or the write fails (the file is then closed and marked
+                ``failed``); :class:`DiskFull` when the disk has no room.
+        """
         if len(rows):
             self._append(self.file["evaluations"], rows)
 
     @_writes
     def append_step(self, row: tuple) -> None:
+        """Append one row to the ``/steps`` table and update ``/heartbeat`` to the current Unix time.
+
+        Args:
+            row: a tuple in the order of ``STEP_DTYPE`` (see :func:`~landscape.trace.step_row`).
+
+        Raises:
+            TraceError: if the file is not open or the write fails (the file is then closed and marked
+                ``failed``); :class:`DiskFull` when the disk has no room.
+        """
         self._append(self.file["steps"], np.array([row], dtype=STEP_DTYPE))
         self.file["heartbeat"][()] = time.time()
         self.file["heartbeat"].flush()
 
     @_writes
     def append_probe(self, name: str, step: int, output: Mapping[str, Any]) -> None:
+        """Append one row of a probe's outputs, then its step (the index last, so every row below it is complete).
+
+        Args:
+            name: the probe's name, one of those declared to :meth:`open`.
+            step: the step the output belongs to.
+            output: ``{output name: value}``; every declared output must be present with its declared shape
+                (values are stored as float64); undeclared entries are ignored.
+
+        Raises:
+            TraceError: if a declared output is missing or has another shape, if the file is not open, or if
+                the write fails; :class:`DiskFull` when the disk has no room.
+        """
         group = self.file["probes"][name]
         expected = self.probe_outputs[name]
         missing = set(expected) - set(output)
@@ -310,6 +399,16 @@ class TraceWriter:
 
     @_writes
     def append_snapshot(self, step: int, theta, design=None) -> None:
+        """Append a snapshot: theta, the design (when given and the trace has designs), then the step.
+
+        Args:
+            step: the step number of the snapshot.
+            theta: the iterate, array-like of length n (stored as float64).
+            design: the physical design, array-like of the trace's design shape, or ``None`` (the default).
+
+        Raises:
+            TraceError: if the file is not open or the write fails; :class:`DiskFull` when the disk has no room.
+        """
         snap = self.file["snapshots"]
         self._append(snap["theta"], np.asarray(theta, dtype=np.float64)[None])
         if design is not None and "design" in snap:
@@ -319,6 +418,21 @@ class TraceWriter:
 
     @_writes
     def write_final(self, theta, best_theta, best_loss, best_step, design=None, best_design=None):
+        """Write the final state into the preallocated ``/final`` datasets.
+
+        Args:
+            theta: the last iterate, array-like of length n.
+            best_theta: the iterate with the lowest loss, array-like of length n.
+            best_loss: its loss.
+            best_step: its step number.
+            design: the final physical design, or ``None`` (the default). The designs are written only
+                when ``design`` is given and the trace has designs.
+            best_design: the physical design of ``best_theta``, or ``None`` (the default; with a ``design``
+                given, the stored best design is then filled with NaN).
+
+        Raises:
+            TraceError: if the file is not open or the write fails.
+        """
         final = self.file["final"]
         final["theta"][...] = np.asarray(theta, dtype=np.float64)
         final["best_theta"][...] = np.asarray(best_theta, dtype=np.float64)
@@ -332,6 +446,16 @@ class TraceWriter:
 
     @_writes
     def set_status(self, status: str, message: str = "", ended: bool = False) -> None:
+        """Write the message, the end time (if ``ended``), then the status, each flushed.
+
+        Args:
+            status: the status string (at most 32 bytes are stored), e.g. ``"completed"`` or ``"failed"``.
+            message: why the run ended (at most 2048 bytes of UTF-8 are stored; default empty).
+            ended: also write ``/end_time`` as the current UTC time (default False).
+
+        Raises:
+            TraceError: if the file is not open or the write fails.
+        """
         self.file["message"][()] = _encode(message)
         self.file["message"].flush()
         if ended:
@@ -341,11 +465,24 @@ class TraceWriter:
         self.file["status"].flush()
 
     def close(self) -> None:
+        """Close the file (nothing happens when it is not open); the status is not changed."""
         if self.file is not None:
             self.file.close()
             self.file = None
 
     def wants_snapshot(self, step: int, last: bool) -> bool:
+        """Whether a snapshot is due at ``step``.
+
+        True when the step is in ``snapshot_at``, or when ``snapshot_every`` is set and the step is a
+        multiple of it or ``last`` is True; never for the step of the latest snapshot.
+
+        Args:
+            step: the step number.
+            last: whether it is the run's last step.
+
+        Returns:
+            True when :meth:`append_snapshot` should be called for this step.
+        """
         if step == self._last_snapshot:
             return False
         if step in self.snapshot_at:
@@ -354,6 +491,25 @@ class TraceWriter:
 
     # -- the interface landscape.run uses ----------------------------------------------
     def start(self, objective, optimizer, steps: int, seed: int, probes: Sequence = (), threads=None) -> None:
+        """Open the trace for a run (called by ``landscape.run``): build its config and call :meth:`open`.
+
+        The config holds the objective's entries (problem, model, options, penalization, precision, ...),
+        the thread counts, the optimizer's name and options, the step budget, the seed, each probe's
+        config, ``snapshot_every``, and the writer's ``spec`` when one was given.
+
+        Args:
+            objective: the objective being optimized; its problem's shape is the design shape (no designs
+                when it has no ``problem``).
+            optimizer: the optimizer, whose ``name`` and ``options`` are recorded.
+            steps: the step budget.
+            seed: the run's seed.
+            probes: the probes to record (default none); each must declare its outputs
+                (``probe.outputs(objective) -> {name: shape}``).
+            threads: the :class:`~landscape.threads.Threads` of the run, or ``None`` (the default).
+
+        Raises:
+            TraceError: if a probe does not declare its outputs, or :meth:`open` fails.
+        """
         problem = getattr(objective, "problem", None)
         config = {
             **objective_config(objective),
@@ -377,6 +533,19 @@ class TraceWriter:
         return np.asarray(self._objective.design(theta))
 
     def step(self, record, total_evaluations: int, distance: float, wall: float, last: bool = False) -> None:
+        """Record an accepted step: its evaluations, its step row, and a snapshot when one is due.
+
+        Args:
+            record: the accepted :class:`~landscape.optim.Step`.
+            total_evaluations: objective evaluations of the run so far.
+            distance: ``|theta - theta0|``.
+            wall: seconds since the run started.
+            last: whether this is the run's last step (makes a snapshot due with ``snapshot_every``;
+                default False).
+
+        Raises:
+            TraceError: if a write fails (see :meth:`append_step`).
+        """
         if record.evaluations:
             self.append_evaluations(evaluation_rows(record.step, record.evaluations))
         self.append_step(step_row(record, total_evaluations, distance, wall))
@@ -384,12 +553,46 @@ class TraceWriter:
             self.append_snapshot(record.step, record.theta, self._design(record.theta))
 
     def evaluations(self, step: int, evaluations) -> None:
+        """Record the evaluations of a step that was not accepted (e.g. a failed line search).
+
+        Args:
+            step: the step number they carry (the last accepted step).
+            evaluations: the :class:`~landscape.optim.Evaluation` records.
+
+        Raises:
+            TraceError: if the write fails.
+        """
         self.append_evaluations(evaluation_rows(step, evaluations))
 
     def probe(self, name: str, step: int, output: Mapping[str, Any]) -> None:
+        """Record one output of a probe (see :meth:`append_probe`, which takes the same arguments).
+
+        Args:
+            name: the probe's name.
+            step: the step the output belongs to.
+            output: ``{output name: value}`` with the declared shapes.
+
+        Raises:
+            TraceError: if an output is missing, has another shape, or cannot be written.
+        """
         self.append_probe(name, step, output)
 
     def finish(self, status: str, message: str, result=None) -> None:
+        """End the run: write the final state (and a last snapshot), the status and the message, then close.
+
+        Nothing happens when the file is not open. With ``snapshot_every`` set and a design to render, a
+        snapshot of the final iterate is appended unless the last step already has one.
+
+        Args:
+            status: the run's final status (one of ``landscape.statuses.ENDED``).
+            message: why the run ended.
+            result: the run's :class:`~landscape.runner.RunResult`, or ``None`` (the default) to leave the
+                final state at NaN / -1.
+
+        Raises:
+            TraceError: if the final state cannot be written; the trace is then marked ``failed`` (when it
+                is still open) with the reason, and closed.
+        """
         if self.file is None:
             return
         try:
