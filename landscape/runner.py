@@ -483,7 +483,8 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
         trace = TraceWriter(trace)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if max_evaluations is not None and (not isinstance(max_evaluations, (int, np.integer))
+    if max_evaluations is not None and (isinstance(max_evaluations, bool)
+                                        or not isinstance(max_evaluations, (int, np.integer))
                                         or max_evaluations < 1):
         raise ValueError(f"max_evaluations must be a positive integer or None, got {max_evaluations!r}")
     probes = list(probes)
@@ -585,7 +586,8 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
         stop.close()
         bar.close()
         optimizer.close()
-    if current is None:   # interrupted before the first evaluation finished
+    if current is None:   # interrupted before the first evaluation finished: the trace still ends, not 'running'
+        _finish(trace, status, message or "stopped before the initial evaluation completed")
         raise RuntimeError(f"run ended ({status}) before the initial evaluation completed")
     result = RunResult(status, message, optimizer.name, history, current.theta, ledger.best_theta, ledger.best_loss,
                        ledger.best_step, objective, probe_results, ledger.wall(),

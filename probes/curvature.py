@@ -52,7 +52,8 @@ class HutchinsonProbe(Probe):
 
     Raises:
         ValueError: ``samples`` is not an integer >= 2, ``block`` is neither None nor a positive
-            integer, or the schedule is invalid (see :class:`~probes.base.Probe`).
+            integer, ``distribution`` is neither "rademacher" nor "gaussian", or the schedule is invalid
+            (see :class:`~probes.base.Probe`).
     """
 
     name = "hutchinson"
@@ -65,6 +66,8 @@ class HutchinsonProbe(Probe):
                              f"got {samples!r}")
         if block is not None and (isinstance(block, bool) or not isinstance(block, int) or block < 1):
             raise ValueError(f"hutchinson: block must be a positive integer or None, got {block!r}")
+        if distribution not in ("rademacher", "gaussian"):
+            raise ValueError(f"hutchinson: distribution must be 'rademacher' or 'gaussian', got {distribution!r}")
         self.samples, self.block, self.distribution = samples, block, distribution
 
     def options(self):
@@ -214,7 +217,7 @@ class OverlapProbe(Probe):
         g = context.grad if context.grad is not None else context.objective.grad(context.theta)
         hg = hessian.matvec(g)
         gg, ghg = float(g @ g), float(g @ hg)
-        return {"overlap": gradient_hessian_overlap(hessian, g) if gg > 0 else math.nan,
+        return {"overlap": gradient_hessian_overlap(None, g, product=hg) if gg > 0 else math.nan,   # one HVP
                 "curvature": ghg / gg if gg > 0 else math.nan}
 
 
@@ -228,6 +231,11 @@ class _DensityProbe(Probe):
                  every: int | None = None, **schedule):
         schedule.setdefault("at", (0,))
         super().__init__(every=every, **schedule)
+        for option, value, low in (("runs", runs, 1), ("steps", steps, 1), ("grid_size", grid_size, 2)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{self.name}: {option} must be an integer >= {low}, got {value!r}")
+        if isinstance(sigma2, bool) or not isinstance(sigma2, (int, float)) or not 0 < sigma2 < float("inf"):
+            raise ValueError(f"{self.name}: sigma2 must be a finite number > 0, got {sigma2!r}")
         self.runs, self.steps, self.sigma2, self.grid_size = runs, steps, sigma2, grid_size
 
     def options(self):
@@ -264,8 +272,7 @@ class HessianDensityProbe(_DensityProbe):
 
     Registered as ``hessian_density``: :func:`probes.slq.slq` (stochastic Lanczos quadrature,
     Ghorbani et al. 2019; thesis eqs. 2.13-2.15) on ``objective.hessian(theta)``, with a fresh seed
-    per step. Invalid ``runs``, ``steps``, ``sigma2`` or ``grid_size`` raise ``ValueError`` when the
-    probe runs, not here.
+    per step.
 
     Args:
         runs: random start vectors ``k`` of SLQ (default 3, thesis appendix B.5).
@@ -279,7 +286,8 @@ class HessianDensityProbe(_DensityProbe):
             ``(0,)`` (the initialization), so by default the probe runs at step 0 and the last step.
 
     Raises:
-        ValueError: the schedule is invalid (see :class:`~probes.base.Probe`).
+        ValueError: the schedule is invalid (see :class:`~probes.base.Probe`), ``runs`` or ``steps`` is not an
+            integer >= 1, ``grid_size`` not an integer >= 2, or ``sigma2`` not a finite number > 0.
     """
 
     name = "hessian_density"
@@ -324,8 +332,7 @@ class LBFGSDensityProbe(_NeedsMemory, _DensityProbe):
 
     Registered as ``lbfgs_density``: :func:`probes.slq.slq` on
     :meth:`probes.lbfgs_matrix.CompactLBFGS.from_memory` of ``context.memory()`` (the compact form of
-    Byrd, Nocedal and Schnabel 1994; thesis appendix B.4, eq. B.1). Invalid ``runs``, ``steps``,
-    ``sigma2`` or ``grid_size`` raise ``ValueError`` when the probe runs, not here.
+    Byrd, Nocedal and Schnabel 1994; thesis appendix B.4, eq. B.1).
 
     Args:
         runs: random start vectors ``k`` of SLQ (default 3, thesis appendix B.5).
@@ -339,7 +346,8 @@ class LBFGSDensityProbe(_NeedsMemory, _DensityProbe):
             ``(0,)`` (the initialization), so by default the probe runs at step 0 and the last step.
 
     Raises:
-        ValueError: the schedule is invalid (see :class:`~probes.base.Probe`).
+        ValueError: the schedule is invalid (see :class:`~probes.base.Probe`), ``runs`` or ``steps`` is not an
+            integer >= 1, ``grid_size`` not an integer >= 2, or ``sigma2`` not a finite number > 0.
     """
 
     name = "lbfgs_density"
@@ -381,8 +389,7 @@ class BvsHProbe(_NeedsMemory, _DensityProbe):
     operators get :func:`probes.slq.quadrature` with the same seed (so the same start vectors); the
     kernel width comes from ``sigma2`` on the range of both sets of Ritz values together, and both
     densities are smoothed on one :func:`probes.slq.default_grid` over that range. The traces are the
-    first moments times ``n``: ``tr ~ n (1/runs) sum_rj w_rj theta_rj``. Invalid ``runs``,
-    ``steps`` or ``sigma2`` raise ``ValueError`` when the probe runs, not here.
+    first moments times ``n``: ``tr ~ n (1/runs) sum_rj w_rj theta_rj``.
 
     Args:
         runs: random start vectors ``k`` of SLQ (default 3, thesis appendix B.5).
@@ -396,7 +403,8 @@ class BvsHProbe(_NeedsMemory, _DensityProbe):
             ``(0,)`` (the initialization), so by default the probe runs at step 0 and the last step.
 
     Raises:
-        ValueError: the schedule is invalid (see :class:`~probes.base.Probe`).
+        ValueError: the schedule is invalid (see :class:`~probes.base.Probe`), ``runs`` or ``steps`` is not an
+            integer >= 1, ``grid_size`` not an integer >= 2, or ``sigma2`` not a finite number > 0.
     """
 
     name = "b_vs_h"

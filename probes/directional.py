@@ -14,7 +14,7 @@ import torch
 __all__ = ["gradient_hessian_overlap", "curvature_along"]
 
 
-def gradient_hessian_overlap(operator, grad: torch.Tensor) -> float:
+def gradient_hessian_overlap(operator, grad: torch.Tensor, product: torch.Tensor | None = None) -> float:
     """The cosine between the gradient and its Hessian product, ``g'Hg / (|g| |Hg|)``.
 
     1 when ``g`` is an eigenvector of a positive eigenvalue, -1 of a negative one, near 0 when the
@@ -23,12 +23,14 @@ def gradient_hessian_overlap(operator, grad: torch.Tensor) -> float:
     Args:
         operator: the Hessian (or any symmetric operator) with ``matvec``, e.g. ``objective.hessian(theta)``.
         grad: the gradient ``g`` (n,), converted to float64.
+        product: ``Hg`` when the caller has it already (then no product is computed; ``operator`` may be
+            None); default None.
 
     Returns:
         The overlap as a float in [-1, 1], or NaN when ``g`` or ``Hg`` is zero.
     """
     grad = torch.as_tensor(grad, dtype=torch.float64)
-    hg = operator.matvec(grad)
+    hg = operator.matvec(grad) if product is None else torch.as_tensor(product, dtype=torch.float64)
     denominator = float(grad.norm() * hg.norm())
     return float(grad @ hg) / denominator if denominator > 0 else float("nan")
 

@@ -128,6 +128,8 @@ def between_initializations(objective, thetas0: Sequence, alphas=None, batch=8):
         ``"init i -> init i+1"``.
     """
     alphas = np.linspace(-0.5, 1.5, 41) if alphas is None else alphas
+    if len(thetas0) < 2:
+        raise ValueError(f"between_initializations needs at least two initializations, got {len(thetas0)}")
     pairs = list(zip(thetas0[:-1], thetas0[1:]))
     return _curves(objective, pairs, alphas, [f"init {i} -> init {i + 1}" for i in range(len(pairs))], batch)
 
@@ -381,6 +383,9 @@ def pca_plane(thetas: np.ndarray, final=None) -> Plane:
     thetas = np.asarray(thetas, dtype=np.float64)
     final = thetas[-1] if final is None else np.asarray(final, dtype=np.float64).reshape(-1)
     pca = trajectory_pca(thetas, final)
+    if len(pca.components) < 2:
+        raise ValueError(f"a PCA plane needs a trajectory spanning two directions; these {len(thetas)} iterates "
+                         f"span {len(pca.components)} (give more, non-collinear iterates)")
     scale = np.sqrt(np.maximum(pca.singular_values[:2], 0))
     return Plane(torch.from_numpy(final.copy()), torch.from_numpy(pca.components[0].copy()),
                  torch.from_numpy(pca.components[1].copy()), "pca",
@@ -406,6 +411,9 @@ def hessian_plane(objective, center=None, steps: int = 30, seed: int = 0) -> Pla
     from .linalg import extreme_eigenpairs
     center = objective.theta0 if center is None else _flat(center)
     pairs = extreme_eigenpairs(objective.hessian(center), k=2, steps=steps, seed=seed)
+    if pairs.top_vectors is None or pairs.top_vectors.shape[1] < 2:
+        raise ValueError(f"a Hessian plane needs two eigenvectors; Lanczos found {len(pairs.top)} "
+                         f"(n = {center.numel()}, steps = {steps})")
     return Plane(center, pairs.top_vectors[:, 0].clone(), pairs.top_vectors[:, 1].clone(), "hessian",
                  {"eigenvalues": pairs.top.tolist()})
 

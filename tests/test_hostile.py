@@ -67,6 +67,10 @@ def test_a_picture_never_replaces_its_trace(tmp_path):
     (["--threads", "100000"], "more than 4 x the"),
     (["--probe", "hutchinson:samples=-1"], "samples must be an integer >= 2"),
     (["--probe", "eigenvalues:k=0"], "k must be an integer >= 1"),
+    (["--probe", "hutchinson:distribution=normal"], "distribution must be 'rademacher' or 'gaussian'"),
+    (["--probe", "hessian_density:runs=0"], "runs must be an integer >= 1"),
+    (["--probe", "lbfgs_density:sigma2=-1"], "sigma2 must be a finite number > 0"),
+    (["--probe", "b_vs_h:grid_size=1"], "grid_size must be an integer >= 2"),
 ])
 def test_bad_values_are_refused_before_any_trace_is_written(tmp_path, args, fragment):
     out = ["-o", str(tmp_path / "x.h5")] if "-o" not in args else []

@@ -414,3 +414,23 @@ def test_a_curvature_pair_whose_y_underflows_is_skipped_not_divided_by():
     assert memory.push(s, y, -torch.ones(4, dtype=torch.float64)) is False and memory.skipped == 1
     assert memory.push(torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64),
                        -torch.ones(4, dtype=torch.float64)) is True and memory.gamma == 1.0
+
+
+class _InterruptedAtStart(_Scripted):
+    def start(self, objective, theta, steps):
+        raise KeyboardInterrupt
+
+
+def test_a_run_interrupted_before_its_first_evaluation_ends_its_trace(tmp_path):
+    objective = landscape.FunctionObjective(lambda t: (t ** 2).sum(), torch.zeros(1))
+    path = tmp_path / "early.h5"
+    with pytest.raises(RuntimeError, match="before the initial evaluation"):
+        landscape.run(objective, _InterruptedAtStart([1.0]), steps=3, progress=False, trace=path)
+    with landscape.open_trace(path) as trace:
+        assert trace.status == "interrupted"
+
+
+def test_max_evaluations_refuses_a_bool():
+    objective = landscape.FunctionObjective(lambda t: (t ** 2).sum(), torch.zeros(1))
+    with pytest.raises(ValueError, match="max_evaluations"):
+        landscape.run(objective, "gd_ls", steps=3, progress=False, max_evaluations=True)

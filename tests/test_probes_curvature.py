@@ -228,3 +228,29 @@ def test_eigenvalue_probe_refuses_too_few_lanczos_steps_for_distinct_top_and_bot
     with pytest.raises(ValueError, match="k must be an integer >= 1"):
         EigenvalueProbe(k=0)
     EigenvalueProbe(k=5, steps=10)
+
+
+def test_the_overlap_probe_takes_one_hessian_product_and_matches_the_function():
+    from landscape.runner import ProbeContext
+    from probes.directional import gradient_hessian_overlap
+    problem = L.problems.get("mbb_beam_16x8_0.5")
+    objective = L.Objective(problem, L.models.build("pixel", problem), penal=3.0)
+    theta = objective.theta0
+    loss, grad = objective.value_and_grad(theta)
+    products = []
+    hessian = objective.hessian
+
+    class Counting:
+        def __init__(self, operator):
+            self.operator = operator
+
+        def matvec(self, v):
+            products.append(1)
+            return self.operator.matvec(v)
+
+    objective.hessian = lambda t: Counting(hessian(t))
+    context = ProbeContext(0, theta, loss, grad, objective, None, theta, 0, None)
+    out = OverlapProbe(every=1)(context)
+    assert len(products) == 1
+    assert out["overlap"] == pytest.approx(gradient_hessian_overlap(hessian(theta), grad), rel=1e-12)
+    assert out["curvature"] == pytest.approx(float(grad @ hessian(theta).matvec(grad)) / float(grad @ grad), rel=1e-12)

@@ -260,3 +260,19 @@ def test_a_checkpoint_of_another_plane_is_not_resumed(tmp_path):
         assert objective.evaluations - before == alphas.size * betas.size
         np.testing.assert_allclose(got.losses, expected.losses, rtol=1e-12)
         surface(objective, first, alphas, betas, checkpoint=checkpoint, progress=False)   # the first plane again
+
+
+def test_planes_and_lines_with_too_little_to_span_them_say_so():
+    import numpy as np
+    import torch
+
+    import landscape as L
+    from probes.geometry import between_initializations, hessian_plane, pca_plane
+    line = np.outer(np.arange(4.0), np.ones(6))                     # collinear iterates: one direction
+    with pytest.raises(ValueError, match="two directions"):
+        pca_plane(line)
+    objective = L.FunctionObjective(lambda t: (t ** 2).sum(), torch.ones(1))
+    with pytest.raises(ValueError, match="two eigenvectors"):
+        hessian_plane(objective)
+    with pytest.raises(ValueError, match="at least two"):
+        between_initializations(objective, [torch.ones(1)])
