@@ -19,11 +19,13 @@ first four moments within 2 % at k = 10, o = 90.
 
     python studies/fig_b2_estimator_accuracy.py --quick     # 1,649 parameters on A at 8x16, ~10 s
     python studies/fig_b2_estimator_accuracy.py             # 7,187 parameters on A (near the thesis's 8,345)
+    python studies/fig_b2_estimator_accuracy.py --plot-only # redraw the figure from the table (this run's or the
+                                                            # reference's), without computing anything
 """
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, add_run_options, setup
+from common import FIGURES, add_run_options, find, setup
 
 import argparse
 import time
@@ -40,14 +42,61 @@ def relative(a, b):
     return abs(a - b) / abs(b)
 
 
+def plot(table: pd.DataFrame, n: int, problem: str, png) -> None:
+    """Draw the three panels (Hutchinson, Lanczos, SLQ) of ``table`` (the study's CSV) into ``png``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    sns.set_theme(style="whitegrid")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
+    for key, color in (("hutchinson_trace", "C0"), ("hutchinson_frobenius", "C1")):
+        part = table[table.estimator == key]
+        mean = part.groupby("budget")["error"].mean()
+        axes[0].scatter(part.budget, part.error, color=color, s=10, alpha=0.5)
+        axes[0].plot(mean.index, mean, marker="o", color=color, label=key.replace("hutchinson_",
+             "") + " (mean of 6 seeds)")
+    budgets = np.array(sorted(table[table.estimator == "hutchinson_trace"].budget.unique()))
+    axes[0].plot(budgets, np.sqrt(2 / budgets), color="0.5", ls="--", lw=1, label="sqrt(2 / samples) (trace bound)")
+    axes[0].set(xscale="log", yscale="log", xlabel="samples",
+                ylabel="trace error / |H|_F; norm: relative error", title="Hutchinson")
+    axes[0].legend()
+    part = table[table.estimator == "lanczos_top5"]
+    axes[1].semilogy(part.budget, np.maximum(part.error, 1e-17), marker="o")
+    axes[1].axhline(1e-6, color="0.5", ls="--", lw=1, label="goal 1e-6")
+    axes[1].legend()
+    axes[1].set(xlabel="Lanczos steps", ylabel="max relative error, top-5 eigenvalues", title="Lanczos")
+    for label, style in (("slq_thesis", "-"), ("slq_ghorbani", "--")):
+        for key, color in (("l1", "k"), ("moment1", "C0"), ("moment2", "C1"), ("moment3", "C2"), ("moment4", "C3")):
+            part = table[table.estimator == f"{label}_{key}"]
+            axes[2].semilogy(part.budget, np.maximum(part.error, 1e-17), style, marker="o", color=color, ms=3,
+                             label=f"{key} ({'k=3, s2=1e-4' if label == 'slq_thesis' else 'k=10, s2=1e-5'})")
+    axes[2].axhline(0.02, color="0.5", ls=":", lw=1, label="2 % goal")
+    axes[2].set(xlabel="Lanczos steps o", ylabel="L1 distance to the exact density;\nmoment p error / mean |lambda|^p",
+                title="SLQ")
+    axes[2].legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    fig.suptitle(f"Estimator accuracy on a small CNN ({n} parameters, {problem}, p = 3)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png, dpi=130)
+    plt.close(fig)
+
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw the figure from the table (this run's, else the reference's)")
     args = setup(add_run_options(parser, "float64").parse_args(argv))
     stem = FIGURES / ("fig_b2_estimator_accuracy" + ("_quick" if args.quick else ""))
 
     objective, theta = small_cnn(args.quick, args.precision)
     n = objective.num_params
+    if args.plot_only:
+        table = pd.read_csv(find(stem.with_suffix(".csv").name))
+        plot(table, n, objective.problem.name, stem.with_suffix(".png"))
+        print(f"figure: {stem.with_suffix('.png')}")
+        return
     start = time.perf_counter()
     H = objective.hessian(theta).to_dense()
     H = 0.5 * (H + H.T)
@@ -88,39 +137,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out.with_suffix(".csv"), index=False)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for key, color in (("hutchinson_trace", "C0"), ("hutchinson_frobenius", "C1")):
-        part = table[table.estimator == key]
-        mean = part.groupby("budget")["error"].mean()
-        axes[0].scatter(part.budget, part.error, color=color, s=10, alpha=0.5)
-        axes[0].plot(mean.index, mean, marker="o", color=color, label=key.replace("hutchinson_",
-             "") + " (mean of 6 seeds)")
-    budgets = np.array(sorted(table[table.estimator == "hutchinson_trace"].budget.unique()))
-    axes[0].plot(budgets, np.sqrt(2 / budgets), color="0.5", ls="--", lw=1, label="sqrt(2 / samples) (trace bound)")
-    axes[0].set(xscale="log", yscale="log", xlabel="samples",
-                ylabel="trace error / |H|_F; norm: relative error", title="Hutchinson")
-    axes[0].legend()
-    part = table[table.estimator == "lanczos_top5"]
-    axes[1].semilogy(part.budget, np.maximum(part.error, 1e-17), marker="o")
-    axes[1].axhline(1e-6, color="0.5", ls="--", lw=1)
-    axes[1].set(xlabel="Lanczos steps", ylabel="max relative error, top-5 eigenvalues", title="Lanczos")
-    for label, style in (("slq_thesis", "-"), ("slq_ghorbani", "--")):
-        for key, color in (("l1", "k"), ("moment1", "C0"), ("moment2", "C1"), ("moment3", "C2"), ("moment4", "C3")):
-            part = table[table.estimator == f"{label}_{key}"]
-            axes[2].semilogy(part.budget, np.maximum(part.error, 1e-17), style, marker="o", color=color, ms=3,
-                             label=f"{key} ({'k=3, s2=1e-4' if label == 'slq_thesis' else 'k=10, s2=1e-5'})")
-    axes[2].axhline(0.02, color="0.5", ls=":", lw=1)
-    axes[2].set(xlabel="Lanczos steps o", ylabel="L1 distance; moment error / mean |lambda|^p", title="SLQ")
-    axes[2].legend(fontsize=6, ncol=2)
-    fig.suptitle(f"Estimator accuracy on a small CNN ({n} parameters, {objective.problem.name}, p = 3)",
-                 fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out.with_suffix(".png"), dpi=130)
+    plot(table, n, objective.problem.name, out.with_suffix(".png"))
 
     top50 = float(table[(table.estimator == "lanczos_top5") & (table.budget == 50)].error.iloc[0])
     moments = table[table.estimator.str.startswith("slq_ghorbani_moment") & (table.budget == 90)].error.to_numpy()

@@ -133,3 +133,12 @@ def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_conv
     assert gd.loc["tuned", "rose"] == 2 and pd.isna(gd.loc["tuned", "converged_step"])
     text = t33.decomposition_markdown(table, matrix.FULL, matrix.CNN, "mixed")
     assert "2 rose" in text and "re-tuned 1e-07" in text and "79.67 (573)" in text
+
+
+def test_the_estimator_figure_redraws_from_the_reference_table(tmp_path):
+    """``fig_b2_estimator_accuracy.py --plot-only`` draws from the committed CSV and computes nothing."""
+    done = subprocess.run([sys.executable, str(STUDIES / "fig_b2_estimator_accuracy.py"), "--plot-only", "--quick",
+                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=STUDIES, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "fig_b2_estimator_accuracy_quick.png").stat().st_size > 10_000
+    assert not (tmp_path / "fig_b2_estimator_accuracy_quick.csv").exists()
