@@ -34,10 +34,20 @@ def _note(ax, losses: pd.DataFrame, statuses: dict, color: str):
 
 
 def band(ax, losses: pd.DataFrame, statuses: dict, color: str, label: str):
-    """Median over seeds (all runs, diverged ones included) and the min-max band."""
+    """Median over seeds (all runs, diverged ones included) and the min-max band.
+
+    A cell where half of the runs or more diverged or ended no lower than they started gets its
+    median as a thin dashed line and no band: such bands span decades and hide the other curves.
+    """
     _note(ax, losses, statuses, color)
     values = losses.to_numpy()
     steps = losses.index.to_numpy()
+    failed = sum(statuses.get(column) == "diverged" or not losses[column].iloc[-1] < losses[column].iloc[0]
+                 for column in losses)
+    if values.shape[1] > 1 and 2 * failed >= values.shape[1]:
+        ax.plot(steps, np.median(values, axis=1), color=color, lw=0.9, ls="--",
+                label=label.replace("median, min-max", "median") + f" ({failed}/{values.shape[1]} diverged or rose)")
+        return
     ax.plot(steps, np.median(values, axis=1), color=color, lw=1.4,
             label=label if values.shape[1] > 1 else label.replace("median, min-max", "one seed"))
     if values.shape[1] > 1:
@@ -71,4 +81,5 @@ def clipped_log_axis(ax):
             ax.plot(above[0], top, marker="^", color="C3", ms=6, clip_on=False, zorder=5)
     if left:
         ax.text(0.02, 0.02, f"▲ {left} run(s) leave the axes ({diverged} diverged)", transform=ax.transAxes,
-                ha="left", va="bottom", fontsize=7, color="C3")
+                ha="left", va="bottom", fontsize=7, color="C3",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
