@@ -10,6 +10,9 @@ packages add their own through entry points, read once per process::
     [project.entry-points."landscape.plot_kinds"]
     my_plot = "my_package.plots:my_plot"            # a function: my_plot(trace) -> Figure
 
+    [project.entry-points."landscape.optimizers"]
+    my_optimizer = "my_package.optim:build"         # a factory: build(**options) -> landscape.optim.Optimizer
+
 A third-party name that is already taken by a built-in one is ignored, so an
 installed package cannot silently change what ``--probe hutchinson`` measures.
 Targets are ``module:attribute`` strings, imported only when used: the core
@@ -24,7 +27,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 __all__ = ["RegistryError", "BUILTIN_PROBES", "BUILTIN_PLOT_KINDS", "probe_names", "probe_class",
-           "build_probe", "plot_kind_names", "plot_kind"]
+           "build_probe", "plot_kind_names", "plot_kind", "optimizer_names", "optimizer_factory"]
 
 BUILTIN_PROBES = {
     "hutchinson": "probes.curvature:HutchinsonProbe",
@@ -49,7 +52,8 @@ class RegistryError(ValueError):
 
 @functools.cache
 def _table(group: str) -> dict[str, str]:
-    builtin = BUILTIN_PROBES if group == "landscape.probes" else BUILTIN_PLOT_KINDS
+    # the built-in optimizers live in landscape.optim itself (its _FACTORIES), which also keeps their names
+    builtin = {"landscape.probes": BUILTIN_PROBES, "landscape.plot_kinds": BUILTIN_PLOT_KINDS}.get(group, {})
     table = dict(builtin)
     for ep in entry_points(group=group):
         table.setdefault(ep.name, ep.value)
@@ -94,4 +98,19 @@ def plot_kind_names() -> list[str]:
 def plot_kind(name: str) -> Callable | None:
     """The function ``trace -> Figure`` registered as ``name``, or None."""
     target = _table("landscape.plot_kinds").get(name)
+    return None if target is None else _load(target)
+
+
+def optimizer_names() -> list[str]:
+    """Optimizers that installed packages register in the ``landscape.optimizers`` entry-point group.
+
+    The built-in ones are :data:`landscape.optim.NAMES`; :func:`landscape.optim.build` looks here
+    only for a name that is not built in, so a package cannot change what ``lbfgs`` means.
+    """
+    return sorted(_table("landscape.optimizers"))
+
+
+def optimizer_factory(name: str) -> Callable | None:
+    """The factory ``build(**options) -> Optimizer`` registered as ``name``, or None."""
+    target = _table("landscape.optimizers").get(name)
     return None if target is None else _load(target)

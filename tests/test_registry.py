@@ -77,3 +77,30 @@ def test_the_import_layers_hold():
     done = subprocess.run([str(linter if linter.exists() else "lint-imports")], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_third_party_optimizer_is_built_by_name_but_cannot_replace_a_built_in(installed):
+    import torch
+
+    import landscape as L
+    from landscape import optim
+    from landscape.spec import RunSpec
+    installed(EntryPoint("steepest_wolfe", "landscape.optim:gd_ls", "landscape.optimizers"),
+              EntryPoint("gd", "landscape.optim:lbfgs", "landscape.optimizers"),
+              EntryPoint("not_an_optimizer", "builtins:dict", "landscape.optimizers"))
+    assert "steepest_wolfe" in registry.optimizer_names()
+    built = optim.build("steepest_wolfe", c1=1e-3)
+    assert built.name == "gd_ls"      # a factory taking **options checks them itself:
+    assert optim.accepted_options("steepest_wolfe") == ()
+    assert optim.build("gd", lr=0.1).name == "gd"                    # the built-in wins
+    with pytest.raises(optim.OptimizerError, match="returned dict, not a landscape.optim.Optimizer"):
+        optim.build("not_an_optimizer")
+    with pytest.raises(optim.OptimizerError, match="bad options for optimizer 'steepest_wolfe'"):
+        optim.build("steepest_wolfe", lr=1)
+    with pytest.raises(optim.OptimizerError, match="did you mean steepest_wolfe"):
+        optim.build("steepest_wolf")
+    with pytest.raises(optim.OptimizerError, match="must be a string"):
+        optim.build(["gd"])
+    RunSpec(problem="mbb_beam_16x8_0.5", optimizer="steepest_wolfe", steps=2)     # a spec accepts it too
+    objective = L.FunctionObjective(lambda t: (t ** 2).sum(), torch.ones(3))
+    assert L.run(objective, "steepest_wolfe", steps=3, progress=False).status == "completed"

@@ -159,13 +159,30 @@ def accepted_options(name: str) -> tuple[str, ...]:
         KeyError: ``name`` is not one of :data:`NAMES`.
     """
     import inspect
-    factory = _FACTORIES[name]
+    factory = _factory(name)
+    if factory is None:
+        raise KeyError(name)
     target = factory.__init__ if inspect.isclass(factory) else factory
     names = [p.name for p in inspect.signature(target).parameters.values()
              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
-    if any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values()):
+    if name in _FACTORIES and any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values()):
         names += [p for p in inspect.signature(_wolfe).parameters if p != "name"]
     return tuple(names)
+
+
+def _factory(name: str):
+    """The built-in factory ``name``, else one an installed package registers (``landscape.optimizers``
+    entry points, :mod:`landscape.registry`), else None."""
+    if name in _FACTORIES:
+        return _FACTORIES[name]
+    from landscape.registry import optimizer_factory
+    return optimizer_factory(name)
+
+
+def _takes_any_keyword(factory) -> bool:
+    import inspect
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
 
 
 def build(name: str, **options) -> Optimizer:
@@ -179,20 +196,33 @@ def build(name: str, **options) -> Optimizer:
     Returns:
         A fresh, unstarted :class:`Optimizer`.
 
+    A name that is not built in is looked up among the optimizers installed packages register in the
+    ``landscape.optimizers`` entry-point group (:func:`landscape.registry.optimizer_factory`).
+
     Raises:
         OptimizerError: an unknown name (with close matches suggested), an option the optimizer does not take,
-            or options its factory refuses (a bad value, a missing ``lr``, NLopt missing for ``mma``).
+            options its factory refuses (a bad value, a missing ``lr``, NLopt missing for ``mma``), or a
+            registered factory that does not return an :class:`Optimizer`.
     """
-    if name not in _FACTORIES:
-        close = difflib.get_close_matches(str(name), NAMES, n=3)
+    from landscape.registry import optimizer_names
+    if not isinstance(name, str):
+        raise OptimizerError(f"an optimizer name must be a string, got {name!r}")
+    factory = _factory(name)
+    if factory is None:
+        known = [*NAMES, *(n for n in optimizer_names() if n not in _FACTORIES)]
+        close = difflib.get_close_matches(name, known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise OptimizerError(f"unknown optimizer {name!r}{hint}; known: {', '.join(NAMES)}")
-    factory = _FACTORIES[name]
-    unknown = sorted(set(options) - set(accepted_options(name)))
+        raise OptimizerError(f"unknown optimizer {name!r}{hint}; known: {', '.join(known)}")
+    plugin_any = name not in _FACTORIES and _takes_any_keyword(factory)
+    unknown = [] if plugin_any else sorted(set(options) - set(accepted_options(name)))
     if unknown:
         raise OptimizerError(f"unknown option(s) {', '.join(map(repr, unknown))} for optimizer {name!r}; "
                              f"accepted: {', '.join(accepted_options(name)) or 'none'}")
     try:
-        return factory(**options)
+        optimizer = factory(**options)
     except TypeError as error:
         raise OptimizerError(f"bad options for optimizer {name!r}: {error}") from None
+    if not isinstance(optimizer, Optimizer):
+        raise OptimizerError(f"the factory registered as optimizer {name!r} returned {type(optimizer).__name__}, "
+                             f"not a landscape.optim.Optimizer")
+    return optimizer
