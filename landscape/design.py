@@ -89,7 +89,21 @@ class _ConstrainedBias(torch.autograd.Function):
 
 
 def constrained_bias(z: torch.Tensor, volfrac: float) -> torch.Tensor:
-    """The bias ``b(z)`` of :func:`sigmoid_with_constrained_mean` (over the last axis)."""
+    """The bias ``b(z)`` of :func:`sigmoid_with_constrained_mean` (over the last axis).
+
+    Found by bisection to the last bit; its derivatives come from the implicit function theorem,
+    ``db/dz_i = -s'_i / sum_j s'_j`` (see the module docstring), in both autograd modes.
+
+    Args:
+        z: logits, shape ``(..., n)``; the constraint acts on the last axis.
+        volfrac: the target mean density ``V`` in (0, 1).
+
+    Returns:
+        The bias, shape ``z.shape[:-1]``.
+
+    Raises:
+        ValueError: ``volfrac`` outside (0, 1), or non-finite logits.
+    """
     if not 0.0 < volfrac < 1.0:
         raise ValueError(f"volume fraction must lie in (0, 1), got {volfrac!r}")
     if not torch.all(torch.isfinite(z)):
@@ -103,7 +117,15 @@ def sigmoid_with_constrained_mean(z: torch.Tensor, volfrac: float) -> torch.Tens
 
 
 def cone_kernel(radius: float = FILTER_RADIUS, dtype=torch.float64) -> torch.Tensor:
-    """The cone ``max(0, r - sqrt(dx^2 + dy^2))`` on a ``(2 ceil(r) + 1)``-square stencil."""
+    """The cone ``max(0, r - sqrt(dx^2 + dy^2))`` on a ``(2 ceil(r) + 1)``-square stencil.
+
+    Args:
+        radius: the cone's radius ``r`` in elements (default 2, Hoyer et al.'s).
+        dtype: the tensor's dtype (default float64).
+
+    Returns:
+        The unnormalized weights, shape ``(2 ceil(r) + 1, 2 ceil(r) + 1)``.
+    """
     reach = int(np.ceil(radius))
     d = np.arange(-reach, reach + 1)
     weights = np.maximum(0.0, radius - np.hypot(d[:, None], d[None, :]))
@@ -118,7 +140,19 @@ def _convolve(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 def cone_filter(x: torch.Tensor, mask: torch.Tensor | None = None,
                 radius: float = FILTER_RADIUS) -> torch.Tensor:
-    """Hoyer's normalized cone filter of ``x`` (..., height, width); see the module docstring."""
+    """Hoyer's normalized cone filter of ``x`` (..., height, width); see the module docstring.
+
+    ``y = [mask] * conv(x, cone) / conv([mask], cone)``: a zero-padded convolution scaled by the
+    inverse column sums of Hoyer et al.'s filter matrix, and zero outside the mask.
+
+    Args:
+        x: densities, shape ``(..., height, width)``.
+        mask: boolean design region of shape ``(height, width)``; None (default) is the whole grid.
+        radius: the cone's radius (default 2).
+
+    Returns:
+        The filtered densities, the shape of ``x``.
+    """
     kernel = cone_kernel(radius, x.dtype)
     if mask is None:
         mask = torch.ones(x.shape[-2:], dtype=torch.bool)

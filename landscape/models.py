@@ -52,7 +52,18 @@ def _variance_scaling(shape, fan_in, generator):
 
 
 def global_normalization(x: torch.Tensor, epsilon: float = 1e-6) -> torch.Tensor:
-    """Subtract the mean and divide by the standard deviation over all elements and channels."""
+    """Subtract the mean and divide by the standard deviation over all elements and channels.
+
+    Hoyer et al.'s normalization between the CNN's layers: ``(x - mean) / sqrt(var + epsilon)`` with
+    one mean and one variance over the whole tensor.
+
+    Args:
+        x: any tensor.
+        epsilon: added to the variance (default 1e-6).
+
+    Returns:
+        The normalized tensor, the shape of ``x``.
+    """
     mean = x.mean()
     var = ((x - mean) ** 2).mean()
     return (x - mean) * torch.rsqrt(var + epsilon)
@@ -62,7 +73,19 @@ PIXEL_INITS = ("constant", "random")
 
 
 class PixelModel(nn.Module):
-    """Free logits on the grid: the constant start ``volfrac * mask``, or seeded standard-normal logits."""
+    """Free logits on the grid: the constant start ``volfrac * mask``, or seeded standard-normal logits.
+
+    The pixel parameterization of Hoyer et al. and the thesis: one logit per element, in float64.
+
+    Args:
+        problem: the :class:`~landscape.problems.Problem` (its shape, mask and volume fraction).
+        seed: the seed of the random start (None means 0); unused by the constant start.
+        init: ``"constant"`` (default; ``volfrac * mask``, Hoyer et al.'s start) or ``"random"``
+            (standard-normal logits on the design region, zero outside: the thesis's random starts).
+
+    Raises:
+        ValueError: an unknown ``init``.
+    """
 
     has_network = False   # no float32 network: always float64
 
@@ -81,11 +104,42 @@ class PixelModel(nn.Module):
         self.logits = nn.Parameter(logits)
 
     def forward(self):
+        """The logits, shape (height, width)."""
         return self.logits
 
 
 class CNNModel(nn.Module):
-    """Hoyer et al.'s CNN parameterization, or the thesis's transposed-convolution variant."""
+    """Hoyer et al.'s CNN parameterization, or the thesis's transposed-convolution variant.
+
+    A latent vector through a dense layer to a ``dense_channels`` feature map at the coarse grid, then
+    blocks of ``tanh``, upsampling by ``resizes[i]`` (bilinear, or a strided transposed convolution with
+    ``transpose``), global normalization, a convolution to ``conv_filters[i]`` channels, and a trainable
+    per-pixel offset scaled by ``offset_scale`` (Hoyer et al. 2019, section 3 and their code; the thesis's
+    ``cnn_transpose``, appendix B.1.2). Initializers follow Hoyer's Keras code (orthogonal dense layer,
+    truncated-normal variance scaling for the kernels, zero biases and offsets).
+
+    Args:
+        problem: the :class:`~landscape.problems.Problem`; its grid must be divisible by ``prod(resizes)``.
+        seed: the seed of every initial parameter (None means 0).
+        latent_size: the length of the latent vector ``z`` (default 128).
+        dense_channels: channels of the dense layer's feature map (default 32).
+        resizes: the upsampling factor of each block (default (1, 2, 2, 2, 1)).
+        conv_filters: the output channels of each block; the last must be 1 (default (128, 64, 32, 16, 1)).
+        offset_scale: the factor of the per-pixel offsets (default 10).
+        kernel_size: the odd convolution kernel size (default 5).
+        latent_scale: the standard deviation of the initial ``z`` (default 1).
+        dense_init_scale: the gain of the orthogonal dense initializer, times
+            ``sqrt(max(features / latent_size, 1))`` (default 1).
+        transpose: use strided transposed convolutions instead of bilinear upsampling and convolutions
+            (the thesis's variant; default False, Hoyer's).
+        dense: with the dense layer (default True); False gives a trainable input feature map instead (the
+            thesis's small test CNN of appendix B.5).
+
+    Raises:
+        ValueError: a non-positive or non-integer size, ``resizes`` and ``conv_filters`` of different
+            lengths, a last layer with more than one channel, a grid not divisible by the total resize
+            factor, or an even kernel size.
+    """
 
     def __init__(self, problem, seed=0, latent_size=128, dense_channels=32, resizes=(1, 2, 2, 2, 1),
                  conv_filters=(128, 64, 32, 16, 1), offset_scale=10.0, kernel_size=5,
@@ -165,6 +219,7 @@ class CNNModel(nn.Module):
         return out[..., :rows, :cols]
 
     def forward(self):
+        """The logits, shape (height, width)."""
         net = F.linear(self.z, self.dense_weight, self.dense_bias) if self.dense else self.z
         net = net.reshape(1, self.h, self.w, self.dense_channels).permute(0, 3, 1, 2)
         for resize, weight, bias, offset in zip(self.resizes, self.conv_weights, self.conv_biases,
@@ -183,12 +238,20 @@ KINDS = {
 
 
 def _mlp(problem, seed=0, **options):
-    from .mlp import MLPModel   # coordinate MLPs live in their own module
+    from .mlp import MLPModel  # coordinate MLPs live in their own module
     return MLPModel(problem, seed=seed, **options)
 
 
 def register(kind: str, factory) -> None:
-    """Add a parameterization ``factory(problem, seed=..., **options) -> nn.Module``."""
+    """Add a parameterization ``factory(problem, seed=..., **options) -> nn.Module`` under ``kind``.
+
+    The module's ``forward()`` returns the logits, shape (height, width); after registering,
+    ``build(kind, problem, ...)``, ``RunSpec`` and the command line accept the kind.
+
+    Args:
+        kind: the name to build it by (an existing kind is replaced).
+        factory: a callable, e.g. an ``nn.Module`` class.
+    """
     KINDS[kind] = factory
 
 

@@ -35,12 +35,12 @@ import torch
 from torch.func import functional_call
 
 from .design import physical_density
+from .operators import HessianOperator, LinearOperator, _as_theta, _real, hessian_vector_products
 from .physics import compliance
 from .precision import PRECISIONS, network_dtype
 
-from .operators import HessianOperator, LinearOperator, _as_theta, _real, hessian_vector_products
-
-__all__ = ["Objective", "hessian_vector_products", "FunctionObjective", "HessianOperator", "LinearOperator", "PRECISIONS",
+__all__ = ["Objective", "hessian_vector_products", "FunctionObjective", "HessianOperator", "LinearOperator",
+           "PRECISIONS",
            "network_dtype"]
 
 
@@ -124,7 +124,18 @@ class Objective:
                                 filter=self.filter if apply_filter is None else apply_filter)
 
     def density_loss(self, x: torch.Tensor, apply_filter: bool | None = None) -> torch.Tensor:
-        """Differentiable compliance of the densities ``x`` (h, w); see :meth:`density_design`."""
+        """Differentiable compliance of the densities ``x`` (h, w); see :meth:`density_design`.
+
+        The loss of the density space in which the OC and MMA baselines work and in which the
+        density-space Hessian (thesis appendix B.3) is taken.
+
+        Args:
+            x: densities in [0, 1], shape (height, width).
+            apply_filter: filter ``x`` first; None (default) filters as this objective does.
+
+        Returns:
+            A 0-d tensor, the compliance.
+        """
         return compliance(self.problem, self.density_design(x, apply_filter), self.penal)
 
     def losses(self, thetas, batch: int = 8) -> np.ndarray:
@@ -150,12 +161,37 @@ class Objective:
 
     # -- numbers -----------------------------------------------------------
     def loss(self, theta) -> float:
+        """The compliance at ``theta``, without a gradient (counted as one evaluation).
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,), converted to float64.
+
+        Returns:
+            The loss as a float.
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
+        """
         theta = _as_theta(theta, self.num_params)
         self.evaluations += 1
         with torch.no_grad():
             return float(self.loss_graph(theta))
 
     def value_and_grad(self, theta) -> tuple[float, torch.Tensor]:
+        """The compliance and its exact gradient at ``theta`` (one forward and one backward pass).
+
+        The gradient flows through the network (float32 in ``"mixed"`` precision, then widened), the
+        constrained sigmoid (implicit differentiation of the bias), the filter and the adjoint solve.
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,), converted to float64.
+
+        Returns:
+            ``(loss, grad)``: a float and a float64 tensor of shape (num_params,).
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
+        """
         theta = _as_theta(theta, self.num_params).detach().requires_grad_(True)
         self.evaluations += 1
         value = self.loss_graph(theta)
@@ -163,6 +199,14 @@ class Objective:
         return float(value.detach()), grad
 
     def grad(self, theta) -> torch.Tensor:
+        """The gradient at ``theta`` (:meth:`value_and_grad` without the value).
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            A float64 tensor of shape (num_params,).
+        """
         return self.value_and_grad(theta)[1]
 
     def design(self, theta) -> torch.Tensor:
@@ -214,6 +258,12 @@ class FunctionObjective:
     For developing and testing optimizers and probes on small analytic
     functions (quadratics, Rosenbrock) before pointing them at the TO graph.
     ``design(theta)`` returns ``theta`` itself.
+
+    Args:
+        fn: the function, ``fn(theta) -> 0-d tensor`` for a flat float64 ``theta``; twice differentiable
+            by ``torch.func`` for :meth:`hvp` and :meth:`hessian`.
+        theta0: the starting point, flattened to float64.
+        name: shown in progress bars and traces (default ``"function"``).
     """
 
     problem = None
@@ -226,16 +276,40 @@ class FunctionObjective:
         self.evaluations = 0
 
     def __call__(self, theta):
+        """``fn(theta)`` as a differentiable 0-d tensor (also ``loss_graph``).
+
+        Args:
+            theta: the flat parameter vector.
+        """
         return self.fn(theta)
 
     loss_graph = __call__
 
     def loss(self, theta) -> float:
+        """``fn(theta)`` as a float, without a gradient.
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,).
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
+        """
         self.evaluations += 1
         with torch.no_grad():
             return float(self.fn(_as_theta(theta, self.num_params)))
 
     def value_and_grad(self, theta):
+        """``(fn(theta), grad fn(theta))`` by reverse mode.
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            ``(loss, grad)``: a float and a float64 tensor of shape (num_params,).
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
+        """
         theta = _as_theta(theta, self.num_params).detach().requires_grad_(True)
         self.evaluations += 1
         value = self.fn(theta)
@@ -243,9 +317,19 @@ class FunctionObjective:
         return float(value.detach()), grad
 
     def grad(self, theta):
+        """The gradient of ``fn`` at ``theta``, shape (num_params,).
+
+        Args:
+            theta: the flat parameter vector.
+        """
         return self.value_and_grad(theta)[1]
 
     def design(self, theta):
+        """``theta`` itself (a copy): a function has no separate design.
+
+        Args:
+            theta: the flat parameter vector.
+        """
         return _as_theta(theta, self.num_params).detach().clone()
 
     hvp = Objective.hvp

@@ -41,9 +41,25 @@ class LinearOperator:
     dtype = torch.float64
 
     def matmat(self, block: torch.Tensor) -> torch.Tensor:   # pragma: no cover - interface
+        """The product with a block of vectors; subclasses implement it.
+
+        Args:
+            block: shape (n, k).
+
+        Returns:
+            The product, shape (n, k).
+        """
         raise NotImplementedError
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """The product with one vector, through :meth:`matmat` on a one-column block.
+
+        Args:
+            v: shape (n,), converted to float64.
+
+        Returns:
+            The product, shape (n,).
+        """
         return self.matmat(torch.as_tensor(v, dtype=self.dtype)[:, None])[:, 0]
 
     def __matmul__(self, other):
@@ -68,7 +84,17 @@ class LinearOperator:
 
 
 class HessianOperator(LinearOperator):
-    """The Hessian of a :class:`landscape.Objective` at a fixed ``theta``."""
+    """The Hessian of a :class:`landscape.Objective` at a fixed ``theta``.
+
+    Products are exact (:meth:`landscape.Objective.hvp`, forward-over-reverse); nothing is formed.
+
+    Args:
+        objective: anything with ``num_params`` and ``hvp(theta, block)``.
+        theta: the point, a flat vector of length ``num_params`` (copied).
+
+    Raises:
+        ValueError: ``theta`` of the wrong shape, or complex.
+    """
 
     def __init__(self, objective, theta):
         self.objective = objective
@@ -76,6 +102,14 @@ class HessianOperator(LinearOperator):
         self.shape = (objective.num_params, objective.num_params)
 
     def matmat(self, block):
+        """``H block`` for a block (n, k) of directions, one vmapped pass.
+
+        Args:
+            block: shape (n, k).
+
+        Returns:
+            shape (n, k).
+        """
         return self.objective.hvp(self.theta, block)
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["pyplot", "curve", "design", "compare", "median_band", "group_label", "optimizer_label", "probe_curves", "probe_densities", "density_scale", "save", "KINDS", "register_kind", "figure_for"]
+__all__ = ["pyplot", "curve", "design", "compare", "median_band", "group_label", "optimizer_label", "probe_curves",
+           "probe_densities", "density_scale", "save", "KINDS", "register_kind", "figure_for"]
 
 _LABELS = {"loss": "compliance (loss)", "grad_norm": "gradient norm |g|", "distance": "|theta - theta0|",
            "step_size": "step size alpha", "step_norm": "|theta_k+1 - theta_k|",

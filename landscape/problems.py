@@ -37,7 +37,7 @@ import difflib
 import os
 import re
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -60,7 +60,24 @@ class UnknownProblemError(KeyError):
 
 @dataclasses.dataclass(eq=False)
 class Problem:
-    """Boundary conditions, design mask and volume fraction of one problem."""
+    """Boundary conditions, design mask and volume fraction of one problem.
+
+    The layout of Hoyer et al.'s problems: node arrays of shape ``(width + 1, height + 1, 2)``, the
+    last axis being the x and y components. A problem is checked when it is made.
+
+    Args:
+        normals: 1 where a node's displacement component is fixed (a support), else 0.
+        forces: the load on each node's components (same shape as ``normals``).
+        volfrac: the volume fraction in (0, 1): the mean density the constraint imposes.
+        mask: the design region, a positive scalar (the whole grid, default 1.0) or an array of shape
+            ``(height, width)`` whose positive entries may hold material.
+        name: the problem's name (the suite's, e.g. ``mbb_beam_32x16_0.5``), or None.
+
+    Raises:
+        ProblemError: arrays of the wrong shape, a volume fraction outside (0, 1), a mask of the wrong
+            shape or without a design element, supports that leave a rigid-body motion free, or no load
+            on a free dof.
+    """
 
     normals: np.ndarray
     forces: np.ndarray
@@ -105,10 +122,12 @@ class Problem:
 
     @property
     def width(self) -> int:
+        """The number of elements along x (``nelx``)."""
         return self.normals.shape[0] - 1
 
     @property
     def height(self) -> int:
+        """The number of elements along y (``nely``)."""
         return self.normals.shape[1] - 1
 
     @property
@@ -123,6 +142,7 @@ class Problem:
 
     @property
     def num_dofs(self) -> int:
+        """The number of degrees of freedom, fixed ones included: ``2 (width + 1) (height + 1)``."""
         return self.normals.size
 
     def _check_supports(self):

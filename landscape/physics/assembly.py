@@ -23,16 +23,24 @@ E0, EMIN, POISSON = 1.0, 1e-9, 0.3
 class FESystem:
     """Dof bookkeeping and the stiffness sparsity pattern of one :class:`~landscape.problems.Problem`.
 
-    Attributes
-    ----------
-    nely, nelx : grid size; elements are numbered row-major over ``(nely, nelx)``.
-    ke : (8, 8) element stiffness (float64 tensor) for ``E = 1``.
-    edof : (nel, 8) global dofs of each element.
-    free_edof : (nel, 8) position of each element dof in the free-dof vector,
-        ``num_free`` for fixed dofs (so a zero-padded free vector can be gathered).
-    forces : (num_free,) float64 tensor, the load on the free dofs.
-    indptr, indices : CSC structure of the lower triangle of the reduced K.
-    scatter : sparse (nnz, nel) matrix with ``K.data = scatter @ E``.
+    Nodes and dofs are numbered as in the 88-line code and Hoyer et al.'s (node ``(nely + 1) * col + row``,
+    dofs ``2 node`` (x) and ``2 node + 1`` (y)); a dof is fixed where ``problem.normals`` is non-zero.
+
+    Args:
+        problem: the :class:`~landscape.problems.Problem` (its shape, supports and loads).
+        young: the Young's modulus of the reference element stiffness ``ke`` (default ``E0 = 1``; the
+            element moduli multiply it).
+        poisson: Poisson's ratio (default 0.3).
+
+    Attributes:
+        nely, nelx: grid size; elements are numbered row-major over ``(nely, nelx)``.
+        ke: (8, 8) element stiffness (float64 tensor) for modulus ``young``.
+        edof: (nel, 8) global dofs of each element.
+        free_edof: (nel, 8) position of each element dof in the free-dof vector, ``num_free`` for fixed
+            dofs (so a zero-padded free vector can be gathered).
+        forces: (num_free,) float64 tensor, the load on the free dofs.
+        indptr, indices: CSC structure of the lower triangle of the reduced K.
+        scatter: sparse (nnz, nel) matrix with ``K.data = scatter @ E``.
     """
 
     def __init__(self, problem, young=E0, poisson=POISSON):
@@ -72,28 +80,56 @@ class FESystem:
         self._symbolic = None   # solver state, owned by landscape.physics.solve
 
     def lower_matrix(self, young_moduli: np.ndarray) -> sp.csc_matrix:
-        """Lower triangle of the reduced stiffness matrix for element moduli ``E`` (nel,)."""
+        """Lower triangle of the reduced (free-dof) stiffness matrix: one sparse product ``scatter @ E``.
+
+        Args:
+            young_moduli: the element moduli ``E``, shape (nel,), in element order.
+
+        Returns:
+            A ``(num_free, num_free)`` CSC matrix holding the lower triangle (diagonal included).
+        """
         data = self.scatter @ np.asarray(young_moduli, dtype=np.float64)
         return sp.csc_matrix((data, self.indices, self.indptr), shape=(self.num_free,) * 2)
 
     def full_matrix(self, young_moduli: np.ndarray) -> sp.csc_matrix:
-        """The whole symmetric reduced stiffness matrix (for solvers that need both triangles)."""
+        """The whole symmetric reduced stiffness matrix (for solvers that need both triangles).
+
+        Args:
+            young_moduli: the element moduli ``E``, shape (nel,).
+
+        Returns:
+            A ``(num_free, num_free)`` symmetric CSC matrix.
+        """
         lower = self.lower_matrix(young_moduli)
         return (lower + sp.tril(lower, -1, format="csc").T).tocsc()
 
     def gather(self, u: torch.Tensor) -> torch.Tensor:
-        """Element dof values ``(nel, 8, ...)`` of a free-dof vector or block ``(num_free, ...)``."""
+        """Element dof values of a free-dof vector or block; fixed dofs read as 0.
+
+        Args:
+            u: values on the free dofs, shape ``(num_free, ...)``.
+
+        Returns:
+            ``(nel, 8, ...)``: each element's eight dof values.
+        """
         pad = torch.zeros((1,) + tuple(u.shape[1:]), dtype=u.dtype)
         return torch.cat([u, pad])[self.free_edof]
 
     def scatter_add(self, ue: torch.Tensor) -> torch.Tensor:
-        """Adjoint of :meth:`gather`: sum element vectors ``(nel, 8, ...)`` into free dofs."""
+        """Adjoint of :meth:`gather`: sum element vectors into the free dofs (fixed dofs are dropped).
+
+        Args:
+            ue: element values, shape ``(nel, 8, ...)``.
+
+        Returns:
+            ``(num_free, ...)``.
+        """
         out = torch.zeros((self.num_free + 1,) + tuple(ue.shape[2:]), dtype=ue.dtype)
         out = out.index_add(0, self.free_edof.reshape(-1), ue.reshape((-1,) + tuple(ue.shape[2:])))
         return out[:-1]
 
 
-_SYSTEMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_SYSTEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def fe_system(problem) -> FESystem:

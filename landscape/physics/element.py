@@ -18,6 +18,16 @@ def element_stiffness(young: float = 1.0, poisson: float = 0.3) -> np.ndarray:
     :data:`NODE_OFFSETS`; the result equals the closed form of Andreassen et
     al. (2011), "Efficient topology optimization in MATLAB using 88 lines of
     code", which the tests check.
+
+    Args:
+        young: the Young's modulus ``E`` (default 1; the matrix is linear in it).
+        poisson: Poisson's ratio ``nu`` in (-1, 0.5) (default 0.3).
+
+    Returns:
+        The (8, 8) float64 array.
+
+    Raises:
+        ValueError: ``poisson`` outside (-1, 0.5).
     """
     if not -1.0 < poisson < 0.5:
         raise ValueError(f"Poisson's ratio must lie in (-1, 0.5), got {poisson}")

@@ -141,12 +141,32 @@ class SparseSolve(torch.autograd.Function):
 
     @staticmethod
     def forward(young_moduli, rhs, system):
+        """``K(E)^{-1} rhs`` with the (cached) factorization at ``young_moduli``.
+
+        Args:
+            young_moduli: element moduli ``E`` (nel,).
+            rhs: right-hand side(s) on the free dofs, (num_free,) or (num_free, k).
+            system: the problem's :class:`~landscape.physics.assembly.FESystem`.
+
+        Returns:
+            The solution, the shape and dtype of ``rhs``.
+
+        Raises:
+            SingularStiffnessError: the solve gave non-finite values.
+        """
         factor = _factorization(system, young_moduli)
         out = factor.solve(rhs.detach().numpy())
         return torch.from_numpy(out).to(rhs.dtype)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
+        """Save ``E`` and the solution for both modes; the solution is a constant in forward mode.
+
+        Args:
+            ctx: the autograd context.
+            inputs: ``(young_moduli, rhs, system)`` as given to :meth:`forward`.
+            output: the solution ``U``.
+        """
         young_moduli, rhs, system = inputs
         ctx.system = system
         ctx.save_for_backward(young_moduli, output)
@@ -157,6 +177,17 @@ class SparseSolve(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_u):
+        """Adjoint: ``lambda = K^{-1} grad_u`` (K is symmetric), ``dL/dE_e = -lambda_e' ke u_e``, ``dL/drhs = lambda``.
+
+        The adjoint solve is itself a :class:`SparseSolve`, so derivatives of any order follow.
+
+        Args:
+            ctx: the autograd context.
+            grad_u: the gradient with respect to the solution.
+
+        Returns:
+            ``(grad_E, grad_rhs, None)``.
+        """
         young_moduli, u = ctx.saved_tensors
         lam = SparseSolve.apply(young_moduli, grad_u, ctx.system)
         grad_e = -_element_energy(ctx.system, lam, u) if ctx.needs_input_grad[0] else None
@@ -164,6 +195,17 @@ class SparseSolve(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, d_young, d_rhs, _):
+        """Tangent: ``dU = K^{-1} (d_rhs - dK U)`` with ``dK U`` assembled element by element from ``dE``.
+
+        Args:
+            ctx: the autograd context.
+            d_young: tangent of ``E`` (nel,), or None.
+            d_rhs: tangent of ``rhs``, or None.
+            _: the system's tangent (none: it is a constant).
+
+        Returns:
+            The solution's tangent.
+        """
         (young_moduli,) = ctx.saved_tensors
         u, system = ctx.solution, ctx.system
         rhs = torch.zeros_like(u) if d_rhs is None else d_rhs
@@ -176,6 +218,19 @@ class SparseSolve(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, young_moduli, rhs, system):
+        """Batching rule: a batch of right-hand sides is one block solve with one factorization; a batch
+        of densities is one factorization each.
+
+        Args:
+            info: torch's vmap info (unused).
+            in_dims: the batch dimension of ``(young_moduli, rhs, system)``, None where unbatched.
+            young_moduli: element moduli, batched or not.
+            rhs: right-hand side(s), batched or not.
+            system: the :class:`~landscape.physics.assembly.FESystem`.
+
+        Returns:
+            ``(solution, out_dim)``.
+        """
         e_dim, f_dim, _ = in_dims
         if e_dim is None:
             if f_dim is None:
@@ -193,7 +248,19 @@ class SparseSolve(torch.autograd.Function):
 
 
 def solve(system: FESystem, young_moduli: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """Differentiable ``K(E)^{-1} rhs`` for ``rhs`` of shape (num_free,) or (num_free, k)."""
+    """Differentiable ``K(E)^{-1} rhs`` for ``rhs`` of shape (num_free,) or (num_free, k).
+
+    Args:
+        system: the problem's :class:`~landscape.physics.assembly.FESystem`.
+        young_moduli: element moduli ``E``, shape (nel,).
+        rhs: right-hand side(s) on the free dofs.
+
+    Returns:
+        The solution, the shape of ``rhs``.
+
+    Raises:
+        ValueError: ``young_moduli`` or ``rhs`` of the wrong shape.
+    """
     if young_moduli.shape != (system.nel,):
         raise ValueError(f"young_moduli must have shape ({system.nel},), got {tuple(young_moduli.shape)}")
     if rhs.shape[0] != system.num_free or rhs.dim() > 2:
