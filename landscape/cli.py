@@ -254,7 +254,8 @@ def cmd_sweep(args) -> int:
         for task in plan.tasks:
             print(f"  {task.name}")
         return 0
-    frame = sweeps.run_sweep(plan, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress)
+    frame = sweeps.run_sweep(plan, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress,
+                             retry_failed=args.retry_failed)
     counts = frame["status"].value_counts().to_dict()
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; index: {plan.index_path}")
     print(f"to look at it: landscape report {plan.out} -o {plan.out / 'report.html'}")
@@ -358,6 +359,8 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=int, default=2, help="local worker processes (without --scheduler)")
     sweep.add_argument("--out", help="output directory (overrides the config's 'out')")
     sweep.add_argument("--dry-run", action="store_true", help="list the tasks and stop")
+    sweep.add_argument("--retry-failed", action="store_true",
+                       help="run the tasks whose traces ended 'failed' again (a rerun skips them otherwise)")
     sweep.add_argument("--no-progress", action="store_true")
     sweep.set_defaults(func=cmd_sweep)
 

@@ -454,16 +454,18 @@ def _summary(task: Task, status: str, error: str = "") -> dict:
     return row
 
 
-def run_task(task: Task) -> dict:
+def run_task(task: Task, retry_failed: bool = False) -> dict:
     """Run one task in this process (a Dask worker), writing its trace; returns its index row.
 
-    A task whose trace is already finished (see :data:`TERMINAL`) is not run again. Any other existing
-    trace (interrupted, left ``running`` by a dead worker, unreadable, or made in the other numerics mode) is
-    replaced.
+    A task whose trace is already finished (see :data:`TERMINAL`) is not run again, unless it ``failed``
+    and ``retry_failed`` is set. Any other existing trace (interrupted, left ``running`` by a dead worker,
+    unreadable, or made in the other numerics mode) is replaced.
     An exception of the run is caught and recorded in the row as ``failed``.
 
     Args:
         task: the task to run.
+        retry_failed: run a task whose trace ended ``failed`` again, replacing it (default False): after
+            the bug that made it fail is fixed.
 
     Returns:
         The task's index row: a dict with the keys of ``INDEX_COLUMNS``.
@@ -472,7 +474,7 @@ def run_task(task: Task) -> dict:
     from .trace import TraceWriter
 
     status = _trace_status(task.trace)
-    if status in TERMINAL:
+    if status in TERMINAL and not (retry_failed and status == "failed"):
         return _summary(task, status)
     try:
         spec = task_spec(task.config)
@@ -533,7 +535,7 @@ def _stop_workers(client, unfinished: dict, wait: float = 60.0) -> None:
 
 
 def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 2, progress: bool = True,
-              client=None, on_result=None) -> pd.DataFrame:
+              client=None, on_result=None, retry_failed: bool = False) -> pd.DataFrame:
     """Run every task not yet completed; returns the index as a DataFrame (also written to ``index.csv``).
 
     ``scheduler`` is the address of a running Dask scheduler (``tcp://host:8786``);
@@ -556,6 +558,8 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
         client: an existing ``distributed.Client`` to submit to (default ``None``); it is not closed
             afterwards, while a client or cluster created here is.
         on_result: callable ``on_result(task, row)`` or ``None`` (the default).
+        retry_failed: run the tasks whose traces ended ``failed`` again (default False: a rerun skips
+            them, like every finished task).
 
     Returns:
         The index as a ``pandas.DataFrame`` (see :func:`load`); after a run on a cluster its
@@ -573,7 +577,7 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
     sweep.out.mkdir(parents=True, exist_ok=True)
     with _locked(sweep.out):
         _check_same_sweep(sweep)
-        return _run_sweep(sweep, scheduler, workers, progress, client, on_result)
+        return _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_failed)
 
 
 def _check_same_sweep(sweep: Sweep) -> None:
@@ -597,7 +601,7 @@ def _check_same_sweep(sweep: Sweep) -> None:
                          f"'out' folder (or --out), or rename it to {other!r} to continue that one")
 
 
-def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
+def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_failed=False):
     from .optional import require
     require("distributed", "landscape sweep")
     from distributed import Client, LocalCluster, as_completed
@@ -610,7 +614,7 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
     todo = []
     for task in sweep.tasks:
         status = _trace_status(task.trace)
-        if status in TERMINAL:
+        if status in TERMINAL and not (retry_failed and status == "failed"):
             rows[task.name] = _summary(task, status)
             if on_result is not None:
                 on_result(task, rows[task.name])
@@ -637,7 +641,8 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result):
                disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
     try:
-        futures = {client.submit(run_task, task, key=f"landscape-{task.name}", pure=False): task for task in todo}
+        futures = {client.submit(run_task, task, retry_failed, key=f"landscape-{task.name}", pure=False): task
+                   for task in todo}
         failed = finished = 0
         for future in as_completed(futures):
             task = futures[future]

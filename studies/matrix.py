@@ -200,7 +200,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
                 write_curves(index, path)
 
     combined = sweep.Sweep(study, RUNS / study, tasks, retries=2, raw={"name": study, "cells": len(cells)})
-    sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result)
+    # a failed task gives no curves; rerun it (its failure was a bug, since fixed, or the cell stays unwritten)
+    sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result, retry_failed=True)
 
 
 def committed(path: Path | None, seeds) -> bool:

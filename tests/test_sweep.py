@@ -273,3 +273,21 @@ def _toml(cfg: dict) -> str:
     lines.append("[axes]")
     lines += [f"{k} = {value(v)}" for k, v in cfg["axes"].items()]
     return "\n".join(lines) + "\n"
+
+
+def test_a_failed_task_is_skipped_on_a_rerun_unless_asked_to_retry(tmp_path):
+    """After the bug behind a failure is fixed, ``retry_failed`` (``--retry-failed``) runs the task again."""
+    from landscape.trace import open_trace
+    cfg = config(tmp_path / "r", steps=3, optimizers=("oc",))
+    cfg["axes"].update(model=["cnn"], penal=[3])
+    task = sweeps.expand(cfg).tasks[0]
+    assert sweeps.run_task(task)["status"] == "failed"               # oc needs pixels
+    with open_trace(task.trace) as trace:
+        first = trace.end_time
+    time.sleep(1.1)
+    assert sweeps.run_task(task)["status"] == "failed"
+    with open_trace(task.trace) as trace:
+        assert trace.end_time == first                               # skipped: not run again
+    assert sweeps.run_task(task, retry_failed=True)["status"] == "failed"
+    with open_trace(task.trace) as trace:
+        assert trace.end_time != first                               # run again, its trace replaced
