@@ -7,7 +7,7 @@ the thesis's step sizes, one line per seed; diverged seeds in red, clipped at th
 top of the axes.
 
     python studies/fig_c3_c4_per_seed.py --quick    # A and B, p = 3, 3 seeds
-    python studies/fig_c3_c4_per_seed.py            # A and B, p = 3, 10 seeds
+    python studies/fig_c3_c4_per_seed.py            # A and B, p = 1 and 3, 10 seeds
 
 Writes ``figures/fig_c3_c4_per_seed[_quick].png``.
 """
@@ -26,7 +26,7 @@ from landscape.plots import pyplot, save
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_matrix_options(parser, "A,B|A,B", "3|3")
+    add_matrix_options(parser, "A,B|A,B", "3|1,3")
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
     run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
@@ -48,7 +48,7 @@ def main(argv=None):
                   f"[{s['min']:.4g}, {s['max']:.4g}], diverged {s['diverged']}/{s['seeds']}")
         axes[row, 0].set_ylabel("loss (one line per seed)")
     fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, {len(budgets.seeds)} seeds", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))   # room for the title
     print(f"wrote {save(fig, FIGURES / f'fig_c3_c4_per_seed{figure_suffix(args)}.png')}")
 
 
