@@ -101,11 +101,14 @@ def matrix_cases(args) -> tuple[list, Budgets]:
 
 
 def figure_suffix(args) -> str:
-    """``_quick`` for quick runs, and the problems and penalizations asked for where they are not the
-    defaults (``_DE``, ``_p1``), so a figure of other cases never overwrites the default one."""
+    """``_quick`` for quick runs, and the problems, penalizations and models asked for where they are not
+    the defaults (``_DE``, ``_p1``, ``_pixel``), so the figure or table of a subset never overwrites the
+    default one (a run of one cell with ``--out figures`` once replaced the full Table 3.3)."""
     problems, penals = _defaults(args)
+    models = getattr(args, "models", None)
     parts = [args.problem.replace(",", "") if args.problem and args.problem != problems else "",
              "p" + args.penal.replace(",", "") if args.penal and args.penal != penals else "",
+             models.replace(",", "_") if models and set(models.split(",")) != {"pixel", args.model} else "",
              "quick" if args.quick else ""]
     return "".join(f"_{part}" for part in parts if part)
 

@@ -21,7 +21,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from matrix import add_matrix_options, difference_text, matrix_cases, read_cell, run_matrix, summarize
+from matrix import add_matrix_options, difference_text, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
 from plotting import band, clipped_log_axis, per_seed
 
 from experiments.thesis import TABLE_3_2 as THESIS
@@ -65,7 +65,7 @@ def main(argv=None):
                 rows.append(row)
     table = pd.DataFrame(rows)
     table["difference"] = table["median"] / table["thesis"] - 1
-    suffix = ("_quick" if args.quick else "") + ("_tuned" if args.step_sizes == "tuned" else "")
+    suffix = figure_suffix(args) + ("_tuned" if args.step_sizes == "tuned" else "")
     table.to_csv(FIGURES / f"table_3_2_lbfgs_vs_gd{suffix}.csv", index=False)
     lines = [f"| problem | optimizer (budget) | step size | pixel: median [min, max] (diverged, rose / seeds) | "
              f"thesis | {args.model}: median [min, max] (diverged, rose / seeds) | thesis |",

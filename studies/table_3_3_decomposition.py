@@ -32,6 +32,7 @@ from matrix import (
     add_matrix_options,
     converged_step,
     difference_text,
+    figure_suffix,
     matrix_cases,
     read_cell,
     read_cell_at,
@@ -179,7 +180,7 @@ def main(argv=None):
 
     # make run tabulates the quick cells before it re-tunes: its thesis-step table shows the thesis's steps only
     table = decomposition_table(cases, budgets, args.quick, retuned=not args.quick or args.step_sizes == "tuned")
-    suffix = ("_quick" if args.quick else "") + ("_tuned" if args.step_sizes == "tuned" else "")
+    suffix = figure_suffix(args) + ("_tuned" if args.step_sizes == "tuned" else "")
     table.to_csv(FIGURES / f"table_3_3_decomposition{suffix}.csv", index=False)
     markdown = decomposition_markdown(table, budgets, args.model, args.precision)
     (FIGURES / f"table_3_3_decomposition{suffix}.md").write_text(markdown)

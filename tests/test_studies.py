@@ -142,3 +142,21 @@ def test_the_estimator_figure_redraws_from_the_reference_table(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "fig_b2_estimator_accuracy_quick.png").stat().st_size > 10_000
     assert not (tmp_path / "fig_b2_estimator_accuracy_quick.csv").exists()
+
+
+def test_a_subset_of_the_matrix_never_takes_the_default_file_names(monkeypatch):
+    """A run of some cells (``--problem B --penal 1 --models cnn_transpose``) writes its tables and figures
+    under a suffix, so that ``--out figures`` cannot replace the full Table 3.3 with a part of it."""
+    import argparse
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import matrix
+
+    def args(**given):
+        parser = argparse.ArgumentParser()
+        matrix.add_matrix_options(parser, "A,B|A,B", "3|1,3")
+        return parser.parse_args([f"--{k.replace('_', '-')}={v}" for k, v in given.items()])
+
+    assert matrix.figure_suffix(args()) == ""
+    assert matrix.figure_suffix(args(models="pixel,cnn_transpose")) == ""
+    assert matrix.figure_suffix(args(problem="B", penal="1", models="cnn_transpose")) == "_B_p1_cnn_transpose"
+    assert matrix.figure_suffix(args(models="pixel")) == "_pixel"
