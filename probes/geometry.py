@@ -466,11 +466,14 @@ class Surface:
 
 
 def _surface_key(objective, plane: Plane, alphas: np.ndarray, betas: np.ndarray) -> str:
-    """What a surface checkpoint belongs to: a hash of the grid, the plane's vectors bit for bit, and the objective.
+    """What a surface checkpoint belongs to: a hash of the grid, the plane's vectors bit for bit, the objective,
+    and the numerics mode.
 
     Filter-normalized directions from different seeds have the same norms, so
-    anything short of the vectors themselves would resume another plane's values.
+    anything short of the vectors themselves would resume another plane's values; values computed in the
+    other numerics mode (:mod:`landscape.numerics`) differ in their last bits and are not resumed either.
     """
+    from landscape import numerics
     digest = hashlib.sha256()
     for array in (alphas, betas, plane.center, plane.d1, plane.d2):
         digest.update(np.ascontiguousarray(np.asarray(array, dtype=np.float64)).tobytes())
@@ -479,7 +482,7 @@ def _surface_key(objective, plane: Plane, alphas: np.ndarray, betas: np.ndarray)
                               "precision": getattr(objective, "precision", None),
                               "filter": getattr(objective, "filter", None),
                               "model": type(getattr(objective, "model", None)).__name__,
-                              "objective": repr(objective)}, sort_keys=True).encode())
+                              "objective": repr(objective), "numerics": numerics.mode()}, sort_keys=True).encode())
     return digest.hexdigest()
 
 

@@ -276,3 +276,17 @@ def test_planes_and_lines_with_too_little_to_span_them_say_so():
         hessian_plane(objective)
     with pytest.raises(ValueError, match="at least two"):
         between_initializations(objective, [torch.ones(1)])
+
+
+def test_a_checkpoint_made_in_the_other_numerics_mode_is_not_resumed(tmp_path, monkeypatch):
+    from landscape import numerics
+    objective = small_cnn_objective()
+    alphas, betas = np.linspace(-1, 1, 3), np.linspace(-1, 1, 3)
+    checkpoint = tmp_path / "surface.npz"
+    plane = random_plane(objective, seed=0)
+    surface(objective, plane, alphas, betas, checkpoint=checkpoint, progress=False)
+    other = "native" if numerics.mode() == "deterministic" else "deterministic"
+    monkeypatch.setattr(numerics, "mode", lambda: other)
+    before = objective.evaluations
+    surface(objective, plane, alphas, betas, checkpoint=checkpoint, progress=False)
+    assert objective.evaluations - before == alphas.size * betas.size          # computed afresh
