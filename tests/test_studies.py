@@ -160,3 +160,10 @@ def test_a_subset_of_the_matrix_never_takes_the_default_file_names(monkeypatch):
     assert matrix.figure_suffix(args(models="pixel,cnn_transpose")) == ""
     assert matrix.figure_suffix(args(problem="B", penal="1", models="cnn_transpose")) == "_B_p1_cnn_transpose"
     assert matrix.figure_suffix(args(models="pixel")) == "_pixel"
+
+
+def test_the_results_page_summaries_match_the_committed_tables():
+    """The generated blocks of figures/README.md are what studies/gallery_tables.py builds from the tables."""
+    done = subprocess.run([sys.executable, str(STUDIES / "gallery_tables.py"), "--check"], capture_output=True,
+                          text=True, cwd=STUDIES, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

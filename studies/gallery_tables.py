@@ -1,0 +1,94 @@
+"""The summary tables of the results page (``figures/README.md``), written from the committed tables.
+
+The page's summaries of Table 3.3 are not typed by hand: each sits between the markers
+``<!-- generated: NAME -->`` and ``<!-- end generated -->`` and is rebuilt here from the committed CSV
+that the study wrote, so a regenerated table cannot leave the page behind. ``--check`` only compares
+(the tests run it) and exits 1 when a block is stale.
+
+    python studies/gallery_tables.py            # rewrite the blocks of figures/README.md
+    python studies/gallery_tables.py --check    # exit 1 if a block differs from what the tables give
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+FIGURES = Path(__file__).resolve().parent.parent / "figures"
+PAGE = FIGURES / "README.md"
+LABELS = ("GD", "HD_M1", "HD_M10", "GD_LS", "L-BFGS_M1", "L-BFGS")
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+
+
+def cell_text(row) -> str:
+    """One cell: the median over seeds, or how many runs diverged or rose when that is half or more."""
+    seeds, diverged, rose = int(row["seeds"]), int(row["diverged"]), int(row["rose"])
+    if 2 * rose >= seeds:
+        return f"{diverged} div., {rose} rose of {seeds}"
+    text = f"{row['median']:.4g}"
+    return text + (f", {diverged} div." if diverged else "")
+
+
+def decomposition_summary(penal: float) -> str:
+    """Table 3.3 at ``penal``: median final loss per model, problem and optimizer, with the thesis's value.
+
+    Constant-step cells come at the thesis's step sizes and, in separate rows, at the re-tuned ones; GD
+    is read at step 700 like the thesis's Table 3.3.
+    """
+    table = pd.read_csv(FIGURES / "table_3_3_decomposition.csv")
+    table = table[table["penal"] == penal]
+    lines = ["| model | problem | steps | " + " | ".join(LABELS) + " |", "|---" * (len(LABELS) + 3) + "|"]
+    for model in ("pixel", "cnn_transpose"):
+        for code in ("A", "B"):
+            for steps in ("thesis", "tuned"):
+                cells = []
+                for label in LABELS:
+                    rows = table[(table["model"] == model) & (table["problem"] == code) & (table["optimizer"] == label)]
+                    constant = rows[rows["step_sizes"] == steps]
+                    row = constant if len(constant) else rows[rows["step_sizes"] == "-"]
+                    if not len(row):
+                        cells.append("-")
+                        continue
+                    row = row.iloc[0]
+                    thesis = f" ({row['thesis']:g})" if steps == "thesis" and pd.notna(row["thesis"]) else ""
+                    cells.append(cell_text(row) + thesis)
+                name = "thesis's" if steps == "thesis" else "re-tuned"
+                lines.append(f"| {model} | {code} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1": lambda: decomposition_summary(1.0)}
+
+
+def rebuild(text: str) -> str:
+    """``text`` with every generated block rebuilt.
+
+    Raises:
+        KeyError: a block names no generator here.
+    """
+    return BLOCK.sub(lambda m: m[1] + GENERATED[m["name"]]() + m[4], text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 when a block is stale")
+    args = parser.parse_args(argv)
+    text = PAGE.read_text()
+    names = [m["name"] for m in BLOCK.finditer(text)]
+    fresh = rebuild(text)
+    if args.check:
+        if fresh != text:
+            print(f"{PAGE}: generated blocks are stale ({', '.join(names)}); run studies/gallery_tables.py")
+            return 1
+        print(f"{PAGE}: {len(names)} generated blocks up to date")
+        return 0
+    PAGE.write_text(fresh)
+    print(f"{PAGE}: rebuilt {', '.join(names) or 'no blocks'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
