@@ -23,9 +23,10 @@ def test_study_help_lists_its_options(script):
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
     expected = VARIED.get(script.stem, ())
-    # run_quick, findings, reference_check and converged_step_rules run no optimization themselves;
+    # run_quick, findings, reference_check, converged_step_rules and gallery_tables run no optimization;
     # report_screenshots makes the README's pictures
-    if script.stem not in ("run_quick", "findings", "report_screenshots", "reference_check", "converged_step_rules"):
+    if script.stem not in ("run_quick", "findings", "report_screenshots", "reference_check", "converged_step_rules",
+                           "gallery_tables"):
         expected += ("--precision", "--threads", "--workers")
     for option in expected:
         assert option in done.stdout, f"{script.name} --help does not list {option}"
