@@ -112,7 +112,21 @@ def constrained_bias(z: torch.Tensor, volfrac: float) -> torch.Tensor:
 
 
 def sigmoid_with_constrained_mean(z: torch.Tensor, volfrac: float) -> torch.Tensor:
-    """``sigmoid(z + b(z))`` whose mean over the last axis equals ``volfrac``."""
+    """``sigmoid(z + b(z))`` whose mean over the last axis equals ``volfrac``.
+
+    Hoyer et al. (2019), eq. (2); ``b`` is :func:`constrained_bias`, so the result is differentiable to
+    any order.
+
+    Args:
+        z: logits, shape ``(..., n)``; the constraint acts on the last axis.
+        volfrac: the target mean ``V`` in (0, 1).
+
+    Returns:
+        The densities in (0, 1), the shape of ``z``.
+
+    Raises:
+        ValueError: ``volfrac`` outside (0, 1), or non-finite logits.
+    """
     return torch.sigmoid(z + constrained_bias(z, volfrac)[..., None])
 
 
@@ -170,6 +184,19 @@ def physical_density(problem, x: torch.Tensor, volume_constraint: bool = True,
     ``sigmoid(x + b)`` with mean exactly ``problem.volfrac``, and the rest 0;
     without it ``x`` is only multiplied by the mask. With ``filter`` the result
     is passed through the cone filter of radius 2.
+
+    Args:
+        problem: the :class:`~landscape.problems.Problem` (its shape, mask and volume fraction).
+        x: logits (or, without ``volume_constraint``, densities), shape ``(..., height, width)``.
+        volume_constraint: apply the constrained sigmoid (default True).
+        filter: apply :func:`cone_filter` with :data:`FILTER_RADIUS` inside the design mask (default True).
+
+    Returns:
+        The physical densities, the shape of ``x``; zero outside the design mask.
+
+    Raises:
+        ValueError: ``x`` whose last two dimensions are not the problem's shape, or (with
+            ``volume_constraint``) non-finite logits in the design region.
     """
     if tuple(x.shape[-2:]) != problem.shape:
         raise ValueError(f"logits must have shape (..., {problem.height}, {problem.width}) for "

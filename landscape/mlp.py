@@ -47,7 +47,30 @@ ACTIVATIONS = ("relu", "cosine")
 
 def embed(shape: tuple[int, int], embedding: str = "torus", angle: float | None = None,
           length_scale: float = 4.0, features: int = 256, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Embedded element centres, (height * width, d), row-major like the logits."""
+    """Embedded element centres, (height * width, d), row-major like the logits.
+
+    Element ``(i, j)`` (row, column) has the centre ``p = (j + 0.5, i + 0.5)`` in element units; the
+    embeddings are those of the module docstring (seed 000, the NTK paper's).
+
+    Args:
+        shape: the grid ``(height, width)`` in elements.
+        embedding: ``"raw"`` (d = 2: the centred coordinates times ``2 / max(height, width)``),
+            ``"torus"`` (d = 4: ``sqrt(2) (cos, sin)`` of ``delta x`` and ``delta y``) or ``"fourier"``
+            (d = ``features``: ``sqrt(2) cos(omega' p + phase)``); default ``"torus"``.
+        angle: the torus discretization angle ``delta`` in radians per element; None (the default) means
+            ``pi / max(height, width)``. Only used by ``torus``.
+        length_scale: the Fourier features' length-scale ``ell`` in elements, ``omega ~ N(0, I / ell^2)``
+            (default 4.0). Only used by ``fourier``.
+        features: the number ``m`` of Fourier features (default 256). Only used by ``fourier``.
+        generator: the ``torch.Generator`` that draws ``omega`` and then ``phase``; None (the default) means
+            a new one seeded with 0. Only used by ``fourier``.
+
+    Returns:
+        A float64 tensor of shape ``(height * width, d)``.
+
+    Raises:
+        ValueError: an unknown ``embedding``, or ``fourier`` with ``length_scale <= 0`` or ``features < 1``.
+    """
     height, width = shape
     y, x = np.meshgrid(np.arange(height) + 0.5, np.arange(width) + 0.5, indexing="ij")
     points = torch.as_tensor(np.stack([x.ravel(), y.ravel()], axis=1), dtype=torch.float64)
@@ -71,7 +94,38 @@ def embed(shape: tuple[int, int], embedding: str = "torus", angle: float | None 
 
 
 class MLPModel(nn.Module):
-    """Coordinate MLP in the NTK parameterization (see the module docstring)."""
+    """Coordinate MLP in the NTK parameterization (see the module docstring).
+
+    Every ``W`` and ``b`` is standard normal, drawn in float64 from a generator seeded with ``seed`` after
+    the embedding's own draws (Fourier features), layer by layer: all weights, then all biases. The output
+    layer has one unit and no activation. Its float64 parameters are converted by
+    :func:`~landscape.models.build` according to the precision.
+
+    Args:
+        problem: the :class:`~landscape.problems.Problem`; its ``shape`` gives the grid, its ``volfrac``
+            the centring offset.
+        seed: the seed of the embedding's and the network's draws (None means 0; default 0).
+        widths: the hidden layer widths ``n_1, ..., n_L``, positive integers (default (256, 256)).
+        activation: ``"cosine"`` (the default) or ``"relu"``, both normalized as in the module docstring.
+        frequency: the cosine activation's frequency ``nu`` (default 2.0); unused by ``relu``.
+        beta: the bias weight of the NTK parameterization, in [0, 1) (default 0.1).
+        embedding: ``"raw"``, ``"torus"`` (the default) or ``"fourier"``, see :func:`embed`.
+        angle: the torus discretization angle (None, the default, means ``pi / max(height, width)``).
+        length_scale: the Fourier features' length-scale in elements (default 4.0).
+        features: the number of Fourier features (default 256).
+        centre: subtract the initial network output and add ``logit(volfrac)`` (default True), so the
+            initial density is the constant volume fraction.
+
+    Attributes:
+        inputs: the embedded element centres (buffer), ``(height * width, n_0)``.
+        weight: the weights ``W_l``, each ``(n_{l+1}, n_l)``.
+        bias: the biases ``b_l``, each ``(n_{l+1},)``.
+        offset: the centring offset (buffer), ``(height, width)``; zeros when ``centre`` is False.
+
+    Raises:
+        ValueError: an unknown ``activation`` or ``embedding``, ``beta`` outside [0, 1), an empty or
+            non-positive ``widths``, or invalid Fourier options.
+    """
 
     def __init__(self, problem, seed=0, widths=(256, 256), activation: str = "cosine", frequency: float = 2.0,
                  beta: float = 0.1, embedding: str = "torus", angle: float | None = None,
@@ -108,7 +162,14 @@ class MLPModel(nn.Module):
         return torch.cos(nu * a) / math.sqrt((1 + math.exp(-2 * nu * nu)) / 2)
 
     def network(self) -> torch.Tensor:
-        """The raw network output on the grid (height, width), before the centring offset."""
+        """The raw network output on the grid (height, width), before the centring offset.
+
+        Computes ``a_{l+1} = sqrt((1 - beta^2) / n_l) W_l s(a_l) + beta b_l`` layer by layer from the
+        embedded inputs, with no activation after the last layer.
+
+        Returns:
+            The output tensor, shape (height, width).
+        """
         scale = math.sqrt(1 - self.beta ** 2)
         h = self.inputs
         last = len(self.weight) - 1
@@ -119,4 +180,5 @@ class MLPModel(nn.Module):
         return h.reshape(self.shape)
 
     def forward(self):
+        """The logits, shape (height, width): :meth:`network` plus the centring offset."""
         return self.network() + self.offset

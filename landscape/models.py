@@ -202,7 +202,13 @@ class CNNModel(nn.Module):
             channels = filters
 
     def filter_dims(self) -> dict[str, int]:
-        """The output-channel dimension of each weight that is not the first: transposed kernels (in, out, k, k)."""
+        """The output-channel dimension of each weight that is not the first: transposed kernels (in, out, k, k).
+
+        For filter-normalized directions (Li et al. 2018), which normalize per output filter.
+
+        Returns:
+            ``{"conv_weights.i": 1}`` for every block when ``transpose``, else an empty dict (dimension 0).
+        """
         return {f"conv_weights.{i}": 1 for i in range(len(self.conv_weights))} if self.transpose else {}
 
     def _block(self, net, resize, weight, bias):
@@ -259,6 +265,16 @@ def model_options(kind: str) -> dict[str, object] | None:
     """The options model ``kind`` takes, with their defaults (what ``build(kind, problem, **options)`` accepts);
     None for a registered factory that takes any keyword.
 
+    The options are the factory's (for ``cnn_transpose`` and ``mlp``: :class:`CNNModel`'s without
+    ``transpose``, and :class:`~landscape.mlp.MLPModel`'s) keyword parameters other than ``problem`` and
+    ``seed``.
+
+    Args:
+        kind: the model kind (:data:`KINDS`).
+
+    Returns:
+        ``{option: default}``, or None when the factory accepts ``**kwargs``.
+
     Raises:
         ValueError: an unknown kind.
     """
@@ -281,20 +297,62 @@ def model_options(kind: str) -> dict[str, object] | None:
 def build(kind: str, problem, seed: int | None = 0, precision: str = "mixed", **options) -> nn.Module:
     """A parameterization of ``problem``: ``pixel``, ``cnn``, ``cnn_transpose`` or ``mlp``.
 
+    The module is built with ``KINDS[kind](problem, seed=seed, **options)``, converted to float64, then
+    to the dtype :func:`~landscape.precision.network_dtype` gives for ``precision``.
+
+    Options by kind (keyword, default: what it does):
+
+    * ``pixel`` (:class:`PixelModel`): ``init="constant"``: the start, ``"constant"`` (``volfrac * mask``)
+      or ``"random"`` (seeded standard-normal logits on the design region, zero outside).
+    * ``cnn`` (:class:`CNNModel`, Hoyer et al.'s CNN):
+
+      * ``latent_size=128``: the length of the trainable latent vector ``z``;
+      * ``dense_channels=32``: the channels of the dense layer's coarse feature map;
+      * ``resizes=(1, 2, 2, 2, 1)``: the upsampling factor of each block (the grid must be divisible by
+        their product);
+      * ``conv_filters=(128, 64, 32, 16, 1)``: the output channels of each block, as many as ``resizes``,
+        the last 1;
+      * ``offset_scale=10.0``: the factor of each block's trainable per-element offset;
+      * ``kernel_size=5``: the odd convolution kernel size;
+      * ``latent_scale=1.0``: the standard deviation of the initial ``z``;
+      * ``dense_init_scale=1.0``: the gain of the orthogonal dense initializer, times
+        ``sqrt(max(features / latent_size, 1))``;
+      * ``transpose=False``: strided transposed convolutions instead of bilinear resize and convolution;
+      * ``dense=True``: with the dense layer; False makes ``z`` a trainable input feature map (the thesis's
+        small test CNN, appendix B.5).
+    * ``cnn_transpose``: the options of ``cnn`` except ``transpose``, which is always True (the thesis's
+      variant, appendix B.1.2).
+    * ``mlp`` (:class:`~landscape.mlp.MLPModel`, the coordinate MLP of the NTK paper):
+
+      * ``widths=(256, 256)``: the hidden layer widths;
+      * ``activation="cosine"``: ``"cosine"`` or ``"relu"`` (both normalized to unit second moment);
+      * ``frequency=2.0``: the frequency ``nu`` of the cosine activation;
+      * ``beta=0.1``: the bias weight of the NTK parameterization, in [0, 1);
+      * ``embedding="torus"``: the coordinate embedding, ``"raw"``, ``"torus"`` or ``"fourier"``;
+      * ``angle=None``: the torus discretization angle (None: ``pi / max(height, width)``);
+      * ``length_scale=4.0``: the Fourier features' length-scale, in elements;
+      * ``features=256``: the number of Fourier features;
+      * ``centre=True``: subtract the initial output and add ``logit(volfrac)``, so the initial density is
+        the constant volume fraction.
+
+    A kind added by :func:`register` takes the options of its factory.
+
     Args:
         kind: the model kind (:data:`KINDS`).
         problem: a :class:`~landscape.problems.Problem` or its name (a suite name or a thesis code, ``"A"``).
-        seed: the seed of the initial parameters (same seed, same parameters bit for bit).
-        precision: ``"mixed"`` gives a float32 network (the objective keeps the physics in float64),
-            ``"float64"`` a float64 one; ``pixel`` is always float64.
-        **options: the kind's options (:func:`model_options` lists them with their defaults).
+        seed: the seed of the initial parameters (same seed, same parameters bit for bit; default 0).
+        precision: ``"mixed"`` (the default) gives a float32 network (the objective keeps the physics in
+            float64), ``"float64"`` a float64 one; ``pixel`` is always float64.
+        **options: the kind's options, listed above (:func:`model_options` gives them with their defaults).
 
     Returns:
         The ``torch.nn.Module``, in float64 or the network precision, with ``kind``, ``seed`` and ``options``
         attributes (for run configs and traces).
 
     Raises:
-        ValueError: an unknown kind, problem name or option (the message names the accepted ones).
+        ValueError: an unknown kind, option or precision (the message names the accepted ones), or an option
+            value the model rejects.
+        KeyError: an unknown problem name (:class:`~landscape.problems.UnknownProblemError`).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; accepted: {', '.join(KINDS)}")

@@ -48,16 +48,35 @@ __all__ = ["Objective", "hessian_vector_products", "FunctionObjective", "Hessian
 class Objective:
     """Compliance of ``problem`` as a function of the parameters of ``model``.
 
-    Parameters
-    ----------
-    problem : :class:`~landscape.problems.Problem`
-    model : ``torch.nn.Module`` whose ``forward()`` returns logits (height, width)
-    penal : SIMP penalization ``p`` (1 gives the convex pixel problem, 3 the usual one)
-    volume_constraint, filter : passed to :func:`~landscape.design.physical_density`
-    precision : ``"mixed"`` (float32 network, float64 physics), ``"float64"``, or None
-        (the default) to keep the module's own dtype: float32 parameters mean
-        ``"mixed"``, float64 mean ``"float64"``. ``models.build`` makes mixed
-        networks unless asked otherwise. The module is converted in place.
+    ``theta`` is the flat float64 vector of the module's trainable parameters (those with
+    ``requires_grad``), in the order of ``named_parameters()``; :attr:`theta0` holds their values at
+    construction. Every :meth:`loss`, :meth:`value_and_grad` (and :meth:`grad`) call counts one
+    evaluation in :attr:`evaluations`, :meth:`losses` one per row.
+
+    Args:
+        problem: the :class:`~landscape.problems.Problem`.
+        model: a ``torch.nn.Module`` whose ``forward()`` returns logits (height, width).
+        penal: SIMP penalization ``p``, finite and >= 1 (1 gives the convex pixel problem, 3 the usual one;
+            default 3.0).
+        volume_constraint: passed to :func:`~landscape.design.physical_density`: the constrained sigmoid
+            (default True).
+        filter: passed to :func:`~landscape.design.physical_density`: the cone filter (default True).
+        precision: ``"mixed"`` (float32 network, float64 physics), ``"float64"``, or None
+            (the default) to keep the module's own dtype: float32 parameters mean
+            ``"mixed"``, float64 mean ``"float64"``. ``models.build`` makes mixed
+            networks unless asked otherwise. The module is converted in place.
+
+    Attributes:
+        names, shapes, sizes: the name, shape and number of entries of each trainable parameter.
+        num_params: the length ``n`` of ``theta``.
+        theta0: the initial ``theta`` (float64, shape (n,)).
+        network_dtype: the dtype the module runs in (float32 for ``"mixed"``).
+        evaluations: objective evaluations so far, for optimizers' bookkeeping.
+
+    Raises:
+        ValueError: ``penal`` below 1 or not finite, an unknown ``precision`` (or, with None, a module
+            of mixed or non-float dtypes), a module without trainable parameters, or logits whose shape
+            is not the problem's.
     """
 
     def __init__(self, problem, model: torch.nn.Module, penal: float = 3.0,
@@ -93,33 +112,81 @@ class Objective:
 
     # -- the graph ------------------------------------------------------------
     def parameters(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``theta`` in the network's dtype, split into named tensors shaped like the module's parameters."""
+        """``theta`` in the network's dtype, split into named tensors shaped like the module's parameters.
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            ``{parameter name: tensor}``, views of ``theta`` cast to the network dtype, for
+            ``torch.func.functional_call``.
+        """
         theta = theta.to(self.network_dtype)
         return {name: chunk.view(shape) for name, chunk, shape
                 in zip(self.names, torch.split(theta, self.sizes), self.shapes)}
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
-        """The module's output at ``theta``, in float64 (the cast of a mixed network is here)."""
+        """The module's output at ``theta``, in float64 (the cast of a mixed network is here).
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,); differentiable.
+
+        Returns:
+            The logits, float64, shape (height, width).
+        """
         return functional_call(self.model, self.parameters(theta), ()).to(torch.float64)
 
     def design_graph(self, theta: torch.Tensor) -> torch.Tensor:
-        """Differentiable physical density at ``theta``."""
+        """Differentiable physical density at ``theta``.
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            The physical density (constrained sigmoid, mask and filter as configured), float64, shape
+            (height, width).
+        """
         return physical_density(self.problem, self.logits(theta), self.volume_constraint, self.filter)
 
     def loss_graph(self, theta: torch.Tensor) -> torch.Tensor:
-        """Differentiable compliance at ``theta`` (a 0-d tensor)."""
+        """Differentiable compliance at ``theta`` (a 0-d tensor).
+
+        The whole graph of the module docstring; it is also the objective's ``__call__``. Not counted
+        in :attr:`evaluations`.
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            A 0-d float64 tensor, the compliance.
+        """
         return compliance(self.problem, self.design_graph(theta), self.penal)
 
     __call__ = loss_graph
 
     # -- the density space (pixel baselines, the density-space Hessian) ------------------
     def densities(self, theta: torch.Tensor) -> torch.Tensor:
-        """The constrained sigmoid of the logits at ``theta``, before the filter (h, w)."""
+        """The constrained sigmoid of the logits at ``theta``, before the filter (h, w).
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            The densities, shape (height, width) (with ``volume_constraint=False``: the masked logits).
+        """
         return physical_density(self.problem, self.logits(theta), self.volume_constraint, filter=False)
 
     def density_design(self, x: torch.Tensor, apply_filter: bool | None = None) -> torch.Tensor:
         """The physical density of the densities ``x`` (h, w): filtered as this objective filters
-        (``apply_filter=False``: ``x`` already is one), no volume constraint applied."""
+        (``apply_filter=False``: ``x`` already is one), no volume constraint applied.
+
+        Args:
+            x: densities, shape (height, width); multiplied by the mask.
+            apply_filter: filter ``x``; None (default) filters as this objective does.
+
+        Returns:
+            The physical density, shape (height, width).
+        """
         return physical_density(self.problem, x, volume_constraint=False,
                                 filter=self.filter if apply_filter is None else apply_filter)
 
@@ -142,7 +209,17 @@ class Objective:
         """Losses at the rows of ``thetas`` (k, n), without gradients.
 
         ``batch`` rows go through the network as one vmapped forward pass; the
-        physics (one factorization per design) follows row by row.
+        physics (one factorization per design) follows row by row. Counts ``k`` evaluations.
+
+        Args:
+            thetas: parameter vectors, one per row, shape (k, num_params); converted to float64.
+            batch: rows per network pass (default 8; values below 1 mean 1).
+
+        Returns:
+            The compliances, a float64 NumPy array of shape (k,).
+
+        Raises:
+            ValueError: ``thetas`` that is not 2-d with ``num_params`` columns (e.g. one flat theta).
         """
         thetas = torch.as_tensor(thetas, dtype=torch.float64)
         if thetas.ndim != 2 or thetas.shape[1] != self.num_params:
@@ -163,6 +240,9 @@ class Objective:
     def loss(self, theta) -> float:
         """The compliance at ``theta``, without a gradient (counted as one evaluation).
 
+        Evaluates :meth:`loss_graph` under ``torch.no_grad()``: ``theta`` -> logits (float32 network in
+        ``"mixed"`` precision) -> physical density -> modified SIMP -> ``K(x) u = f`` -> ``f'u``.
+
         Args:
             theta: the flat parameter vector, shape (num_params,), converted to float64.
 
@@ -170,7 +250,10 @@ class Objective:
             The loss as a float.
 
         Raises:
-            ValueError: ``theta`` of the wrong shape, or complex.
+            ValueError: ``theta`` of the wrong shape, or complex; non-finite logits (from the constrained
+                sigmoid).
+            SingularStiffnessError: the stiffness matrix cannot be factored
+                (:class:`~landscape.physics.SingularStiffnessError`).
         """
         theta = _as_theta(theta, self.num_params)
         self.evaluations += 1
@@ -181,7 +264,9 @@ class Objective:
         """The compliance and its exact gradient at ``theta`` (one forward and one backward pass).
 
         The gradient flows through the network (float32 in ``"mixed"`` precision, then widened), the
-        constrained sigmoid (implicit differentiation of the bias), the filter and the adjoint solve.
+        constrained sigmoid (implicit differentiation of the bias), the filter and the adjoint solve
+        (``dc/dE_e = -lambda_e' KE u_e`` with ``lambda = K^{-1} f``, which equals ``u``; the adjoint solve
+        reuses the factorization). Counted as one evaluation.
 
         Args:
             theta: the flat parameter vector, shape (num_params,), converted to float64.
@@ -190,7 +275,10 @@ class Objective:
             ``(loss, grad)``: a float and a float64 tensor of shape (num_params,).
 
         Raises:
-            ValueError: ``theta`` of the wrong shape, or complex.
+            ValueError: ``theta`` of the wrong shape, or complex; non-finite logits (from the constrained
+                sigmoid).
+            SingularStiffnessError: the stiffness matrix cannot be factored
+                (:class:`~landscape.physics.SingularStiffnessError`).
         """
         theta = _as_theta(theta, self.num_params).detach().requires_grad_(True)
         self.evaluations += 1
@@ -206,17 +294,44 @@ class Objective:
 
         Returns:
             A float64 tensor of shape (num_params,).
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex (see :meth:`value_and_grad`).
         """
         return self.value_and_grad(theta)[1]
 
     def design(self, theta) -> torch.Tensor:
-        """Physical density (height, width) at ``theta``."""
+        """Physical density (height, width) at ``theta``.
+
+        Args:
+            theta: the flat parameter vector, shape (num_params,), converted to float64.
+
+        Returns:
+            The physical density without a graph, float64, shape (height, width).
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
+        """
         theta = _as_theta(theta, self.num_params)
         with torch.no_grad():
             return self.design_graph(theta)
 
     def hvp(self, theta, v) -> torch.Tensor:
-        """Exact Hessian-vector product ``H(theta) v`` for ``v`` of shape (n,) or a block (n, k)."""
+        """Exact Hessian-vector product ``H(theta) v`` for ``v`` of shape (n,) or a block (n, k).
+
+        Forward-over-reverse (Pearlmutter 1994) through :func:`hessian_vector_products`; a block is one
+        vmapped pass, its linear solves sharing one factorization. Not counted in :attr:`evaluations`.
+
+        Args:
+            theta: the flat parameter vector, shape (n,) with ``n = num_params``.
+            v: a direction (n,) or a block of directions (n, k), k >= 1, converted to float64.
+
+        Returns:
+            ``H v``, the shape of ``v``.
+
+        Raises:
+            ValueError: ``theta`` or ``v`` of the wrong shape, complex, or with NaN or infinite entries.
+        """
         theta = _as_theta(theta, self.num_params).detach()
         v = _real(v, "v")
         if v.dim() not in (1, 2) or v.shape[0] != self.num_params or (v.dim() == 2 and v.shape[1] == 0):
@@ -232,19 +347,36 @@ class Objective:
         """Compliance at the module's own current parameters, differentiable with respect to them.
 
         For training loops written with ``torch.optim``: ``objective.module_loss().backward()``
-        fills ``p.grad`` of the model's parameters.
+        fills ``p.grad`` of the model's parameters. Not counted in :attr:`evaluations`.
+
+        Returns:
+            A 0-d float64 tensor, the compliance.
         """
         logits = self.model().to(torch.float64)
         return compliance(self.problem, physical_density(self.problem, logits, self.volume_constraint,
                                                          self.filter), self.penal)
 
     def module_theta(self) -> torch.Tensor:
-        """The module's current parameters as one flat vector (the order of ``theta``)."""
+        """The module's current parameters as one flat vector (the order of ``theta``).
+
+        Returns:
+            A detached float64 tensor of shape (num_params,).
+        """
         return torch.cat([p.detach().reshape(-1) for name, p in self.model.named_parameters()
                           if p.requires_grad]).to(torch.float64)
 
     def hessian(self, theta) -> HessianOperator:
-        """The Hessian at ``theta`` as a :class:`LinearOperator` (``matvec``, ``matmat``, ``.to_scipy()``)."""
+        """The Hessian at ``theta`` as a :class:`LinearOperator` (``matvec``, ``matmat``, ``.to_scipy()``).
+
+        Args:
+            theta: the point, shape (num_params,) (copied).
+
+        Returns:
+            A :class:`HessianOperator` whose products call :meth:`hvp`.
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
+        """
         return HessianOperator(self, theta)
 
     def __repr__(self):
@@ -280,16 +412,22 @@ class FunctionObjective:
 
         Args:
             theta: the flat parameter vector.
+
+        Returns:
+            What ``fn`` returns; not counted in ``evaluations``.
         """
         return self.fn(theta)
 
     loss_graph = __call__
 
     def loss(self, theta) -> float:
-        """``fn(theta)`` as a float, without a gradient.
+        """``fn(theta)`` as a float, without a gradient (counted as one evaluation).
 
         Args:
             theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            The value as a float.
 
         Raises:
             ValueError: ``theta`` of the wrong shape, or complex.
@@ -321,6 +459,12 @@ class FunctionObjective:
 
         Args:
             theta: the flat parameter vector.
+
+        Returns:
+            A float64 tensor of shape (num_params,) (from :meth:`value_and_grad`, one evaluation).
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
         """
         return self.value_and_grad(theta)[1]
 
@@ -328,7 +472,13 @@ class FunctionObjective:
         """``theta`` itself (a copy): a function has no separate design.
 
         Args:
-            theta: the flat parameter vector.
+            theta: the flat parameter vector, shape (num_params,).
+
+        Returns:
+            A float64 copy of ``theta``.
+
+        Raises:
+            ValueError: ``theta`` of the wrong shape, or complex.
         """
         return _as_theta(theta, self.num_params).detach().clone()
 

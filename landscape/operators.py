@@ -67,13 +67,28 @@ class LinearOperator:
         return self.matvec(other) if other.dim() == 1 else self.matmat(other)
 
     def to_dense(self, block: int = 256) -> torch.Tensor:
-        """The explicit matrix (n x n), built ``block`` columns at a time: only for small n."""
+        """The explicit matrix (n x n), built ``block`` columns at a time: only for small n.
+
+        The columns are the products with the identity's columns, ``block`` of them per :meth:`matmat`.
+
+        Args:
+            block: the number of identity columns per product (default 256).
+
+        Returns:
+            The (n, n) float64 tensor.
+        """
         n = self.shape[1]
         eye = torch.eye(n, dtype=self.dtype)
         return torch.cat([self.matmat(eye[:, i:i + block]) for i in range(0, n, block)], dim=1)
 
     def to_scipy(self) -> spla.LinearOperator:
-        """A ``scipy.sparse.linalg.LinearOperator`` view (NumPy in, NumPy out), e.g. for ``eigsh``."""
+        """A ``scipy.sparse.linalg.LinearOperator`` view (NumPy in, NumPy out), e.g. for ``eigsh``.
+
+        ``rmatvec`` is ``matvec``: the operator is taken as symmetric.
+
+        Returns:
+            A float64 ``scipy.sparse.linalg.LinearOperator`` of this operator's shape.
+        """
         return spla.LinearOperator(
             self.shape, dtype=np.float64,
             matvec=lambda v: self.matvec(torch.from_numpy(np.asarray(v, np.float64).ravel())).numpy(),
@@ -105,10 +120,10 @@ class HessianOperator(LinearOperator):
         """``H block`` for a block (n, k) of directions, one vmapped pass.
 
         Args:
-            block: shape (n, k).
+            block: directions, one per column, shape (n, k).
 
         Returns:
-            shape (n, k).
+            The products, shape (n, k).
         """
         return self.objective.hvp(self.theta, block)
 
@@ -119,6 +134,14 @@ def hessian_vector_products(loss, point: torch.Tensor, v: torch.Tensor) -> torch
     Forward-over-reverse, ``jvp(grad(loss))``, vectorized over the columns of a
     block with ``vmap``. The one implementation behind :meth:`Objective.hvp` and
     the density-space Hessian of :mod:`probes.density_hessian`.
+
+    Args:
+        loss: a function ``loss(point) -> 0-d tensor``, twice differentiable by ``torch.func``.
+        point: the point ``theta``, shape (n,).
+        v: the direction, shape (n,), or a block of directions (n, k), one per column.
+
+    Returns:
+        ``H v``, the shape of ``v``.
     """
     grad = torch.func.grad(loss)
 

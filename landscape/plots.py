@@ -25,7 +25,14 @@ _LABELS = {"loss": "compliance (loss)", "grad_norm": "gradient norm |g|", "dista
 
 
 def pyplot():
-    """matplotlib's pyplot on the file backend (Agg) with this package's seaborn theme."""
+    """matplotlib's pyplot on the file backend (Agg) with this package's seaborn theme.
+
+    Switches matplotlib to the non-interactive ``Agg`` backend and sets seaborn's ``whitegrid`` style in the
+    ``notebook`` context; every plotting function here calls it first.
+
+    Returns:
+        The ``matplotlib.pyplot`` module.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -40,7 +47,23 @@ def _title(trace) -> str:
 
 
 def curve(trace, column: str = "loss", log: bool | None = None):
-    """One per-step column against the step, with the loss curve behind it in grey when it is not the loss."""
+    """One per-step column against the step, with the loss curve behind it in grey when it is not the loss.
+
+    The loss, when drawn behind another column, is a dashed grey line on a second y axis with a log scale.
+
+    Args:
+        trace: an opened :class:`~landscape.trace.Trace`; its :meth:`~landscape.trace.Trace.frame` is plotted.
+        column: a column of the steps table, e.g. ``loss``, ``grad_norm``, ``distance``, ``step_size``,
+            ``step_norm`` or ``evaluations`` (default ``"loss"``).
+        log: a log y axis; ``None`` (the default) chooses one when the finite values are positive and the
+            largest is more than 100 times the smallest.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        ValueError: ``column`` is not a column of the trace's steps table.
+    """
     plt = pyplot()
     frame = trace.frame()
     if column not in frame.columns:
@@ -67,7 +90,22 @@ def curve(trace, column: str = "loss", log: bool | None = None):
 
 
 def design(trace, best: bool = False):
-    """The final (or best) design as a grey-scale image, with its compliance."""
+    """The final (or best) design as a grey-scale image, with its compliance.
+
+    Densities are drawn on ``[0, 1]`` (1 black). While the run has not finished (no final design stored),
+    the last snapshot's design is drawn instead and labelled with its step; the compliance in the title is
+    still the best loss (``best=True``) or the loss of the last recorded step.
+
+    Args:
+        trace: an opened :class:`~landscape.trace.Trace`.
+        best: draw the design at the best step instead of the final one (default False).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        ValueError: the trace holds neither a final design nor a snapshot with a design.
+    """
     plt = pyplot()
     image = trace.best_design if best else trace.design
     if image is None:
@@ -89,7 +127,15 @@ def design(trace, best: bool = False):
 
 
 def use_log(values) -> bool:
-    """A log axis when the finite values are positive and span more than a decade (the report's rule too)."""
+    """A log axis when the finite values are positive and span more than a decade (the report's rule too).
+
+    Args:
+        values: an array-like of numbers; NaN and infinite entries are ignored.
+
+    Returns:
+        True when there is at least one finite value, all finite values are positive and the largest is more
+        than 10 times the smallest.
+    """
     finite = np.asarray(values, dtype=float)
     finite = finite[np.isfinite(finite)]
     return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 10)
@@ -100,7 +146,15 @@ def probe_curves(trace, name: str):
     where the probe records ``KEY_se``), short vectors (k <= 10) as k labelled curves, a log axis where the
     values are positive and span more than a decade; outputs that are never finite are named in the title.
 
-    Probes with a ``grid`` output (eigenvalue densities) are drawn by :func:`probe_densities`.
+    Probes with a ``grid`` output (eigenvalue densities) are drawn by :func:`probe_densities`. Each drawn
+    output gets its own panel, sharing the step axis.
+
+    Args:
+        trace: an opened :class:`~landscape.trace.Trace`.
+        name: the probe's name (one of the trace's ``probe_names``).
+
+    Returns:
+        The matplotlib ``Figure``.
 
     Raises:
         ValueError: the probe records nothing drawable (its outputs are listed).
@@ -145,6 +199,13 @@ def density_scale(*densities) -> tuple[float, tuple[float, float]]:
     decades below the largest value of ``densities`` (``low = peak * 1e-10``,
     ``high = peak * 3``); values are drawn as ``max(value, floor)`` with the floor
     two decades below the axis, so zeros leave the plot instead of vanishing.
+
+    Args:
+        *densities: arrays of density values; those without any finite value are ignored.
+
+    Returns:
+        ``(floor, (low, high))`` with ``floor = peak * 1e-12``; ``peak`` is the largest finite value, or 1.0
+        when no array has one.
     """
     finite = [np.nanmax(d) for d in map(np.asarray, densities) if np.isfinite(d).any()]
     peak = float(max(finite)) if finite else 1.0
@@ -152,7 +213,18 @@ def density_scale(*densities) -> tuple[float, tuple[float, float]]:
 
 
 def probe_densities(trace, name: str):
-    """Every density-like output (same length as ``grid``) of a probe, one line per recorded step, log scale."""
+    """Every density-like output (same length as ``grid``) of a probe, one line per recorded step, log scale.
+
+    One panel per output, each against the eigenvalue ``grid`` of its step; the log axis and the floor
+    come from :func:`density_scale`, and steps whose row is never finite are skipped.
+
+    Args:
+        trace: an opened :class:`~landscape.trace.Trace`.
+        name: the name of a probe that records a ``grid`` output (e.g. an SLQ eigenvalue density).
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
     plt = pyplot()
     data = trace.probe(name)
     length = data["grid"].shape[1]
@@ -175,7 +247,17 @@ def probe_densities(trace, name: str):
 
 def optimizer_label(summary: dict) -> str:
     """``OPTIMIZER (m=.., lr=..)``: the optimizer with the options that tell its runs apart, or the run's ``label``
-    (the Recorder's: ``torch.optim.LBFGS(lr=1, ...)`` or the one the user gave)."""
+    (the Recorder's: ``torch.optim.LBFGS(lr=1, ...)`` or the one the user gave).
+
+    Only the options ``m`` and ``lr`` are shown (floats to 5 significant digits), sorted by name.
+
+    Args:
+        summary: a run's :meth:`~landscape.trace.Trace.summary`; its ``label``, ``optimizer`` and
+            ``optimizer_options`` are used.
+
+    Returns:
+        The ``label`` when it is set, else the optimizer's name with the shown options in parentheses.
+    """
     if summary.get("label"):
         return str(summary["label"])
     options = summary.get("optimizer_options") or {}
@@ -187,7 +269,15 @@ def optimizer_label(summary: dict) -> str:
 
 
 def group_label(summary: dict) -> str:
-    """The base label ``OPTIMIZER (m=.., lr=..) | MODEL | p=P`` of a run (see :func:`grouped` for the groups)."""
+    """The base label ``OPTIMIZER (m=.., lr=..) | MODEL | p=P`` of a run (see :func:`grouped` for the groups).
+
+    Args:
+        summary: a run's :meth:`~landscape.trace.Trace.summary`; its ``model`` and ``penal`` are used, and
+            what :func:`optimizer_label` reads.
+
+    Returns:
+        The label string.
+    """
     return f"{optimizer_label(summary)} | {summary['model']} | p={summary['penal']}"
 
 
@@ -197,7 +287,15 @@ NOT_CONFIGURATION = ("seed", "model_seed", "probes", "snapshot_every", "sweep_ta
 
 def configuration(config: dict) -> dict:
     """A run's configuration without its seed: its :class:`~landscape.RunSpec` fields when the trace holds one,
-    else the recorded config; entries that only record (probes, snapshots) are left out."""
+    else the recorded config; entries that only record (probes, snapshots) are left out.
+
+    Args:
+        config: a trace's recorded config (anything else counts as an empty one). When it has a ``spec``
+            dict, that spec (plus the config's ``label``) is used.
+
+    Returns:
+        The configuration dict without the keys in ``NOT_CONFIGURATION``.
+    """
     config = config if isinstance(config, dict) else {}
     spec = config.get("spec")
     base = {**spec, **{k: config[k] for k in ("label",) if k in config}} if isinstance(spec, dict) else config
@@ -212,6 +310,14 @@ def grouped(runs: Sequence[tuple[dict, dict]], base: Callable[[dict], str] | Non
     (:func:`configuration`). A group's label is :func:`group_label`, followed by the fields in which
     its configuration differs from other groups of the same base label (e.g. ``precision=float64``),
     so that a sweep over precisions, model options or filter draws one band per setting.
+
+    Args:
+        runs: ``(summary, config)`` pairs, one per run (a trace's :meth:`~landscape.trace.Trace.summary`
+            and its config).
+        base: the function giving a run's base label from its summary (default :func:`group_label`).
+
+    Returns:
+        ``{label: [indices into runs]}``, the groups in the order of their first run.
     """
     keys = [json.dumps(configuration(config), sort_keys=True, default=str) for _, config in runs]
     bases = [(base or group_label)(summary) for summary, _ in runs]
@@ -242,7 +348,15 @@ def _short(value) -> str:
 
 def median_band(series: Sequence[np.ndarray]):
     """``(steps, median, min, max)`` across runs at each step, over the runs that reached it
-    (shorter runs, e.g. diverged ones, are padded with NaN)."""
+    (shorter runs, e.g. diverged ones, are padded with NaN).
+
+    Args:
+        series: one 1-d array per run (a per-step column); there must be at least one.
+
+    Returns:
+        A tuple of four arrays of the length of the longest series: the step indices ``0 .. n - 1`` and the
+        NaN-ignoring median, minimum and maximum across runs (NaN where no run has a value).
+    """
     length = max(len(s) for s in series)
     table = np.full((len(series), length), np.nan)
     for row, s in zip(table, series):
@@ -254,7 +368,23 @@ def median_band(series: Sequence[np.ndarray]):
 
 
 def compare(traces: Sequence, column: str = "loss", log: bool = True):
-    """Curves of several runs; runs of the same configuration (all but the seed) are one median line with its spread."""
+    """Curves of several runs; runs of the same configuration (all but the seed) are one median line with its spread.
+
+    The runs are grouped by :func:`grouped`; each group is drawn as its :func:`median_band` median, with
+    the min-max band shaded when the group has more than one run. The legend gives each group's label and
+    number of runs, the title the problems.
+
+    Args:
+        traces: opened :class:`~landscape.trace.Trace` objects (a sequence, indexed).
+        column: a column of the steps table other than ``step`` (default ``"loss"``).
+        log: a log y axis (default True).
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        ValueError: ``column`` is not a column of the steps table.
+    """
     from .trace import STEP_DTYPE
     columns = [name for name in STEP_DTYPE.names if name != "step"]
     if column not in columns:
@@ -281,6 +411,16 @@ def compare(traces: Sequence, column: str = "loss", log: bool = True):
 
 
 def save(fig, path) -> Path:
+    """Write a figure as an image (130 dpi) and close it.
+
+    Args:
+        fig: a matplotlib ``Figure``.
+        path: the file to write; its format follows matplotlib's reading of the suffix (``.png`` here).
+            Missing parent directories are created.
+
+    Returns:
+        The path written, as a ``Path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
@@ -300,12 +440,31 @@ KINDS: dict[str, Callable] = {
 
 
 def register_kind(kind: str, function: Callable) -> None:
-    """Make ``landscape plot TRACE kind`` call ``function(trace) -> Figure``."""
+    """Make ``landscape plot TRACE kind`` call ``function(trace) -> Figure``.
+
+    Args:
+        kind: the plot kind's name; an existing kind of that name is replaced.
+        function: called with an opened trace, returns a matplotlib ``Figure``.
+    """
     KINDS[kind] = function
 
 
 def figure_for(trace, kind: str):
-    """The figure of ``kind`` for ``trace``: a built-in kind, a registered one, or the name of a recorded probe."""
+    """The figure of ``kind`` for ``trace``: a built-in kind, a registered one, or the name of a recorded probe.
+
+    Looked up in this order: :data:`KINDS` (built-in and :func:`register_kind`), the trace's probes
+    (:func:`probe_curves`), then the plot kinds of :mod:`landscape.registry`.
+
+    Args:
+        trace: an opened :class:`~landscape.trace.Trace`.
+        kind: the plot kind's name, or a probe's name.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Raises:
+        ValueError: ``kind`` is none of these (the kinds known for this trace are listed).
+    """
     if kind in KINDS:
         return KINDS[kind](trace)
     if kind in trace.probe_names:

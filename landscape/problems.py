@@ -529,12 +529,27 @@ _CATALOGUE = _catalogue()
 
 
 def names(category: str | None = None) -> list[str]:
-    """All problem names, in suite order (optionally of one category)."""
+    """All problem names, in suite order (optionally of one category).
+
+    The names are those of Hoyer et al.'s suite plus ``mbb_beam_60x20_0.5`` (their Figure 3); thesis codes
+    are not included.
+
+    Args:
+        category: a category of :func:`categories`, or None (the default) for every problem. An unknown
+            category gives an empty list.
+
+    Returns:
+        The names, ``{category}_{width}x{height}_{volfrac}``.
+    """
     return [n for n, entry in _CATALOGUE.items() if category is None or entry[0] == category]
 
 
 def categories() -> list[str]:
-    """The 28 categories of the suite, in order."""
+    """The 28 categories of the suite, in order.
+
+    Returns:
+        The category names (e.g. ``mbb_beam``, ``l_shape_0.2``), as a new list.
+    """
     return list(_SUITE)
 
 
@@ -575,6 +590,13 @@ def memory_estimate(width: int, height: int) -> float:
     grid about 31 n log2(n) (George's nested dissection bound, with the constant
     measured here on 128x128: 8.9 M nonzeros for 33 k dofs); 12 bytes per nonzero
     plus the problem's own arrays.
+
+    Args:
+        width: the number of elements along x.
+        height: the number of elements along y.
+
+    Returns:
+        The estimate in bytes, ``12 (18 n + 31 n log2(n)) + 64 n``.
     """
     import math
     dofs = 2 * (width + 1) * (height + 1)
@@ -592,7 +614,18 @@ def canonical_name(name: str, keep_codes: bool = False) -> str:
     """The one name of a problem: thesis codes resolved, surrounding blanks dropped, Unicode digits (full-width
     and others) read as ASCII, and ``<category>_<W>x<H>_<volfrac>`` written with plain integers and the
     shortest volume fraction (``mbb_beam_08x4_.50`` -> ``mbb_beam_8x4_0.5``), so one problem has one name
-    in specs, traces and sweeps. ``keep_codes`` leaves a thesis code (``A``) as it is."""
+    in specs, traces and sweeps. ``keep_codes`` leaves a thesis code (``A``) as it is.
+
+    Names of another form (and sized names of an unknown category) are returned normalized and stripped
+    but otherwise unchanged; the name is not checked against the suite.
+
+    Args:
+        name: a problem name or thesis code (anything, converted with ``str``).
+        keep_codes: return a thesis code unresolved (default False).
+
+    Returns:
+        The canonical name.
+    """
     text = unicodedata.normalize("NFKC", str(name)).strip()
     if keep_codes and text in THESIS_CODES:
         return text
@@ -614,6 +647,23 @@ def get(name: str) -> Problem:
     category's problem at that size and volume fraction (e.g.
     ``michell_centered_both_8x16_0.12``, a coarse problem A). Every spelling of a name
     gives the problem of its :func:`canonical_name`, which the problem carries.
+
+    Args:
+        name: a suite name (:func:`names`), a thesis code (:data:`THESIS_CODES`) or a sized name
+            ``<category>_<W>x<H>_<volfrac>`` of a suite category.
+
+    Returns:
+        A new :class:`Problem`, named by the canonical name. A sized name outside the suite takes the
+        options of the category's first suite entry.
+
+    Raises:
+        UnknownProblemError: a name that is none of these (a ``KeyError``; the message lists close names).
+        ProblemError: a sized name whose volume fraction is not a number or lies outside (0, 1), whose grid
+            has a side below 2 elements or would need more than 80 % of the machine's memory
+            (:func:`memory_estimate`), or a problem its family rejects (``hoop`` needs
+            ``height == 2 * width``).
+        MissingDependency: ``hoop`` or ``staircase``/``ramp`` without scikit-image
+            (:func:`landscape.optional.require`).
     """
     key = canonical_name(name)
     if key not in _CATALOGUE:
@@ -633,6 +683,18 @@ def resized(name: str, width: int, height: int) -> Problem:
     """The problem ``name`` (or thesis code) rebuilt at another grid size, same family, options and volfrac.
 
     For quick checks on coarse versions of the thesis problems; the name says the new size.
+
+    Args:
+        name: a suite name (:func:`names`) or a thesis code, written exactly (not canonicalized).
+        width: the new number of elements along x.
+        height: the new number of elements along y.
+
+    Returns:
+        A new :class:`Problem` named ``{category}_{width}x{height}_{volfrac}``.
+
+    Raises:
+        UnknownProblemError: ``name`` is not known (raised by :func:`get`).
+        ProblemError: the family rejects the size (e.g. ``hoop`` without ``height == 2 * width``).
     """
     key = THESIS_CODES.get(name, name)
     if key not in _CATALOGUE:

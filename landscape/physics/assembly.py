@@ -34,13 +34,20 @@ class FESystem:
 
     Attributes:
         nely, nelx: grid size; elements are numbered row-major over ``(nely, nelx)``.
+        nel: the number of elements, ``nely * nelx``.
         ke: (8, 8) element stiffness (float64 tensor) for modulus ``young``.
         edof: (nel, 8) global dofs of each element.
+        free: the indices of the free (unsupported) dofs, increasing.
+        num_dofs, num_free: the number of all dofs and of the free ones.
         free_edof: (nel, 8) position of each element dof in the free-dof vector, ``num_free`` for fixed
             dofs (so a zero-padded free vector can be gathered).
         forces: (num_free,) float64 tensor, the load on the free dofs.
         indptr, indices: CSC structure of the lower triangle of the reduced K.
+        nnz: the number of stored entries of that lower triangle.
         scatter: sparse (nnz, nel) matrix with ``K.data = scatter @ E``.
+
+    Raises:
+        ValueError: ``poisson`` outside (-1, 0.5) (from :func:`~landscape.physics.element.element_stiffness`).
     """
 
     def __init__(self, problem, young=E0, poisson=POISSON):
@@ -133,7 +140,17 @@ _SYSTEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def fe_system(problem) -> FESystem:
-    """The (cached) :class:`FESystem` of ``problem``; built on first use."""
+    """The (cached) :class:`FESystem` of ``problem``; built on first use.
+
+    The cache is keyed weakly by the problem object (not its name), so a system lives as long as its
+    problem; it is built with the default material (``E0``, ``POISSON``).
+
+    Args:
+        problem: the :class:`~landscape.problems.Problem`.
+
+    Returns:
+        The problem's :class:`FESystem`.
+    """
     system = _SYSTEMS.get(problem)
     if system is None:
         # built once, possibly first inside a torch.func transform: its tensors

@@ -45,6 +45,8 @@ def displacement(problem, x_phys: torch.Tensor, penal: float = 3.0) -> torch.Ten
 
     Raises:
         ValueError: ``x_phys`` of the wrong shape, or ``penal < 1``.
+        SingularStiffnessError: the stiffness matrix cannot be factored (see
+            :func:`~landscape.physics.solve.solve`).
     """
     system = fe_system(problem)
     _check(system, x_phys, penal)
@@ -67,6 +69,8 @@ def compliance(problem, x_phys: torch.Tensor, penal: float = 3.0) -> torch.Tenso
 
     Raises:
         ValueError: ``x_phys`` of the wrong shape, or ``penal < 1``.
+        SingularStiffnessError: the stiffness matrix cannot be factored (see
+            :func:`~landscape.physics.solve.solve`).
     """
     system = fe_system(problem)
     u = displacement(problem, x_phys, penal)

@@ -45,7 +45,17 @@ class SingularStiffnessError(RuntimeError):
 
 
 def backend() -> str:
-    """``"cholmod"`` or ``"scipy"``: the sparse solver in use."""
+    """``"cholmod"`` or ``"scipy"``: the sparse solver in use.
+
+    ``LANDSCAPE_SOLVER=scipy`` forces SciPy's SuperLU; otherwise CHOLMOD (scikit-sparse) is used when it
+    imports, else SuperLU, with a ``RuntimeWarning`` the first time.
+
+    Returns:
+        The backend's name.
+
+    Raises:
+        ValueError: ``LANDSCAPE_SOLVER`` is set to something other than ``cholmod``, ``scipy`` or empty.
+    """
     global _warned
     wanted = os.environ.get("LANDSCAPE_SOLVER", "").lower()
     if wanted not in ("", "cholmod", "scipy"):
@@ -103,7 +113,11 @@ _FACTORIZATIONS = 0
 
 
 def factorization_count() -> int:
-    """How many numeric factorizations have been computed in this process (for tests, benchmarks)."""
+    """How many numeric factorizations have been computed in this process (for tests, benchmarks).
+
+    Returns:
+        The count; a solve at moduli still in a system's small cache (the last two) does not add one.
+    """
     return _FACTORIZATIONS
 
 
@@ -152,7 +166,8 @@ class SparseSolve(torch.autograd.Function):
             The solution, the shape and dtype of ``rhs``.
 
         Raises:
-            SingularStiffnessError: the solve gave non-finite values.
+            SingularStiffnessError: a Young's modulus that is not positive, a factorization that fails
+                (K not positive definite, or singular with SuperLU), or a solve that gave non-finite values.
         """
         factor = _factorization(system, young_moduli)
         out = factor.solve(rhs.detach().numpy())
@@ -260,6 +275,8 @@ def solve(system: FESystem, young_moduli: torch.Tensor, rhs: torch.Tensor) -> to
 
     Raises:
         ValueError: ``young_moduli`` or ``rhs`` of the wrong shape.
+        SingularStiffnessError: non-positive moduli, or a stiffness matrix that cannot be factored or
+            solved (see :meth:`SparseSolve.forward`).
     """
     if young_moduli.shape != (system.nel,):
         raise ValueError(f"young_moduli must have shape ({system.nel},), got {tuple(young_moduli.shape)}")
