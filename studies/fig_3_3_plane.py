@@ -4,7 +4,8 @@ Problem D (causeway_bridge_middle_128x128_0.1) with the CNN, p = 3: the loss
 ``L(theta0 + a d1 + b d2)`` for two filter-normalized Gaussian directions
 (Li et al. 2018; biases ignored, offsets and the latent vector normalized per
 tensor), ``a, b`` in [-1, 1]. The surface is checkpointed under
-``runs/fig_3_3/`` so an interrupted run resumes.
+``runs/fig_3_3/`` so an interrupted run resumes. Writes the figure and, beside it, a one-row CSV of the
+numbers the results page quotes (loss at theta0, min and max on the plane, fraction of the grid below theta0).
 
     python studies/fig_3_3_plane.py --quick           # 11 x 11 grid (~1 minute)
     python studies/fig_3_3_plane.py                   # 31 x 31 grid
@@ -18,6 +19,7 @@ from common import FIGURES, RUNS, add_run_options, setup
 import argparse
 
 import numpy as np
+import pandas as pd
 
 import landscape as L
 from landscape.plots import save
@@ -43,10 +45,14 @@ def main(argv=None):
     runs.mkdir(parents=True, exist_ok=True)
     s = surface(objective, plane, grid, grid, checkpoint=runs / f"{args.problem}_{args.model}_{points}.npz")
     center = s.losses[points // 2, points // 2]
+    summary = pd.DataFrame([{"problem": problem.name, "model": args.model, "seed": args.seed, "points": points,
+                             "loss_theta0": center, "min": np.nanmin(s.losses), "max": np.nanmax(s.losses),
+                             "fraction_below_theta0": np.mean(s.losses < center)}])
     print(f"{problem.name}, {args.model}: loss at theta0 {center:.6g}; on the plane min {np.nanmin(s.losses):.4g}, "
           f"max {np.nanmax(s.losses):.4g}; fraction of the grid below theta0's loss "
           f"{np.mean(s.losses < center):.2f}")
     name = f"fig_3_3_plane_{args.problem}_{args.model}" + ("_quick" if args.quick else "") + ".png"
+    summary.to_csv(FIGURES / name.replace(".png", ".csv"), index=False)    # the numbers the results page quotes
     out = save(surface_figure(s, f"{problem.name}, {args.model}, p = 3: filter-normalized plane around theta0 "
                                  f"({points}x{points})"), FIGURES / name)
     np.savez(runs / f"{args.problem}_{args.model}_{points}_surface.npz", alphas=s.alphas, betas=s.betas,
