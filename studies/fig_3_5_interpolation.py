@@ -8,18 +8,21 @@ Problem A with the CNN, p = 3 (``--problem``/``--model`` for the other panels):
 4. between successive iterates of the run, joined end to end.
 
 The L-BFGS run is recorded in ``runs/fig_3_5/`` with snapshots. Every curve is
-written beside the figure as a CSV (panel, curve, alpha, loss), and the study prints,
-per panel, the highest barrier: how far a line climbs above the higher of its two
-ends, relative to it (``probes.geometry.barrier``; per segment for the path through
-successive iterates).
+written beside the figure as a CSV (panel, curve, alpha, loss), and the study writes
+(``..._summary.csv``) and prints, per panel, the highest barrier: how far a line climbs above
+the higher of its two ends, relative to it (``probes.geometry.barrier``; per segment for the
+path through successive iterates), the number of monotone lines and the largest loss, and the
+run's first and last loss. The summary is computed from the curve CSV as written, so
+``--summary-only`` gives it again from a committed CSV without running anything.
 
     python studies/fig_3_5_interpolation.py --quick    # 60 L-BFGS steps, coarse curves (~1 minute)
     python studies/fig_3_5_interpolation.py            # 300 steps (the thesis's budget), finer curves
+    python studies/fig_3_5_interpolation.py --problem D --summary-only   # the summary of a written CSV
 """
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, RUNS, add_run_options, setup
+from common import FIGURES, RUNS, add_run_options, find, setup
 
 import argparse
 
@@ -29,12 +32,48 @@ import pandas as pd
 import landscape as L
 from landscape.plots import pyplot, save
 from probes.geometry import (
+    Interpolation,
     along_trajectory,
     barrier,
     between_initializations,
     initializations_to_final,
     iterates_to_final,
 )
+
+PATH = "between successive iterates"
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Per panel of a curve table (panel, curve, alpha, loss): lines, monotone lines, highest barrier, largest
+    loss; the path's first and last loss are the run's start and end."""
+    rows = []
+    for panel, part in table.groupby("panel", sort=False):
+        lines = [group for _, group in part.groupby("curve", sort=False)]
+        alphas = lines[0]["alpha"].to_numpy()
+        values = np.stack([group["loss"].to_numpy() for group in lines])
+        curve = Interpolation(alphas, values)
+        if panel == PATH:                                 # one barrier per segment between iterates
+            heights = np.array([barrier(curve, k, k + 1)[0] for k in range(int(alphas[-1]))])
+        else:
+            heights = barrier(curve)
+        monotone = np.all(np.diff(values, axis=1) <= 1e-9 * np.abs(values[:, :-1]), axis=1)
+        rows.append({"panel": panel, "lines": len(lines), "monotone": int(monotone.sum()),
+                     "highest_barrier": float(np.nanmax(heights)), "max_loss": float(np.nanmax(values)),
+                     "first_loss": float(values[0, 0]), "last_loss": float(values[0, -1])})
+    return pd.DataFrame(rows)
+
+
+def write_summary(csv) -> pd.DataFrame:
+    """Summarize the curve CSV ``csv`` into ``<stem>_summary.csv`` beside it, print it, and return it."""
+    summary = summarize(pd.read_csv(csv))
+    summary.to_csv(csv.with_name(csv.stem + "_summary.csv"), index=False, float_format="%.6g")
+    for row in summary.itertuples():
+        print(f"{row.panel}: {row.lines} curve(s), monotone decreasing: {row.monotone}/{row.lines}, highest barrier "
+              f"{row.highest_barrier:.3g} x the higher end, max loss {row.max_loss:.4g}")
+    path = summary[summary["panel"] == PATH]
+    if len(path):
+        print(f"the run: loss {path['first_loss'].iloc[0]:.5g} -> {path['last_loss'].iloc[0]:.5g}")
+    return summary
 
 
 def main(argv=None):
@@ -43,7 +82,18 @@ def main(argv=None):
     parser.add_argument("--problem", default="A")
     parser.add_argument("--model", default="cnn_transpose", help="default: the thesis's CNN")
     parser.add_argument("--penal", type=float, default=3.0)
+    parser.add_argument("--summary-only", action="store_true",
+                        help="summarize the figure's curve CSV (this run's, else the reference's); run nothing")
     args = setup(add_run_options(parser).parse_args(argv))
+    stem = f"fig_3_5_interpolation_{args.problem}_{args.model}_p{args.penal:g}" + ("_quick" if args.quick else "")
+    if args.summary_only:
+        source = find(f"{stem}.csv")
+        target = FIGURES / f"{stem}.csv"
+        if source != target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+        write_summary(target)
+        return
     steps = 60 if args.quick else 300
     points = 11 if args.quick else 41
     extrapolated = np.linspace(-0.5, 1.5, 21 if args.quick else 41)     # steps of 0.1 / 0.05: a = 0 and 1 included
@@ -71,7 +121,7 @@ def main(argv=None):
                                                           final, np.linspace(0, 1, points)), "alpha"),
         ("random initializations to the final point",
          initializations_to_final(objective, inits[1:], final, np.linspace(0, 1, points)), "alpha"),
-        ("between successive iterates", along_trajectory(objective, list(snaps["theta"]), 4 if args.quick else 8),
+        (PATH, along_trajectory(objective, list(snaps["theta"]), 4 if args.quick else 8),
          f"snapshot index (every {every} steps)"),
     ]
     plt = pyplot()
@@ -86,19 +136,12 @@ def main(argv=None):
         ax.set(title=title, xlabel=xlabel, ylabel="loss")
         if curve.labels and len(curve.labels) <= 10:
             ax.legend(fontsize=6)
-        if curve.labels:
-            heights = barrier(curve)
-        else:                                             # the path: one barrier per segment between iterates
-            heights = np.array([barrier(curve, k, k + 1)[0] for k in range(int(curve.alphas[-1]))])
-        monotone = np.all(np.diff(values, axis=1) <= 1e-9 * np.abs(values[:, :-1]), axis=1)
-        print(f"{title}: {len(values)} curve(s), monotone decreasing: {int(monotone.sum())}/{len(values)}, "
-              f"highest barrier {np.nanmax(heights):.3g} x the higher end, max loss {np.nanmax(values):.4g}")
     fig.suptitle(f"Linear interpolations, {problem.name}, {args.model}, p = {args.penal:g}", fontsize=10)
     fig.tight_layout()
-    stem = f"fig_3_5_interpolation_{args.problem}_{args.model}_p{args.penal:g}" + ("_quick" if args.quick else "")
     out = save(fig, FIGURES / f"{stem}.png")
     pd.concat(rows, ignore_index=True).to_csv(out.with_suffix(".csv"), index=False, float_format="%.8g")
-    print(f"wrote {out} and {out.with_suffix('.csv').name}")
+    write_summary(out.with_suffix(".csv"))
+    print(f"wrote {out}, {out.with_suffix('.csv').name} and its summary")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,29 @@ def decomposition_summary(penal: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1": lambda: decomposition_summary(1.0)}
+def interpolation_barriers() -> str:
+    """Figure 3.5 (C.13, C.14): the highest barrier of each kind of line, per problem and p, from the
+    ``fig_3_5_interpolation_*_summary.csv`` files the study writes."""
+    columns = [("A", 3), ("B", 3), ("D", 3), ("E", 3), ("A", 1), ("B", 1)]
+    summaries = {c: pd.read_csv(FIGURES / f"fig_3_5_interpolation_{c[0]}_cnn_transpose_p{c[1]}_summary.csv")
+                 .set_index("panel") for c in columns}
+    rows = [("iterates to the final point", "iterates to the final point (10 lines)"),
+            ("between successive iterates", "successive iterates (per segment)"),
+            ("random initializations to the final point", "initializations to the final point (4)"),
+            ("between random initializations", "between initializations, a in [0, 1] (4)")]
+    lines = ["| panel | " + " | ".join(f"{code}, p = {p}" for code, p in columns) + " |",
+             "|---" * (len(columns) + 1) + "|",
+             "| L-BFGS, loss start -> end | " + " | ".join(
+                 f"{s.loc['between successive iterates', 'first_loss']:.4g} -> "
+                 f"{s.loc['between successive iterates', 'last_loss']:.4g}" for s in summaries.values()) + " |"]
+    for panel, name in rows:
+        lines.append(f"| {name} | " + " | ".join(f"{s.loc[panel, 'highest_barrier']:.2g}" for s in summaries.values())
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1": lambda: decomposition_summary(1.0),
+             "fig_3_5_barriers": interpolation_barriers}
 
 
 def rebuild(text: str) -> str:

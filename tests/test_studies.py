@@ -168,3 +168,13 @@ def test_the_results_page_summaries_match_the_committed_tables():
     done = subprocess.run([sys.executable, str(STUDIES / "gallery_tables.py"), "--check"], capture_output=True,
                           text=True, cwd=STUDIES, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_interpolation_summary_is_what_its_committed_curves_give(tmp_path):
+    """``fig_3_5_interpolation.py --summary-only`` recomputes the committed summary from the committed curves."""
+    done = subprocess.run([sys.executable, str(STUDIES / "fig_3_5_interpolation.py"), "--quick", "--summary-only",
+                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=STUDIES, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    name = "fig_3_5_interpolation_A_cnn_transpose_p3_quick_summary.csv"
+    committed = STUDIES.parent / "figures" / name
+    assert (tmp_path / name).read_text() == committed.read_text()
