@@ -7,6 +7,10 @@ probe), with their traces.
 
     python studies/fig_3_7_b_vs_h.py --quick   # 40 steps, SLQ k = 2, o = 30
     python studies/fig_3_7_b_vs_h.py           # 300 steps, the thesis's k = 3, o = 50
+
+The run's trace (``runs/fig_3_7/``) is reused when it finished in this numerics mode. Beside the figure, a
+CSV holds the numbers the results page quotes: per recorded step, both traces and the range of each
+density's quadrature nodes, and the run's final loss.
 """
 from __future__ import annotations
 
@@ -16,10 +20,26 @@ from common import FIGURES, RUNS, add_run_options, setup
 import argparse
 
 import numpy as np
+import pandas as pd
 
 import landscape as L
 from landscape.plots import density_scale, pyplot, save
 from probes.curvature import BvsHProbe
+
+
+def finished_here(path) -> bool:
+    """Whether ``path`` is a finished trace with the ``b_vs_h`` probe, made in this numerics mode."""
+    from landscape import numerics
+    from landscape.statuses import STOPS
+    from landscape.trace import TraceError
+    if not path.exists():
+        return False
+    try:
+        with L.open_trace(path) as trace:
+            return (trace.status in STOPS and "b_vs_h" in trace.probe_names
+                    and trace.numerics.get("mode", "native") == numerics.mode())
+    except TraceError:
+        return False
 
 
 def main(argv=None):
@@ -35,9 +55,11 @@ def main(argv=None):
                             penal=args.penal)
     probe = BvsHProbe(runs=runs, steps=lanczos, grid_size=400, at=[1, 10], every=None)
     path = RUNS / "fig_3_7" / f"{problem.name}_{args.model}_p{args.penal:g}_lbfgs_m1_{steps}_{args.precision}.h5"
-    L.run(objective, L.optim.build("lbfgs", m=1), steps=steps, probes=[probe],
-          trace=L.TraceWriter(path, overwrite=True))
-    data = L.open_trace(path).probe("b_vs_h")
+    if not finished_here(path):
+        L.run(objective, L.optim.build("lbfgs", m=1), steps=steps, probes=[probe],
+              trace=L.TraceWriter(path, overwrite=True))
+    with L.open_trace(path) as trace:
+        data, final_loss = trace.probe("b_vs_h"), trace.summary()["final_loss"]
     plt = pyplot()
     fig, axes = plt.subplots(1, len(data["step"]), figsize=(5 * len(data["step"]), 3.8), squeeze=False)
     for ax, i in zip(axes[0], range(len(data["step"]))):
@@ -56,6 +78,12 @@ def main(argv=None):
                  fontsize=10)
     fig.tight_layout()
     name = f"fig_3_7_b_vs_h_{args.problem}_{args.model}_p{args.penal:g}" + ("_quick" if args.quick else "")
+    pd.DataFrame({"step": data["step"], "hessian_trace": data["hessian_trace"], "lbfgs_trace": data["lbfgs_trace"],
+                  "hessian_node_min": np.nanmin(data["hessian_nodes"], axis=(1, 2)),
+                  "hessian_node_max": np.nanmax(data["hessian_nodes"], axis=(1, 2)),
+                  "lbfgs_node_min": np.nanmin(data["lbfgs_nodes"], axis=(1, 2)),
+                  "lbfgs_node_max": np.nanmax(data["lbfgs_nodes"], axis=(1, 2)),
+                  "final_loss": final_loss}).to_csv(FIGURES / (name + ".csv"), index=False, float_format="%.6g")
     out = save(fig, FIGURES / (name + ".png"))
     print(f"wrote {out}")
 
