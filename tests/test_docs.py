@@ -64,3 +64,18 @@ def test_the_site_builds_strictly(tmp_path):
         assert (tmp_path / "site" / page).exists(), page
     cli = (tmp_path / "site" / "reference" / "cli.html").read_text()
     assert "landscape sweep" in cli and "--deterministic" in cli          # generated from the parser
+
+
+def test_rest_in_docstrings_is_fenced_for_the_markdown_reference():
+    """Simple tables, literal blocks and aligned lists keep their layout; Sphinx roles become code."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        from griffe_roles import rest_to_markdown
+    finally:
+        sys.path.remove(str(DOCS))
+    text = ("Intro, see :class:`~landscape.Objective`::\n\n    x = 1\n    y = 2\n\nAfter.\n\n"
+            "====  ====\na     b\n====  ====\nc     d\n====  ====\n\n``gd``    constant step\n``hd``    two-loop\n")
+    out = rest_to_markdown(text)
+    assert "Intro, see ``Objective``:\n\n```text\nx = 1\ny = 2\n```" in out
+    assert "```text\n====  ====\na     b\n====  ====\nc     d\n====  ====\n```" in out
+    assert "```text\n``gd``    constant step\n``hd``    two-loop\n```" in out
