@@ -14,7 +14,7 @@ import textwrap
 
 import griffe
 
-ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|obj|exc|ref):`~?([^`]+)`")
+ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|obj|exc|ref):`(~?)([^`]+)`")
 BORDER = re.compile(r"^\s*=+(\s+=+)+\s*$")
 ALIGNED = re.compile(r"^``[^`]+``\s{2,}\S")
 
@@ -60,7 +60,7 @@ def rest_to_markdown(text: str) -> str:
             continue
         out.append(line)
         i += 1
-    return ROLE.sub(lambda m: f"``{m[1]}``", "\n".join(out))
+    return ROLE.sub(lambda m: f"``{m[2].rsplit('.', 1)[-1] if m[1] else m[2]}``", "\n".join(out))
 
 
 class SphinxRolesAsCode(griffe.Extension):
