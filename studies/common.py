@@ -66,6 +66,22 @@ def find(relative: str | Path) -> Path:
     return mine if mine.exists() else REFERENCE / relative
 
 
+def finished_trace(path: Path, probe: str | None = None) -> bool:
+    """Whether ``path`` is a trace that finished (by the optimizer's own rule) in this process's numerics mode,
+    recording ``probe`` if one is named: a study reuses such a run instead of running it again."""
+    from landscape import numerics
+    from landscape.statuses import STOPS
+    from landscape.trace import TraceError, open_trace
+    if not Path(path).exists():
+        return False
+    try:
+        with open_trace(path) as trace:
+            return (trace.status in STOPS and (probe is None or probe in trace.probe_names)
+                    and trace.numerics.get("mode", "native") == numerics.mode())
+    except TraceError:
+        return False
+
+
 def writes_reference() -> bool:
     """Whether this run writes into the committed reference (``--out figures``)."""
     return OUT == REFERENCE.resolve()

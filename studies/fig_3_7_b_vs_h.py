@@ -15,7 +15,7 @@ density's quadrature nodes, and the run's final loss.
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, RUNS, add_run_options, setup
+from common import FIGURES, RUNS, add_run_options, finished_trace, setup
 
 import argparse
 
@@ -25,21 +25,6 @@ import pandas as pd
 import landscape as L
 from landscape.plots import density_scale, pyplot, save
 from probes.curvature import BvsHProbe
-
-
-def finished_here(path) -> bool:
-    """Whether ``path`` is a finished trace with the ``b_vs_h`` probe, made in this numerics mode."""
-    from landscape import numerics
-    from landscape.statuses import STOPS
-    from landscape.trace import TraceError
-    if not path.exists():
-        return False
-    try:
-        with L.open_trace(path) as trace:
-            return (trace.status in STOPS and "b_vs_h" in trace.probe_names
-                    and trace.numerics.get("mode", "native") == numerics.mode())
-    except TraceError:
-        return False
 
 
 def main(argv=None):
@@ -55,7 +40,7 @@ def main(argv=None):
                             penal=args.penal)
     probe = BvsHProbe(runs=runs, steps=lanczos, grid_size=400, at=[1, 10], every=None)
     path = RUNS / "fig_3_7" / f"{problem.name}_{args.model}_p{args.penal:g}_lbfgs_m1_{steps}_{args.precision}.h5"
-    if not finished_here(path):
+    if not finished_trace(path, "b_vs_h"):
         L.run(objective, L.optim.build("lbfgs", m=1), steps=steps, probes=[probe],
               trace=L.TraceWriter(path, overwrite=True))
     with L.open_trace(path) as trace:

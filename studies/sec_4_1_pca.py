@@ -14,9 +14,11 @@ PC1 + PC2 from 4 (fewer explain 100 % by construction).
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, RUNS, add_run_options, setup
+from common import FIGURES, RUNS, add_run_options, finished_trace, setup
 
 import argparse
+
+import pandas as pd
 
 import landscape as L
 from landscape.plots import pyplot, save
@@ -33,15 +35,22 @@ def main(argv=None):
     problem = L.problems.get(args.problem)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
+    rows = []
     for i, optimizer in enumerate(("lbfgs", "gd_ls")):
         objective = L.Objective(problem, L.models.build(args.model, problem, seed=0, precision=args.precision),
                                 penal=3.0)
         path = RUNS / "sec_4_1" / f"{problem.name}_{args.model}_{optimizer}_{steps}_every{every}.h5"
-        L.run(objective, optimizer, steps=steps, trace=L.TraceWriter(path, overwrite=True, snapshot_every=every))
-        snaps = L.open_trace(path).snapshots()
+        if not finished_trace(path):
+            L.run(objective, optimizer, steps=steps, trace=L.TraceWriter(path, overwrite=True, snapshot_every=every))
+        with L.open_trace(path) as trace:
+            snaps = trace.snapshots()
         whole = trajectory_pca(snaps["theta"]).explained_variance_ratio[:2]
         prefix = explained_variance_by_prefix(snaps["theta"], components=2)
         x = snaps["step"][1:]
+        rows.append(pd.DataFrame({"optimizer": optimizer, "last_step": x, "pc1": prefix[:, 0],
+                                  "pc1_pc2": prefix[:, 0] + prefix[:, 1]}))
+        rows.append(pd.DataFrame({"optimizer": [optimizer], "last_step": ["whole"], "pc1": [whole[0]],
+                                  "pc1_pc2": [whole.sum()]}))
         # k centred points span at most k - 1 directions: PC1 is informative from 3 points on, PC1 + PC2 from 4
         ax.plot(x[2:], prefix[2:, 0] + prefix[2:, 1], color=f"C{i}", label=f"{optimizer}: PC1 + PC2")
         ax.plot(x[1:], prefix[1:, 0], color=f"C{i}", ls="--", label=f"{optimizer}: PC1")
@@ -54,6 +63,8 @@ def main(argv=None):
     ax.legend(fontsize=8)
     fig.tight_layout()
     out = save(fig, FIGURES / ("sec_4_1_pca" + ("_quick" if args.quick else "") + ".png"))
+    # every prefix's explained variance, and the whole trajectory's: the numbers the results page quotes
+    pd.concat(rows, ignore_index=True).to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
     print(f"wrote {out}")
 
 
