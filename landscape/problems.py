@@ -685,7 +685,7 @@ def resized(name: str, width: int, height: int) -> Problem:
     For quick checks on coarse versions of the thesis problems; the name says the new size.
 
     Args:
-        name: a suite name (:func:`names`) or a thesis code, written exactly (not canonicalized).
+        name: a suite name (:func:`names`), a thesis code, or a sized name ``<category>_<W>x<H>_<volfrac>``.
         width: the new number of elements along x.
         height: the new number of elements along y.
 
@@ -698,7 +698,11 @@ def resized(name: str, width: int, height: int) -> Problem:
     """
     key = THESIS_CODES.get(name, name)
     if key not in _CATALOGUE:
-        get(name)   # raises the helpful error
+        key = canonical_name(name)
+    if key not in _CATALOGUE:
+        source = get(name)          # raises the helpful error for an unknown name
+        match = _SIZED.match(source.name)   # a sized name outside the suite: its category at the new size
+        return get(f"{match['category']}_{int(width)}x{int(height)}_{source.volfrac!r}")
     category, family, _, _, volfrac, options = _CATALOGUE[key]
     normals, forces, mask = family(int(width), int(height), **options)
     return Problem(normals, forces, volfrac, mask, name=f"{category}_{int(width)}x{int(height)}_{volfrac}")

@@ -90,3 +90,10 @@ def test_bad_problems_raise_clear_errors():
         Problem(pinned, forces, 0.5)
     with pytest.raises(ProblemError, match="no force"):
         Problem(normals, np.zeros_like(forces), 0.5)
+
+
+def test_resized_accepts_sized_names_outside_the_suite():
+    import landscape as L
+    coarse = L.problems.resized("michell_centered_both_8x16_0.12", 16, 32)
+    assert coarse.name == "michell_centered_both_16x32_0.12" and coarse.shape == (32, 16)
+    assert coarse.name == L.problems.resized("A", 16, 32).name
