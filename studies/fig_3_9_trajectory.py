@@ -65,6 +65,7 @@ def main(argv=None):
     panels = [(model, code) for code in codes for model in (args.model, "pixel")]
     plt = pyplot()
     fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.3 * len(panels)), squeeze=False)
+    summary = []
     for row, (model, code) in enumerate(panels):
         lr, source = gd_step(model, code, args.lr_cnn, args.penal)
         optimizers = (({"name": "scipy_lbfgsb", "m": 10, "maxfun": steps}, "L-BFGS"),
@@ -93,6 +94,11 @@ def main(argv=None):
             note = "".join(f", {n} {s}" + (" (undrawn)" if s == "diverged" and len(drawn) < len(runs) else "")
                            for s, n in unfinished.items())
             ax.set_title(f"{code}, {model}, {label}: median loss {start:.4g} -> {end:.4g}{note}", fontsize=8)
+            summary.append({"problem": code, "model": model, "optimizer": label.split(" ")[0],
+                            "step_size": entry.get("lr"), "seeds": len(runs), "drawn": len(drawn),
+                            "median_distance": float(np.median(distance.iloc[-1])), "median_loss_start": start,
+                            "median_loss_end": end,
+                            "diverged": int((runs["status"] == "diverged").sum())})
             print(f"{code} {model:13s} {label:28s}: median distance {np.median(distance.iloc[-1]):.4g}, "
                   f"loss {start:.4g} -> {end:.4g}; statuses {runs['status'].value_counts().to_dict()}")
     for ax in axes[-1]:
@@ -104,6 +110,8 @@ def main(argv=None):
     fig.tight_layout()
     suffix = ("" if args.penal == 3 else f"_p{args.penal:g}") + ("_quick" if args.quick else "")
     out = save(fig, FIGURES / f"fig_3_9_trajectory{suffix}.png")
+    # the numbers the results page quotes: per panel, the median distance moved and the median loss
+    pd.DataFrame(summary).to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
     print(f"wrote {out}")
 
 
