@@ -95,12 +95,14 @@ class Divergence:
         if isinstance(self.share, bool) or not 0 < self.share <= 1:
             raise ValueError(f"divergence share must be a number in (0, 1], got {self.share!r}")
 
-    def blown_up(self, above_steps, step: int) -> int | None:
+    def blown_up(self, above_steps, since: int | None, step: int) -> int | None:
         """The step the current excursion began if the run counts as diverged at ``step``, else None.
 
         Args:
             above_steps: the steps (ascending, ending at most at ``step``) whose loss was above
                 ``factor`` x the initial loss; only the last ``window`` of them are looked at.
+            since: the first step of the stretch of consecutive steps above the threshold that ends at
+                ``step``, or None when ``step`` is not above it.
             step: the step just taken.
 
         Returns:
@@ -108,15 +110,10 @@ class Divergence:
             window (the ``share`` rule), or None when the run has not diverged, including when ``step``
             itself is not above the threshold.
         """
-        if not above_steps or above_steps[-1] != step:
+        if since is None:
             return None
-        run_start = step
-        for earlier in reversed(above_steps):
-            if earlier != run_start and earlier != run_start - 1:
-                break
-            run_start = earlier
-        if step - run_start + 1 >= self.patience:
-            return run_start
+        if step - since + 1 >= self.patience:
+            return since
         recent = [s for s in above_steps if s > step - self.window]
         if len(recent) >= self.share * self.window:
             return recent[0]
@@ -500,7 +497,7 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
     history = ledger.history
     current: optim.Step | None = None
     above_since: int | None = None     # first step of the current stretch above the divergence threshold
-    above = collections.deque(maxlen=max(divergence.window, divergence.patience))   # recent steps above it
+    above = collections.deque(maxlen=divergence.window)   # the recent steps above it
     target = getattr(objective.problem, "name", None) or getattr(objective, "name", "objective")
     bar = tqdm(total=steps, desc=f"{optimizer.name} on {target}",
                unit="step", disable=not progress, leave=False, dynamic_ncols=True,
@@ -552,7 +549,7 @@ def _run(objective, optimizer, steps, seed, probes, trace, progress, theta0, max
                 above.append(record.step)
             else:
                 above_since = None
-            began = divergence.blown_up(above, record.step)
+            began = divergence.blown_up(above, above_since, record.step)
             ends = current.step >= steps or (max_evaluations is not None and ledger.evaluations >= max_evaluations)
             if not _finite(record):
                 status, message = "diverged", f"non-finite loss or gradient at step {record.step}"
