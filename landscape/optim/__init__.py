@@ -162,10 +162,9 @@ def accepted_options(name: str) -> tuple[str, ...]:
     factory = _factory(name)
     if factory is None:
         raise KeyError(name)
-    target = factory.__init__ if inspect.isclass(factory) else factory
-    names = [p.name for p in inspect.signature(target).parameters.values()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
-    if name in _FACTORIES and any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values()):
+    parameters = _parameters(factory)
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    if name in _FACTORIES and _takes_any_keyword(factory):
         names += [p for p in inspect.signature(_wolfe).parameters if p != "name"]
     return tuple(names)
 
@@ -179,10 +178,14 @@ def _factory(name: str):
     return optimizer_factory(name)
 
 
-def _takes_any_keyword(factory) -> bool:
+def _parameters(factory) -> list:
+    """The parameters of a factory function, or of a class's ``__init__``."""
     import inspect
-    target = factory.__init__ if inspect.isclass(factory) else factory
-    return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
+    return list(inspect.signature(factory.__init__ if inspect.isclass(factory) else factory).parameters.values())
+
+
+def _takes_any_keyword(factory) -> bool:
+    return any(p.kind == p.VAR_KEYWORD for p in _parameters(factory))
 
 
 def build(name: str, **options) -> Optimizer:
