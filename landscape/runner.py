@@ -37,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import optim
-from .statuses import RECORDED
+from .statuses import RECORDED, rose
 from .threads import limited
 from .threads import policy as thread_policy
 from .trace.schema import EVALUATION_COLUMNS, STEP_COLUMNS, step_row
@@ -349,14 +349,9 @@ class RunResult:
 
     @property
     def rose(self) -> bool:
-        """True when the run took steps and ended no lower than it started (or not finite).
-
-        A run can climb 500 x and stay there without being ``diverged`` (that needs 1e3 x,
-        see :class:`Divergence`); the thesis tables' ``rose`` count, the trace summary's
-        ``rose`` and ``landscape run``'s closing note all use this one definition.
-        """
-        losses = self.losses
-        return bool(len(losses) > 1 and not losses[-1] < losses[0])
+        """True when the run took steps and ended no lower than it started (or not finite);
+        see :func:`landscape.statuses.rose`."""
+        return rose(self.losses)
 
     def frame(self):
         """The per-step table as a pandas DataFrame indexed by step."""

@@ -13,10 +13,26 @@
 """
 from __future__ import annotations
 
-__all__ = ["STOPS", "ENDED", "RECORDED", "READ", "FINISHED"]
+__all__ = ["STOPS", "ENDED", "RECORDED", "READ", "FINISHED", "rose"]
 
 STOPS = ("completed", "line_search_failed", "max_evaluations", "diverged")
 ENDED = STOPS + ("interrupted", "failed")
 RECORDED = ("running",) + ENDED
 READ = RECORDED + ("crashed",)
 FINISHED = STOPS + ("failed",)
+
+
+def rose(losses) -> bool:
+    """Whether a run took steps and ended no lower than it started (or at a non-finite loss).
+
+    Not a status: a run can climb 500 x and stay there without being ``diverged`` (that needs
+    1e3 x, :class:`landscape.runner.Divergence`). ``RunResult.rose``, the trace summary's ``rose``
+    and ``landscape run``'s closing note all use this definition.
+
+    Args:
+        losses: the loss at step 0 (the initialization) through the last step, a sequence of floats.
+
+    Returns:
+        True when there are at least two losses and the last is not below the first.
+    """
+    return bool(len(losses) > 1 and not losses[-1] < losses[0])

@@ -19,6 +19,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..statuses import rose
 from .schema import EVALUATION_DTYPE, SCHEMA, SCHEMA_VERSION, STEP_DTYPE, TraceError, _reason, process_alive
 
 __all__ = ["Trace", "open_trace", "FinalState"]
@@ -538,7 +539,7 @@ class Trace:
                 "final_loss": float(steps["loss"][-1]) if len(steps) else math.nan,
                 # ended no lower than it started (or not finite): a run the tables count as 'rose' whatever its
                 # status says (a run that climbs 500 x and stays there is 'completed' by the divergence rule)
-                "rose": bool(len(steps) > 1 and not steps["loss"][-1] < steps["loss"][0]),
+                "rose": rose(steps["loss"]),
                 "best_loss": self.best_loss, "probes": self.probe_names,
                 "snapshots": int(self.file["snapshots"]["step"].shape[0]),
                 "start_time": self.start_time, "end_time": self.end_time,
