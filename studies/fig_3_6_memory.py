@@ -7,6 +7,10 @@ median final losses.
 
     python studies/fig_3_6_memory.py --quick   # A and B, p = 3, 3 seeds, 100 evaluations
     python studies/fig_3_6_memory.py           # A and B, p = 1 and 3, 10 seeds, 300 evaluations
+    python studies/fig_3_6_memory.py --problem D,E --penal 3 --seeds 3 --plot-only   # from committed curves
+
+Writes ``fig_3_6_memory[...].png`` and ``.csv`` (per panel: the median, min and max final loss for m = 1 and
+m = 10, the ratio of the medians, and the per-seed ratios' median, min and max).
 """
 from __future__ import annotations
 
@@ -25,27 +29,36 @@ from landscape.plots import pyplot, save
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_matrix_options(parser, "A,B|A,B", "3|1,3", step_sizes=False)
+    parser.add_argument("--plot-only", action="store_true",
+                        help="draw from the curves already in the output folder or the reference, whatever numerics "
+                             "mode made them; run nothing")
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
-    run_matrix(cases, ("L-BFGS_M1", "L-BFGS"), budgets, "thesis", args.workers, args.precision, args.threads,
-               args.quick)
+    if not args.plot_only:
+        run_matrix(cases, ("L-BFGS_M1", "L-BFGS"), budgets, "thesis", args.workers, args.precision, args.threads,
+                   args.quick)
     plt = pyplot()
     columns = len(cases) // 2
     fig, axes = plt.subplots(2, columns, figsize=(3.8 * columns, 6.4), squeeze=False)
     rows = []
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
-        finals = {}
+        finals, ends, spans = {}, {}, {}
         for color, label in (("C3", "L-BFGS_M1"), ("C0", "L-BFGS")):
             losses, statuses = read_cell(model, penal, code, label, "thesis", args.quick)
             band(ax, losses, statuses, color, f"{label} (median, min-max)")
-            finals[label] = summarize(losses, statuses)["median"]
+            s = summarize(losses, statuses)
+            finals[label], ends[label], spans[label] = s["median"], losses.iloc[-1], (s["min"], s["max"])
+        per_seed = (ends["L-BFGS_M1"] / ends["L-BFGS"]).dropna()
         clipped_log_axis(ax)
         ratio = finals["L-BFGS_M1"] / finals["L-BFGS"]
         ax.set_title(f"{model}, p = {penal:g}, {code}: m=1 / m=10 = {ratio:.3f}", fontsize=9)
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
         rows.append({"model": model, "penal": penal, "problem": code, "seeds": len(budgets.seeds),
-                     "median_m1": finals["L-BFGS_M1"], "median_m10": finals["L-BFGS"], "ratio": ratio})
+                     "median_m1": finals["L-BFGS_M1"], "min_m1": spans["L-BFGS_M1"][0], "max_m1": spans["L-BFGS_M1"][1],
+                     "median_m10": finals["L-BFGS"], "min_m10": spans["L-BFGS"][0], "max_m10": spans["L-BFGS"][1],
+                     "ratio": ratio, "per_seed_ratio_median": per_seed.median(), "per_seed_ratio_min": per_seed.min(),
+                     "per_seed_ratio_max": per_seed.max()})
         print(f"{model:14s} p={penal:g} {code}: median final m = 1 {finals['L-BFGS_M1']:.4g}, "
               f"m = 10 {finals['L-BFGS']:.4g}, ratio {ratio:.3f}")
     fig.suptitle(f"Figure 3.6: L-BFGS memory m = 1 vs m = 10, {len(budgets.seeds)} seeds, "

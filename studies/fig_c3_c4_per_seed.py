@@ -8,8 +8,10 @@ top of the axes.
 
     python studies/fig_c3_c4_per_seed.py --quick    # A and B, p = 3, 3 seeds
     python studies/fig_c3_c4_per_seed.py            # A and B, p = 1 and 3, 10 seeds
+    python studies/fig_c3_c4_per_seed.py --problem D --seeds 3 --penal 3 --plot-only   # from committed curves
 
-Writes ``figures/fig_c3_c4_per_seed[_quick].png``.
+Writes ``fig_c3_c4_per_seed[_quick].png`` and ``.csv`` (per panel: the final loss's median, min, max and
+max/min over seeds, and the diverged and risen runs) into the output folder.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from common import FIGURES, add_run_options, setup
 
 import argparse
 
+import pandas as pd
 from matrix import add_matrix_options, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
 from plotting import clipped_log_axis, per_seed
 
@@ -27,11 +30,16 @@ from landscape.plots import pyplot, save
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_matrix_options(parser, "A,B|A,B", "3|1,3")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="draw from the curves already in the output folder or the reference, whatever numerics "
+                             "mode made them; run nothing")
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
-    run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
-               args.quick)
+    if not args.plot_only:
+        run_matrix(cases, ("L-BFGS", "GD"), budgets, args.step_sizes, args.workers, args.precision, args.threads,
+                   args.quick)
     plt = pyplot()
+    summary = []
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
     for row, (model, penal, code) in enumerate(cases):
         for col, (label, color) in enumerate((("L-BFGS", "C0"), ("GD", "C1"))):
@@ -41,6 +49,10 @@ def main(argv=None):
             clipped_log_axis(ax)
             s = summarize(losses, statuses)
             spread = s["max"] / s["min"] if s["min"] > 0 else float("nan")
+            summary.append({"model": model, "penal": penal, "problem": code, "optimizer": label,
+                            "step_sizes": args.step_sizes if label == "GD" else "-", "seeds": s["seeds"],
+                            "median": s["median"], "min": s["min"], "max": s["max"], "max_over_min": spread,
+                            "diverged": s["diverged"], "rose": s["rose"]})
             ax.set_title(f"{label}, {model}, p = {penal:g}, {code}: final max/min over seeds {spread:.3g}",
                          fontsize=8)
             ax.set_xlabel("step" if row == len(cases) - 1 else "")
@@ -50,6 +62,8 @@ def main(argv=None):
     fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, {len(budgets.seeds)} seeds", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))   # room for the title
     print(f"wrote {save(fig, FIGURES / f'fig_c3_c4_per_seed{figure_suffix(args)}.png')}")
+    pd.DataFrame(summary).to_csv(FIGURES / f"fig_c3_c4_per_seed{figure_suffix(args)}.csv", index=False,
+                                 float_format="%.6g")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ coordinate MLP (NTK parameterization, cosine activation, no cone filter, p = 3):
 2. the top eigen-images of the empirical NTK (logits) at initialization;
 3. the NTK filter radius at half maximum against the Fourier length-scale.
 
-Writes ``figures/ntk_shapes.png``, ``figures/ntk_eigenimages.png`` and
-``figures/ntk_radius_vs_length_scale.png``; traces in ``runs/ntk/``.
+Writes ``ntk_shapes[_quick].png``, ``ntk_eigenimages[_quick].png``, ``ntk_radius_vs_length_scale[_quick].png``
+and ``ntk_embeddings[_quick].csv`` (every number the figures show: per embedding its NTK radius, invariance and
+compliance; per Fourier length-scale its radius) into the output folder; traces in ``runs/ntk/``.
 
     python studies/ntk_embeddings.py --quick    # 16x32 grid, width 256, 100 steps (~1 minute)
     python studies/ntk_embeddings.py            # 32x64 (problem A), width 1000, 300 steps
@@ -20,6 +21,8 @@ from __future__ import annotations
 from common import FIGURES, RUNS, add_run_options, setup
 
 import argparse
+
+import pandas as pd
 
 import landscape as L
 from landscape.plots import pyplot, save
@@ -35,6 +38,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     args = setup(add_run_options(parser).parse_args(argv))
     size, width, steps = ((16, 32), 256, 100) if args.quick else ((32, 64), 1000, 300)
+    suffix = "_quick" if args.quick else ""
     problem = L.problems.resized("A", *size)
     height_, width_ = problem.shape
     centre = (height_ // 2, width_ // 2)
@@ -52,7 +56,7 @@ def main(argv=None):
         invariance = translation_invariance(op, window=window)
         pairs = extreme_eigenpairs(op, k=3, steps=30, seed=0)
         eigen_images[label] = [pairs.top_vectors[:, i].reshape(problem.shape).numpy() for i in range(3)]
-        trace = RUNS / "ntk" / f"{problem.name}_{options['embedding']}.h5"
+        trace = RUNS / "ntk" / f"{problem.name}_{options['embedding']}{suffix}.h5"
         result = L.run(obj, "lbfgs", steps=steps, trace=L.TraceWriter(trace, overwrite=True))
         designs[label] = (result.best_design, result.best_loss)
         rows.append((label, radius, invariance, result.best_loss))
@@ -69,7 +73,7 @@ def main(argv=None):
         ax.set_axis_off()
     fig.suptitle(f"MLP embeddings on {problem.name} (no filter, p = 3)", fontsize=9)
     fig.tight_layout()
-    save(fig, FIGURES / "ntk_shapes.png")
+    save(fig, FIGURES / f"ntk_shapes{suffix}.png")
 
     fig, axes = plt.subplots(3, 3, figsize=(7, 9))
     for i, (label, images) in enumerate(eigen_images.items()):
@@ -78,7 +82,7 @@ def main(argv=None):
             axes[i, j].set_axis_off()
             axes[i, j].set_title(f"{label}: eigen-image {j + 1}", fontsize=7)
     fig.tight_layout()
-    save(fig, FIGURES / "ntk_eigenimages.png")
+    save(fig, FIGURES / f"ntk_eigenimages{suffix}.png")
 
     scales = [1.0, 2.0, 4.0, 8.0, 16.0] if not args.quick else [1.0, 2.0, 4.0, 8.0]
     radii = [filter_radius(kernel_row(ntk(objective(embedding="fourier", length_scale=s)), *centre), *centre)
@@ -90,8 +94,14 @@ def main(argv=None):
            title=f"filter radius vs length-scale, {problem.name}")
     ax.title.set_fontsize(9)
     fig.tight_layout()
-    save(fig, FIGURES / "ntk_radius_vs_length_scale.png")
-    print("wrote figures/ntk_shapes.png, figures/ntk_eigenimages.png, figures/ntk_radius_vs_length_scale.png")
+    save(fig, FIGURES / f"ntk_radius_vs_length_scale{suffix}.png")
+    table = [{"kind": "embedding", "name": label, "length_scale": options.get("length_scale"), "ntk_radius": radius,
+              "invariance": invariance, "compliance": loss}
+             for (label, radius, invariance, loss), options in zip(rows, EMBEDDINGS.values())]
+    table += [{"kind": "fourier length-scale", "name": "fourier", "length_scale": s, "ntk_radius": r}
+              for s, r in zip(scales, radii)]
+    pd.DataFrame(table).to_csv(FIGURES / f"ntk_embeddings{suffix}.csv", index=False, float_format="%.6g")
+    print(f"wrote the figures and ntk_embeddings{suffix}.csv into {FIGURES}")
 
 
 if __name__ == "__main__":
