@@ -4,7 +4,9 @@ density of the CNN at initialization.
 Problem A (michell_centered_both_32x64_0.12), Hoyer's CNN (567,553 parameters),
 float64 end to end (exact curvature), p = 3, at theta0: Hutchinson (50 samples, one block), Lanczos top and bottom 5,
 and the SLQ density with the thesis's settings (k = 3, o = 50, sigma^2 = 1e-4).
-Writes ``example_cnn_A_hessian_density.png`` into the output folder (``--out``, default ``runs/figures``).
+Writes ``example_cnn_A_hessian_density.png`` and ``.csv`` (every number printed: the trace estimate, |H|_F, their
+ratio, the extreme eigenvalues and the range of the density's quadrature nodes) into the output folder (``--out``,
+default ``runs/figures``).
 
     python studies/example_cnn_curvature.py
 """
@@ -13,6 +15,8 @@ from common import FIGURES, add_run_options, setup
 
 import argparse
 import time
+
+import pandas as pd
 
 import landscape as L
 from landscape.plots import density_scale
@@ -34,6 +38,14 @@ def main(argv=None):
     print("bottom eigenvalues", pairs.bottom.numpy().round(2))
     density = slq(H, **THESIS)                               # k = 3, o = 50, sigma^2 = 1e-4
     print(f"density integrates to {density.integral():.4f}; {time.perf_counter() - start:.0f} s in all")
+    rows = [("trace", est.trace.value), ("trace_stderr", est.trace.stderr), ("frobenius", est.frobenius.value),
+            ("frobenius_stderr", est.frobenius.stderr), ("trace_over_frobenius", est.ratio)]
+    rows += [(f"top_{i + 1}", float(v)) for i, v in enumerate(pairs.top)]
+    rows += [(f"bottom_{i + 1}", float(v)) for i, v in enumerate(pairs.bottom)]
+    rows += [("node_min", density.extremes[0]), ("node_max", density.extremes[1]),
+             ("integral", float(density.integral()))]
+    pd.DataFrame(rows, columns=["quantity", "value"]).to_csv(FIGURES / "example_cnn_A_hessian_density.csv",
+                                                            index=False, float_format="%.6g")
 
     import matplotlib
     matplotlib.use("Agg")

@@ -10,8 +10,8 @@ top of the axes.
     python studies/fig_c3_c4_per_seed.py            # A and B, p = 1 and 3, 10 seeds
     python studies/fig_c3_c4_per_seed.py --problem D --seeds 3 --penal 3 --plot-only   # from committed curves
 
-Writes ``fig_c3_c4_per_seed[_quick].png`` and ``.csv`` (per panel: the final loss's median, min, max and
-max/min over seeds, and the diverged and risen runs) into the output folder.
+Writes ``fig_c3_c4_per_seed[_quick].png`` and ``.csv`` (per panel: the initial loss's min and max, the final loss's
+median, min, max and max/min over seeds, and the diverged and risen runs) into the output folder.
 """
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def main(argv=None):
             spread = s["max"] / s["min"] if s["min"] > 0 else float("nan")
             summary.append({"model": model, "penal": penal, "problem": code, "optimizer": label,
                             "step_sizes": args.step_sizes if label == "GD" else "-", "seeds": s["seeds"],
+                            "start_min": losses.iloc[0].min(), "start_max": losses.iloc[0].max(),
                             "median": s["median"], "min": s["min"], "max": s["max"], "max_over_min": spread,
                             "diverged": s["diverged"], "rose": s["rose"]})
             ax.set_title(f"{label}, {model}, p = {penal:g}, {code}: final max/min over seeds {spread:.3g}",

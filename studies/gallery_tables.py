@@ -26,24 +26,29 @@ BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!--
 def cell_text(row) -> str:
     """One cell: the median over seeds, or how many runs diverged or rose when that is half or more."""
     seeds, diverged, rose = int(row["seeds"]), int(row["diverged"]), int(row["rose"])
-    if 2 * rose >= seeds:
-        return f"{diverged} div., {rose} rose of {seeds}"
+    if 2 * rose >= seeds:   # ``rose`` counts the diverged runs too; the table shows them apart, as Table 3.3 does
+        parts = [f"{diverged} div." if diverged else "", f"{rose - diverged} rose" if rose > diverged else ""]
+        return ", ".join(part for part in parts if part) + f" of {seeds}"
     text = f"{row['median']:.4g}"
     return text + (f", {diverged} div." if diverged else "")
 
 
-def decomposition_summary(penal: float) -> str:
+def decomposition_summary(penal: float, files=("table_3_3_decomposition.csv",)) -> str:
     """Table 3.3 at ``penal``: median final loss per model, problem and optimizer, with the thesis's value.
 
     Constant-step cells come at the thesis's step sizes and, in separate rows, at the re-tuned ones; GD
-    is read at step 700 like the thesis's Table 3.3.
+    is read at step 700 like the thesis's Table 3.3 (at the quick settings, at the step the quick table
+    reads). ``files`` are the study's CSVs to read (the quick study writes the re-tuned cells apart).
     """
-    table = pd.read_csv(FIGURES / "table_3_3_decomposition.csv")
-    table = table[table["penal"] == penal]
+    table = pd.concat([pd.read_csv(FIGURES / name) for name in files], ignore_index=True)
+    table = table[table["penal"] == penal].drop_duplicates(["model", "problem", "optimizer", "step_sizes"])
     lines = ["| model | problem | steps | " + " | ".join(LABELS) + " |", "|---" * (len(LABELS) + 3) + "|"]
     for model in ("pixel", "cnn_transpose"):
         for code in ("A", "B"):
             for steps in ("thesis", "tuned"):
+                here = table[(table["model"] == model) & (table["problem"] == code)]
+                if not (here["step_sizes"] == steps).any():
+                    continue                                  # no constant-step cell ran at this policy
                 cells = []
                 for label in LABELS:
                     rows = table[(table["model"] == model) & (table["problem"] == code) & (table["optimizer"] == label)]
@@ -57,6 +62,35 @@ def decomposition_summary(penal: float) -> str:
                     cells.append(cell_text(row) + thesis)
                 name = "thesis's" if steps == "thesis" else "re-tuned"
                 lines.append(f"| {model} | {code} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def lbfgs_against_gd(name: str, problems=None) -> str:
+    """Table 3.2 from the study's CSV ``name``: per problem and row (L-BFGS, GD at its two reads and, where it
+    ran, at both step-size policies), the median [min, max] of pixels and of the CNN, each beside the thesis's
+    median; a cell where half the runs or more diverged or rose gives those counts. ``problems``: the thesis
+    codes to keep (default all)."""
+    table = pd.read_csv(FIGURES / name)
+    if problems:
+        table = table[table["problem"].isin(problems)]
+    models = list(dict.fromkeys(table["model"]))
+    lines = ["| problem | optimizer | " + " | ".join(f"{m} | thesis" for m in models) + " |",
+             "|---" * (2 * len(models) + 2) + "|"]
+    for (code, optimizer, steps), rows in table.groupby(["problem", "optimizer", "step_sizes"], sort=False):
+        cells = []
+        for model in models:
+            row = rows[rows["model"] == model]
+            if not len(row):
+                cells += ["-", "-"]
+                continue
+            row = row.iloc[0]
+            text = cell_text(row)
+            if 2 * int(row["rose"]) < int(row["seeds"]):
+                text += f" [{row['min']:.4g}, {row['max']:.4g}]"
+            cells += [text, f"{row['thesis']:g}"]
+        read = "" if optimizer == "L-BFGS" else f" (step {int(rows['steps'].iloc[0])}" + (
+            ")" if steps in ("-", "thesis") else ", re-tuned step)")
+        lines.append(f"| {code} | {optimizer.split()[0]}{read} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -82,6 +116,10 @@ def interpolation_barriers() -> str:
 
 
 GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1": lambda: decomposition_summary(1.0),
+             "table_3_3_quick": lambda: decomposition_summary(3.0, ("table_3_3_decomposition_quick.csv",
+                                                                   "table_3_3_decomposition_quick_tuned.csv")),
+             "table_3_2_quick": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_quick.csv"),
+             "table_3_2_DE": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd.csv", ("D", "E")),
              "fig_3_5_barriers": interpolation_barriers}
 
 
