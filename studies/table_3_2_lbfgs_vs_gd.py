@@ -10,7 +10,7 @@ GD's step size from the thesis's table B.1 or re-tuned here. The table gives med
     python studies/table_3_2_lbfgs_vs_gd.py --step-sizes tuned
 
 Writes ``figures/table_3_2_lbfgs_vs_gd[_quick][_tuned].md/.csv``, ``fig_3_4_lbfgs_vs_gd[...].png``
-(median and min-max band) and ``fig_c1_gd_per_seed[...].png`` (every GD seed, divergence marked).
+(median and min-max band) and ``fig_c1_gd_per_seed[...].png`` (every GD seed of the CNN and of pixels, divergence marked).
 """
 from __future__ import annotations
 
@@ -131,15 +131,21 @@ def main(argv=None):
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_3_4_lbfgs_vs_gd{suffix}.png')}")
 
-    fig, axes = plt.subplots(1, len(codes), figsize=(3.6 * len(codes), 3.4), squeeze=False)
-    for ax, code in zip(axes[0], codes):
-        found = read_cell(args.model, penal, code, "GD", args.step_sizes, args.quick)
-        if found is not None:
-            per_seed(ax, *found)
-        clipped_log_axis(ax)
-        ax.set_title(f"GD on {code}, {args.model}, p = {penal:g}", fontsize=9)
-        ax.set_xlabel("step")
-    axes[0, 0].set_ylabel("loss (one line per seed)")
+    # C.1 contrasts the CNN (top) with pixels (bottom): every GD seed, divergence in red
+    fig, axes = plt.subplots(2, len(codes), figsize=(3.6 * len(codes), 6.4), squeeze=False)
+    for row, model in enumerate((args.model, "pixel")):
+        for ax, code in zip(axes[row], codes):
+            found = read_cell(model, penal, code, "GD", args.step_sizes, args.quick)
+            if found is not None:
+                per_seed(ax, *found)
+                clipped_log_axis(ax)
+            else:
+                ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
+            ax.set_title(f"GD on {code}, {model}, p = {penal:g}", fontsize=9)
+            ax.set_xlabel("step" if row else "")
+        axes[row, 0].set_ylabel("loss (one line per seed)")
+    fig.suptitle(f"Figure C.1: every GD seed, {seeds}; step sizes: "
+                 f"{'re-tuned here' if args.step_sizes == 'tuned' else 'the thesis tables'}", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_c1_gd_per_seed{suffix}.png')}")
 
