@@ -10,7 +10,8 @@ GD's step size from the thesis's table B.1 or re-tuned here. The table gives med
     python studies/table_3_2_lbfgs_vs_gd.py --step-sizes tuned
 
 Writes ``figures/table_3_2_lbfgs_vs_gd[_quick][_tuned].md/.csv``, ``fig_3_4_lbfgs_vs_gd[...].png``
-(median and min-max band) and ``fig_c1_gd_per_seed[...].png`` (every GD seed of the CNN and of pixels, divergence marked).
+(median and min-max band; at full settings with rows for p = 1 too, as the thesis's 3.4 and C.2) and
+``fig_c1_gd_per_seed[...].png`` (every GD seed of the CNN and of pixels, divergence marked).
 """
 from __future__ import annotations
 
@@ -101,13 +102,18 @@ def main(argv=None):
 
     from landscape.plots import pyplot, save
     plt = pyplot()
-    fig, axes = plt.subplots(2, len(codes), figsize=(3.6 * len(codes), 6.4), squeeze=False, sharex="col")
+    # the thesis's Figure 3.4 and C.2 also show p = 1: at full settings its rows follow where their cells ran
+    panels = [(model, penal) for model in ("pixel", args.model)]
+    if not args.quick and penal == 3:
+        panels += [(model, 1.0) for model in ("pixel", args.model)]
+    fig, axes = plt.subplots(len(panels), len(codes), figsize=(3.6 * len(codes), 3.2 * len(panels)), squeeze=False,
+                             sharex="col")
     for col, code in enumerate(codes):
-        for row, model in enumerate(("pixel", args.model)):
+        for row, (model, p) in enumerate(panels):
             ax = axes[row, col]
             missing = []
             for color, label in (("C0", "L-BFGS"), ("C1", "GD")):
-                found = read_cell(model, penal, code, label, args.step_sizes, args.quick)
+                found = read_cell(model, p, code, label, args.step_sizes, args.quick)
                 if found is not None:
                     band(ax, *found, color, f"{label} (median, min-max)")
                 else:
@@ -121,8 +127,8 @@ def main(argv=None):
                 clipped_log_axis(ax)
                 ax.set_xscale("symlog", linthresh=10)     # L-BFGS's 300 evaluations and GD's 2000 steps both show
                 ax.set_xlim(left=0)
-            ax.set_title(f"{code}, {model}, p = {penal:g}", fontsize=9)
-            ax.set_xlabel("step" if row else "")
+            ax.set_title(f"{code}, {model}, p = {p:g}", fontsize=9)
+            ax.set_xlabel("step" if row == len(panels) - 1 else "")
             ax.set_ylabel("loss" if col == 0 else "")
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7)
