@@ -10,7 +10,7 @@ median final losses.
     python studies/fig_3_6_memory.py --problem D,E --penal 3 --seeds 3 --plot-only   # from committed curves
 
 Writes ``fig_3_6_memory[...].png`` and ``.csv`` (per panel: the median, min and max final loss for m = 1 and
-m = 10, the ratio of the medians, and the per-seed ratios' median, min and max).
+m = 10, the ratio of the medians, the per-seed ratios' median, min and max, and the thesis's Table 3.3 medians).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import argparse
 import pandas as pd
 from matrix import add_matrix_options, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
 from plotting import band, clipped_log_axis
+from table_3_3_decomposition import THESIS as TABLE_3_3
 
 from landscape.plots import pyplot, save
 
@@ -49,6 +50,7 @@ def main(argv=None):
             s = summarize(losses, statuses)
             finals[label], ends[label], spans[label] = s["median"], losses.iloc[-1], (s["min"], s["max"])
         per_seed = (ends["L-BFGS_M1"] / ends["L-BFGS"]).dropna()
+        thesis = TABLE_3_3.get(("pixel" if model == "pixel" else "cnn", int(penal), code), {})   # Table 3.3's medians
         clipped_log_axis(ax)
         ratio = finals["L-BFGS_M1"] / finals["L-BFGS"]
         ax.set_title(f"{model}, p = {penal:g}, {code}: m=1 / m=10 = {ratio:.3f}", fontsize=9)
@@ -58,7 +60,8 @@ def main(argv=None):
                      "median_m1": finals["L-BFGS_M1"], "min_m1": spans["L-BFGS_M1"][0], "max_m1": spans["L-BFGS_M1"][1],
                      "median_m10": finals["L-BFGS"], "min_m10": spans["L-BFGS"][0], "max_m10": spans["L-BFGS"][1],
                      "ratio": ratio, "per_seed_ratio_median": per_seed.median(), "per_seed_ratio_min": per_seed.min(),
-                     "per_seed_ratio_max": per_seed.max()})
+                     "per_seed_ratio_max": per_seed.max(), "thesis_m1": thesis.get("L-BFGS_M1", (None,))[0],
+                     "thesis_m10": thesis.get("L-BFGS", (None,))[0]})
         print(f"{model:14s} p={penal:g} {code}: median final m = 1 {finals['L-BFGS_M1']:.4g}, "
               f"m = 10 {finals['L-BFGS']:.4g}, ratio {ratio:.3f}")
     fig.suptitle(f"Figure 3.6: L-BFGS memory m = 1 vs m = 10, {len(budgets.seeds)} seeds, "
