@@ -23,10 +23,11 @@ def test_study_help_lists_its_options(script):
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
     expected = VARIED.get(script.stem, ())
-    # run_quick, findings, reference_check, converged_step_rules and gallery_tables run no optimization;
+    # run_quick, findings, reference_check, converged_step_rules, gallery_tables and gallery_numbers run no
+    # optimization;
     # report_screenshots makes the README's pictures
     if script.stem not in ("run_quick", "findings", "report_screenshots", "reference_check", "converged_step_rules",
-                           "gallery_tables"):
+                           "gallery_tables", "gallery_numbers"):
         expected += ("--precision", "--threads", "--workers")
     for option in expected:
         assert option in done.stdout, f"{script.name} --help does not list {option}"
@@ -178,3 +179,31 @@ def test_the_interpolation_summary_is_what_its_committed_curves_give(tmp_path):
     name = "fig_3_5_interpolation_A_cnn_transpose_p3_quick_summary.csv"
     committed = STUDIES.parent / "figures" / name
     assert (tmp_path / name).read_text() == committed.read_text()
+
+
+def test_every_number_of_the_results_page_is_held_by_a_file_its_section_cites():
+    """``studies/gallery_numbers.py``: no number on figures/README.md that no committed summary holds."""
+    done = subprocess.run([sys.executable, str(STUDIES / "gallery_numbers.py")], capture_output=True, text=True,
+                          cwd=STUDIES, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_the_number_check_catches_what_no_cited_file_holds(tmp_path, monkeypatch):
+    """The check on a small page: a number that its section's files hold passes at the precision it is quoted
+    with (as a value, a percentage of a fraction, or the percentage a ratio differs from 1); a number no file
+    holds, or one held only by a file another section cites, is reported; references, wall times and the
+    protocol are not numbers to check."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import gallery_numbers as g
+
+    (tmp_path / "fig_x.csv").write_text("case,loss,ratio,difference\nA,51.16182,1.07464,-0.0921\n")
+    (tmp_path / "table_y.md").write_text("| 8.125 |\n")
+    held = ("## Figure 3.3 (C.15)\n\n`fig_x.py` (10 seeds, 300 evaluations, 31 x 31, 2 minutes): the loss ends at "
+            "51.16 (51.2, 5.116e1), 7.5 % higher with m = 1, and 9.2 % below the thesis.\n")
+    page = tmp_path / "README.md"
+    page.write_text(held)
+    assert g.unheld(page, tmp_path) == []
+    page.write_text(held + "It ends at 61.8 on B.\n")
+    assert g.unheld(page, tmp_path) == [(4, "61.8")]
+    page.write_text(held + "Beside it, 51.17.\n\n## Other\n\n8.125 from `table_y.md`, and 51.16 from nowhere.\n")
+    assert g.unheld(page, tmp_path) == [(4, "51.17"), (8, "51.16")]
