@@ -53,6 +53,7 @@ def main(argv=None):
         for key, color, label in (("hessian_density", "C0", "Hessian"), ("lbfgs_density", "C3", "L-BFGS B (m = 1)")):
             ax.semilogy(grid, np.maximum(data[key][i], floor), color=color, label=label)
         ax.set(ylim=limits, xlabel="eigenvalue", ylabel="density")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))   # 1e5-wide axes: no colliding labels
         ax.set_title(f"step {data['step'][i]}: tr H = {data['hessian_trace'][i]:.3g}, "
                      f"tr B = {data['lbfgs_trace'][i]:.3g}", fontsize=9)
         ax.legend(fontsize=7)
