@@ -94,6 +94,22 @@ def lbfgs_against_gd(name: str, problems=None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tuned_step_sizes() -> str:
+    """Appendix B.7: every step size re-tuned here, from ``tuned_step_sizes.csv``, with the search's budget, its
+    median final loss and the thesis's step size (tables B.1-B.3)."""
+    table = pd.read_csv(FIGURES / "tuned_step_sizes.csv")
+    order = {code: i for i, code in enumerate(("NN3", "P3", "NN1", "P1"))}
+    table = table.assign(_family=table["case"].str[:-1].map(order), _problem=table["case"].str[-1])
+    table = table.sort_values(["_family", "_problem", "optimizer", "m"], na_position="first", kind="stable")
+    lines = ["| case | optimizer | search budget (steps, seeds) | re-tuned lr | median final loss | thesis lr |",
+             "|---|---|---|---|---|---|"]
+    for row in table.itertuples():
+        label = "GD" if row.optimizer == "gd" else f"HD_M{int(row.m)}"
+        lines.append(f"| {row.case} | {label} | {row.steps}, {row.seeds} | {row.tuned_lr:.3g} | "
+                     f"{row.tuned_median_final:.4g} | {row.thesis_lr:g} |")
+    return "\n".join(lines) + "\n"
+
+
 def interpolation_barriers() -> str:
     """Figure 3.5 (C.13, C.14): the highest barrier of each kind of line, per problem and p, from the
     ``fig_3_5_interpolation_*_summary.csv`` files the study writes."""
@@ -121,7 +137,7 @@ GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1":
              "table_3_2_quick": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_quick.csv"),
              "table_3_2_DE": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd.csv", ("D", "E")),
              "table_3_2_tuned_AB": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_tuned.csv", ("A", "B")),
-             "fig_3_5_barriers": interpolation_barriers}
+             "tuned_step_sizes": tuned_step_sizes, "fig_3_5_barriers": interpolation_barriers}
 
 
 def rebuild(text: str) -> str:
