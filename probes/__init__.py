@@ -15,6 +15,8 @@ Geometry and trajectories (the second half; import these modules directly, the
 names below are not re-exported here):
 
 * :mod:`probes.geometry`: 1D interpolations, filter-normalized directions, 2D surfaces and planes.
+* :mod:`probes.connectivity`: mode connectivity, a trained Bezier curve between two minima against the
+  straight line, for two points or two traces.
 * :mod:`probes.trajectory`: PCA of the iterates, per-iterate metrics, and :class:`~probes.trajectory.TrajectoryProbe`.
 * :mod:`probes.ntk`: the empirical neural tangent kernel as an operator, and
   :class:`~probes.ntk.NTKProbe`.

@@ -207,3 +207,20 @@ def test_the_number_check_catches_what_no_cited_file_holds(tmp_path, monkeypatch
     assert g.unheld(page, tmp_path) == [(4, "61.8")]
     page.write_text(held + "Beside it, 51.17.\n\n## Other\n\n8.125 from `table_y.md`, and 51.16 from nowhere.\n")
     assert g.unheld(page, tmp_path) == [(4, "51.17"), (8, "51.16")]
+
+
+def test_the_connectivity_verdict_follows_its_stated_rule(monkeypatch):
+    """``sec_4_1_connectivity.verdict``: connected below 1 % on every pair, separated from 10 % on one, and a
+    one-sided Wilcoxon test of the curve's barrier against the line's."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_connectivity import verdict
+
+    line = np.array([0.5, 0.8, 1.2, 2.0, 0.3, 0.9])
+    joined = verdict(pd.DataFrame({"line_barrier": line, "curve_barrier": np.full(6, 0.004)}))
+    assert joined["verdict"] == "connected" and joined["curve_lower"] and joined["wilcoxon_p"] == pytest.approx(1 / 64)
+    apart = verdict(pd.DataFrame({"line_barrier": line, "curve_barrier": [0.0, 0.0, 0.0, 0.0, 0.0, 0.5]}))
+    assert apart["verdict"] == "separated" and apart["curve_barrier_max"] == 0.5
+    between = verdict(pd.DataFrame({"line_barrier": line, "curve_barrier": line}))
+    assert between["verdict"] == "separated" and not between["curve_lower"] and between["wilcoxon_p"] == 1.0
+    partly = verdict(pd.DataFrame({"line_barrier": line, "curve_barrier": np.full(6, 0.05)}))
+    assert partly["verdict"] == "partly"
