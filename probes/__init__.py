@@ -17,6 +17,8 @@ names below are not re-exported here):
 * :mod:`probes.geometry`: 1D interpolations, filter-normalized directions, 2D surfaces and planes.
 * :mod:`probes.connectivity`: mode connectivity, a trained Bezier curve between two minima against the
   straight line, for two points or two traces.
+* :mod:`probes.sensitivity`: twin runs from starts a relative epsilon apart, their separation and
+  finite-time Lyapunov exponent.
 * :mod:`probes.trajectory`: PCA of the iterates, per-iterate metrics, and :class:`~probes.trajectory.TrajectoryProbe`.
 * :mod:`probes.ntk`: the empirical neural tangent kernel as an operator, and
   :class:`~probes.ntk.NTKProbe`.

@@ -224,3 +224,17 @@ def test_the_connectivity_verdict_follows_its_stated_rule(monkeypatch):
     assert between["verdict"] == "separated" and not between["curve_lower"] and between["wilcoxon_p"] == 1.0
     partly = verdict(pd.DataFrame({"line_barrier": line, "curve_barrier": np.full(6, 0.05)}))
     assert partly["verdict"] == "partly"
+
+
+def test_the_sensitivity_verdict_follows_its_stated_rule(monkeypatch):
+    """``sec_4_1_sensitivity.verdict``: chaotic when the exponents are above 0 by a one-sided Wilcoxon test,
+    stable when below, no significant difference otherwise (and with no finite exponent)."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_sensitivity import verdict
+
+    assert verdict(np.array([0.1, 0.3, 0.2, 0.5, 0.05]))[0] == "chaotic"
+    assert verdict(np.array([-0.1, -0.3, -0.2, -0.5, -0.05]))[0] == "stable"
+    assert verdict(np.array([0.1, -0.3, 0.2, -0.5, 0.05]))[0] == "no significant difference"
+    assert verdict(np.array([np.nan, np.nan])) == ("no significant difference", 1.0, 1.0)
+    word, above, below = verdict(np.array([0.1, 0.3, 0.2, 0.5, 0.05]))
+    assert above == pytest.approx(1 / 32) and below == pytest.approx(1.0)
