@@ -176,7 +176,11 @@ def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path):
     assert any(traces.glob("*.h5")), "no run started within 300 s"
     _time.sleep(2)
     os.killpg(process.pid, _signal.SIGINT)     # as Ctrl-C in a terminal: the sweep and its workers
-    _, err = process.communicate(timeout=120)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:                                   # never leave a 100000-step sweep running after a failure
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, _signal.SIGKILL)
     assert process.returncode == 130, err
     lines = [line for line in err.strip().splitlines() if line.startswith("landscape:")]
     assert len(lines) == 1 and "interrupted" in lines[0] and "index written" in lines[0], err
