@@ -34,15 +34,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .geometry import Interpolation, barrier, interpolate, losses
+from .geometry import Interpolation, _flat, barrier, interpolate, losses
 
 __all__ = ["bezier_points", "bezier_curve", "BezierFit", "fit_bezier", "Connection", "connect",
            "connect_traces"]
-
-
-def _flat(theta) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(theta) if not torch.is_tensor(theta) else theta,
-                           dtype=torch.float64).reshape(-1)
 
 
 def bezier_points(a, b, control, ts) -> torch.Tensor:

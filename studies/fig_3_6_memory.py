@@ -43,27 +43,27 @@ def main(argv=None):
     fig, axes = plt.subplots(2, columns, figsize=(3.8 * columns, 6.4), squeeze=False)
     rows = []
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
-        finals, ends, spans = {}, {}, {}
+        summaries, ends = {}, {}
         for color, label in (("C3", "L-BFGS_M1"), ("C0", "L-BFGS")):
             losses, statuses = read_cell(model, penal, code, label, "thesis", args.quick)
             band(ax, losses, statuses, color, f"{label} (median, min-max)")
-            s = summarize(losses, statuses)
-            finals[label], ends[label], spans[label] = s["median"], losses.iloc[-1], (s["min"], s["max"])
+            summaries[label], ends[label] = summarize(losses, statuses), losses.iloc[-1]
+        m1, m10 = summaries["L-BFGS_M1"], summaries["L-BFGS"]
         per_seed = (ends["L-BFGS_M1"] / ends["L-BFGS"]).dropna()
         thesis = TABLE_3_3.get(("pixel" if model == "pixel" else "cnn", int(penal), code), {})   # Table 3.3's medians
         clipped_log_axis(ax)
-        ratio = finals["L-BFGS_M1"] / finals["L-BFGS"]
+        ratio = m1["median"] / m10["median"]
         ax.set_title(f"{model}, p = {penal:g}, {code}: m=1 / m=10 = {ratio:.3f}", fontsize=9)
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
         rows.append({"model": model, "penal": penal, "problem": code, "seeds": len(budgets.seeds),
-                     "median_m1": finals["L-BFGS_M1"], "min_m1": spans["L-BFGS_M1"][0], "max_m1": spans["L-BFGS_M1"][1],
-                     "median_m10": finals["L-BFGS"], "min_m10": spans["L-BFGS"][0], "max_m10": spans["L-BFGS"][1],
+                     "median_m1": m1["median"], "min_m1": m1["min"], "max_m1": m1["max"],
+                     "median_m10": m10["median"], "min_m10": m10["min"], "max_m10": m10["max"],
                      "ratio": ratio, "per_seed_ratio_median": per_seed.median(), "per_seed_ratio_min": per_seed.min(),
                      "per_seed_ratio_max": per_seed.max(), "thesis_m1": thesis.get("L-BFGS_M1", (None,))[0],
                      "thesis_m10": thesis.get("L-BFGS", (None,))[0]})
-        print(f"{model:14s} p={penal:g} {code}: median final m = 1 {finals['L-BFGS_M1']:.4g}, "
-              f"m = 10 {finals['L-BFGS']:.4g}, ratio {ratio:.3f}")
+        print(f"{model:14s} p={penal:g} {code}: median final m = 1 {m1['median']:.4g}, "
+              f"m = 10 {m10['median']:.4g}, ratio {ratio:.3f}")
     fig.suptitle(f"Figure 3.6: L-BFGS memory m = 1 vs m = 10, {len(budgets.seeds)} seeds, "
                  f"{budgets.lbfgs} evaluations", fontsize=10)
     fig.tight_layout()

@@ -3,8 +3,10 @@
 A number on the page is a measurement only if a script wrote it into a file beside the page: a CSV, a
 Markdown table or a JSON file in ``figures/`` (the per-seed loss curves under ``curves/`` are not
 searched: a quoted number must come from a summary a script wrote, not from one of a million steps).
-This check reads the page's prose and tables, leaves out what is not a measurement, and reports every
-number that no such file holds at the precision it is quoted with.
+This check reads the page section by section (``## `` headings), leaves out what is not a measurement,
+and reports every number that no file the section cites holds at the precision it is quoted with. A
+section cites the summaries whose names start with a file or script name it gives (:func:`cited_files`);
+a section that names no file has nothing to quote from.
 
 What is not a measurement, and so not checked:
 

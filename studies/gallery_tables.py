@@ -23,14 +23,15 @@ LABELS = ("GD", "HD_M1", "HD_M10", "GD_LS", "L-BFGS_M1", "L-BFGS")
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 
 
-def cell_text(row) -> str:
-    """One cell: the median over seeds, or how many runs diverged or rose when that is half or more."""
+def cell_text(row, spread: bool = False) -> str:
+    """One cell: the median over seeds (with ``[min, max]`` when ``spread``), or how many runs diverged or
+    rose when that is half or more."""
     seeds, diverged, rose = int(row["seeds"]), int(row["diverged"]), int(row["rose"])
     if 2 * rose >= seeds:   # ``rose`` counts the diverged runs too; the table shows them apart, as Table 3.3 does
         parts = [f"{diverged} div." if diverged else "", f"{rose - diverged} rose" if rose > diverged else ""]
         return ", ".join(part for part in parts if part) + f" of {seeds}"
-    text = f"{row['median']:.4g}"
-    return text + (f", {diverged} div." if diverged else "")
+    text = f"{row['median']:.4g}" + (f", {diverged} div." if diverged else "")
+    return text + (f" [{row['min']:.4g}, {row['max']:.4g}]" if spread else "")
 
 
 def decomposition_summary(penal: float, files=("table_3_3_decomposition.csv",)) -> str:
@@ -51,7 +52,7 @@ def decomposition_summary(penal: float, files=("table_3_3_decomposition.csv",)) 
                     continue                                  # no constant-step cell ran at this policy
                 cells = []
                 for label in LABELS:
-                    rows = table[(table["model"] == model) & (table["problem"] == code) & (table["optimizer"] == label)]
+                    rows = here[here["optimizer"] == label]
                     constant = rows[rows["step_sizes"] == steps]
                     row = constant if len(constant) else rows[rows["step_sizes"] == "-"]
                     if not len(row):
@@ -84,10 +85,7 @@ def lbfgs_against_gd(name: str, problems=None) -> str:
                 cells += ["-", "-"]
                 continue
             row = row.iloc[0]
-            text = cell_text(row)
-            if 2 * int(row["rose"]) < int(row["seeds"]):
-                text += f" [{row['min']:.4g}, {row['max']:.4g}]"
-            cells += [text, f"{row['thesis']:g}"]
+            cells += [cell_text(row, spread=True), f"{row['thesis']:g}"]
         read = "" if optimizer == "L-BFGS" else f" (step {int(rows['steps'].iloc[0])}" + (
             ")" if steps in ("-", "thesis") else ", re-tuned step)")
         lines.append(f"| {code} | {optimizer.split()[0]}{read} | " + " | ".join(cells) + " |")
