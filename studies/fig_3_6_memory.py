@@ -20,7 +20,15 @@ from common import FIGURES, add_run_options, setup
 import argparse
 
 import pandas as pd
-from matrix import add_matrix_options, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
+from matrix import (
+    add_matrix_options,
+    add_plot_only_option,
+    figure_suffix,
+    matrix_cases,
+    require_cell,
+    run_matrix,
+    summarize,
+)
 from plotting import band, clipped_log_axis
 from table_3_3_decomposition import THESIS as TABLE_3_3
 
@@ -30,9 +38,7 @@ from landscape.plots import pyplot, save
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_matrix_options(parser, "A,B|A,B", "3|1,3", step_sizes=False)
-    parser.add_argument("--plot-only", action="store_true",
-                        help="draw from the curves already in the output folder or the reference, whatever numerics "
-                             "mode made them; run nothing")
+    add_plot_only_option(parser)
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
     if not args.plot_only:
@@ -45,7 +51,7 @@ def main(argv=None):
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
         summaries, ends = {}, {}
         for color, label in (("C3", "L-BFGS_M1"), ("C0", "L-BFGS")):
-            losses, statuses = read_cell(model, penal, code, label, "thesis", args.quick)
+            losses, statuses = require_cell(model, penal, code, label, "thesis", args.quick)
             band(ax, losses, statuses, color, f"{label} (median, min-max)")
             summaries[label], ends[label] = summarize(losses, statuses), losses.iloc[-1]
         m1, m10 = summaries["L-BFGS_M1"], summaries["L-BFGS"]

@@ -21,7 +21,15 @@ from common import FIGURES, add_run_options, setup
 import argparse
 
 import pandas as pd
-from matrix import add_matrix_options, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
+from matrix import (
+    add_matrix_options,
+    add_plot_only_option,
+    figure_suffix,
+    matrix_cases,
+    require_cell,
+    run_matrix,
+    summarize,
+)
 from plotting import clipped_log_axis, per_seed
 
 from landscape.plots import pyplot, save
@@ -30,9 +38,7 @@ from landscape.plots import pyplot, save
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_matrix_options(parser, "A,B|A,B", "3|1,3")
-    parser.add_argument("--plot-only", action="store_true",
-                        help="draw from the curves already in the output folder or the reference, whatever numerics "
-                             "mode made them; run nothing")
+    add_plot_only_option(parser)
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
     if not args.plot_only:
@@ -43,7 +49,7 @@ def main(argv=None):
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
     for row, (model, penal, code) in enumerate(cases):
         for col, (label, color) in enumerate((("L-BFGS", "C0"), ("GD", "C1"))):
-            losses, statuses = read_cell(model, penal, code, label, args.step_sizes, args.quick)
+            losses, statuses = require_cell(model, penal, code, label, args.step_sizes, args.quick)
             ax = axes[row, col]
             per_seed(ax, losses, statuses, color)
             clipped_log_axis(ax)

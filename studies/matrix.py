@@ -312,6 +312,29 @@ def read_cell(model, penal, problem, label, step_sizes="thesis", quick=False):
     return read_curves(path) if path is not None else None
 
 
+def add_plot_only_option(parser):
+    """``--plot-only``: draw from the curves already in the output folder or the reference, run nothing."""
+    parser.add_argument("--plot-only", action="store_true",
+                        help="draw from the curves already in the output folder or the reference, whatever numerics "
+                             "mode made them; run nothing")
+    return parser
+
+
+def require_cell(model, penal, problem, label, step_sizes="thesis", quick=False):
+    """:func:`read_cell`, for a figure that cannot be drawn without the cell.
+
+    Raises:
+        SystemExit: the cell has not run (no curves in the output folder, nor, at full settings, in the
+            reference), naming the missing file and how to make it.
+    """
+    found = read_cell(model, penal, problem, label, step_sizes, quick)
+    if found is None:
+        name = curve_name(model, penal, problem, label, step_sizes, quick)
+        where = f"{FIGURES}" + ("" if quick else " or the committed reference")
+        raise SystemExit(f"error: {name} is not in {where}; run the study without --plot-only to make it")
+    return found
+
+
 def summarize(losses: pd.DataFrame, statuses: dict, at: int | None = None) -> dict:
     """Median, min, max of the loss at step ``at`` (default: the end) over seeds, the runs that diverged,
     and the runs that diverged or are no lower at ``at`` than where they started (``rose``)."""

@@ -146,6 +146,17 @@ def test_the_estimator_figure_redraws_from_the_reference_table(tmp_path):
     assert not (tmp_path / "fig_b2_estimator_accuracy_quick.csv").exists()
 
 
+@pytest.mark.parametrize("script", ["fig_3_6_memory.py", "fig_c3_c4_per_seed.py"])
+def test_plot_only_without_the_curves_names_the_missing_file(tmp_path, script):
+    """``--plot-only`` into a folder that has no curves exits 1 naming the missing curve file, not a traceback."""
+    done = subprocess.run([sys.executable, str(STUDIES / script), "--plot-only", "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=STUDIES, timeout=300)
+    assert done.returncode == 1
+    assert "curves/quick/" in done.stderr and "without --plot-only" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("*.png"))
+
+
 def test_a_subset_of_the_matrix_never_takes_the_default_file_names(monkeypatch):
     """A run of some cells (``--problem B --penal 1 --models cnn_transpose``) writes its tables and figures
     under a suffix, so that ``--out figures`` cannot replace the full Table 3.3 with a part of it."""
