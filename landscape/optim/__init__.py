@@ -12,6 +12,11 @@ name               direction                    step                       thesi
 ``oc``             optimality criteria (pixel only, move 0.2)              Hoyer's baseline
 ``mma``            NLopt's MMA (pixel only)                                Hoyer's baseline
 ``adam``           ``torch.optim.Adam``                                    Hoyer's Adam
+``pgd``            ``-P g``: ``P`` = ``I``, L-BFGS's   constant ``lr``, or a      section 4.1's
+                   ``gamma I``, a secant diagonal   schedule ``lr`` ->         schedules and
+                   or Hutchinson's diagonal         ``lr_end``                 preconditioners
+``noisy``          any of the above but OC and MMA, fed noisy          section 4.1's SGD
+                   gradients (:mod:`landscape.optim.noise`)            question
 =================  ===========================  =========================  ===================
 
 ``build(name, **options)`` makes one; see :mod:`landscape.optim.base` for the
@@ -25,15 +30,26 @@ import difflib
 from .adam import Adam
 from .base import Evaluation, Memory, Optimizer, OptimizerError, Step, check_count, check_positive
 from .decomposed import Decomposed
-from .directions import LBFGSDirection, LBFGSMemory, SteepestDescent, two_loop
+from .directions import (
+    HutchinsonDiagonal,
+    LBFGSDirection,
+    LBFGSMemory,
+    ScaledIdentity,
+    SecantDiagonal,
+    SteepestDescent,
+    two_loop,
+)
 from .mma import MMA
+from .noise import NoisyGradient, noisy
 from .oc import OC
 from .scipy_lbfgsb import ScipyLBFGSB
-from .steps import ConstantStep, StrongWolfe
+from .steps import SCHEDULE_SHAPES, ConstantStep, ScheduledStep, StrongWolfe
 
 __all__ = ["build", "NAMES", "Optimizer", "OptimizerError", "Step", "Evaluation", "Memory",
            "Decomposed", "SteepestDescent", "LBFGSDirection", "LBFGSMemory", "two_loop",
-           "ConstantStep", "StrongWolfe", "ScipyLBFGSB", "OC", "MMA", "Adam"]
+           "ScaledIdentity", "SecantDiagonal", "HutchinsonDiagonal", "PRECONDITIONERS",
+           "ConstantStep", "ScheduledStep", "StrongWolfe", "ScipyLBFGSB", "OC", "MMA", "Adam",
+           "NoisyGradient"]
 
 
 def _wolfe(name, c1=1e-4, c2=0.9, max_iter=10):
@@ -138,16 +154,113 @@ def lbfgs(m=10, **wolfe) -> Decomposed:
     return Decomposed(LBFGSDirection(m), rule, "lbfgs", m=m, **options)
 
 
+PRECONDITIONERS = ("identity", "scaled_identity", "secant_diagonal", "hutchinson_diagonal")
+# the options each preconditioner takes (with their defaults); the others must be left out
+_PRECONDITIONER_OPTIONS = {"identity": {}, "scaled_identity": {}, "secant_diagonal": {"m": 10, "clip": 100.0},
+                           "hutchinson_diagonal": {"samples": 4, "refresh": 10, "damping": 0.01, "seed": 0}}
+
+
+def pgd(preconditioner="identity", lr=None, lr_end=None, ramp=None, shape=None, m=None, clip=None, samples=None,
+        refresh=None, damping=None, seed=None) -> Decomposed:
+    """Preconditioned gradient descent, ``theta+ = theta - alpha_k P g``, with a constant or scheduled step.
+
+    The thesis's section 4.1 asks whether GD improves with "a simple and increasing step size schedule" or
+    with gradients rescaled "using simple matrices". ``P`` (the direction rule) is one of
+    :data:`PRECONDITIONERS`:
+
+    * ``identity``: ``P = I`` (GD; with a schedule, GD with an increasing step);
+    * ``scaled_identity``: ``P = gamma I``, ``gamma = s'y / y'y`` of the last pair (:class:`ScaledIdentity`;
+      the Barzilai-Borwein step at ``lr = 1``);
+    * ``secant_diagonal``: a diagonal fitted to the last ``m`` pairs, clipped to ``clip`` times ``gamma``
+      (:class:`SecantDiagonal`);
+    * ``hutchinson_diagonal``: ``1 / (|h| + damping mean|h|)`` with ``h`` Hutchinson's Hessian diagonal from
+      ``samples`` products every ``refresh`` steps, seeded with ``seed`` (:class:`HutchinsonDiagonal`).
+
+    The step (the step rule) is ``lr`` every step (:class:`ConstantStep`), or, with ``lr_end`` and ``ramp``,
+    the schedule ``lr -> lr_end`` over ``ramp`` steps of ``shape`` ``exponential`` (default) or ``linear``
+    (:class:`ScheduledStep`). ``pgd(lr=x)`` takes exactly the steps of ``gd(lr=x)``.
+
+    Args:
+        preconditioner: one of :data:`PRECONDITIONERS` (default ``"identity"``).
+        lr: the (first) step, a finite number > 0; required.
+        lr_end: the schedule's last step, > 0 (absent, with ``ramp`` and ``shape``: a constant step).
+        ramp: the schedule's length in steps, an integer >= 1.
+        shape: the schedule's shape, one of :data:`~landscape.optim.steps.SCHEDULE_SHAPES` (default
+            ``"exponential"``).
+        m: ``secant_diagonal``'s pairs, an integer >= 1 (default 10).
+        clip: ``secant_diagonal``'s clip ratio, >= 1 (default 100).
+        samples: ``hutchinson_diagonal``'s products per estimate, an integer >= 1 (default 4).
+        refresh: ``hutchinson_diagonal``'s steps between estimates, an integer >= 1 (default 10).
+        damping: ``hutchinson_diagonal``'s damping relative to the mean of ``|h|``, >= 0 (default 0.01).
+        seed: ``hutchinson_diagonal``'s seed of the Rademacher vectors, an integer >= 0 (default 0).
+
+    Returns:
+        A :class:`Decomposed` optimizer named ``pgd``; its options are the preconditioner, the step's options
+        and the preconditioner's own (defaults filled in).
+
+    Raises:
+        OptimizerError: an unknown preconditioner or shape, a missing ``lr``, ``lr_end`` without ``ramp`` or
+            the reverse, a value out of range, or an option that the chosen preconditioner does not take.
+    """
+    if preconditioner not in PRECONDITIONERS:
+        raise OptimizerError(f"pgd: preconditioner must be one of {', '.join(PRECONDITIONERS)}, "
+                             f"got {preconditioner!r}")
+    lr = _lr("pgd", lr)
+    options = {"preconditioner": preconditioner, "lr": lr}
+    if (lr_end is None) != (ramp is None):
+        raise OptimizerError(f"pgd: a schedule needs both lr_end and ramp, got lr_end={lr_end!r}, ramp={ramp!r}")
+    if lr_end is None:
+        if shape is not None:
+            raise OptimizerError(f"pgd: shape={shape!r} needs a schedule (lr_end and ramp)")
+        rule = ConstantStep(lr)
+    else:
+        shape = "exponential" if shape is None else shape
+        if shape not in SCHEDULE_SHAPES:
+            raise OptimizerError(f"pgd: shape must be one of {', '.join(SCHEDULE_SHAPES)}, got {shape!r}")
+        lr_end = check_positive("pgd", "lr_end", lr_end)
+        ramp = check_count("pgd", "ramp", ramp, minimum=1)
+        rule = ScheduledStep(lr, lr_end, ramp, shape)
+        options.update(lr_end=lr_end, ramp=ramp, shape=shape)
+    given = {"m": m, "clip": clip, "samples": samples, "refresh": refresh, "damping": damping, "seed": seed}
+    accepted = _PRECONDITIONER_OPTIONS[preconditioner]
+    wrong = sorted(k for k, v in given.items() if v is not None and k not in accepted)
+    if wrong:
+        raise OptimizerError(f"pgd: option(s) {', '.join(wrong)} do not apply to preconditioner "
+                             f"{preconditioner!r}; it takes {', '.join(accepted) or 'none'}")
+    own = {k: accepted[k] if given[k] is None else given[k] for k in accepted}
+    if preconditioner == "identity":
+        direction = SteepestDescent()
+    elif preconditioner == "scaled_identity":
+        direction = ScaledIdentity()
+    elif preconditioner == "secant_diagonal":
+        own["m"] = check_count("pgd", "m", own["m"], minimum=1)
+        own["clip"] = check_positive("pgd", "clip", own["clip"])
+        if own["clip"] < 1:
+            raise OptimizerError(f"pgd: clip must be >= 1, got {own['clip']!r}")
+        direction = SecantDiagonal(own["m"], own["clip"])
+    else:
+        own["samples"] = check_count("pgd", "samples", own["samples"], minimum=1)
+        own["refresh"] = check_count("pgd", "refresh", own["refresh"], minimum=1)
+        own["damping"] = check_positive("pgd", "damping", own["damping"], allow_zero=True)
+        own["seed"] = check_count("pgd", "seed", own["seed"])
+        direction = HutchinsonDiagonal(**own)
+    return Decomposed(direction, rule, "pgd", **options, **own)
+
+
 _FACTORIES = {"gd": gd, "gd_ls": gd_ls, "hd": hd, "lbfgs": lbfgs, "scipy_lbfgsb": ScipyLBFGSB,
-              "oc": OC, "mma": MMA, "adam": Adam}
+              "oc": OC, "mma": MMA, "adam": Adam, "pgd": pgd,
+              "noisy": noisy}
 NAMES = tuple(_FACTORIES)
+# built-in wrappers: their **options are another optimizer's, checked when they build it
+_WRAPPERS = {"noisy"}
 
 
 def accepted_options(name: str) -> tuple[str, ...]:
     """The option names optimizer ``name`` takes (the strong-Wolfe ones for the line-search rules).
 
     Read from the signature of the optimizer's factory or class; a factory taking ``**wolfe``
-    (``gd_ls``, ``lbfgs``) also accepts ``c1``, ``c2`` and ``max_iter``.
+    (``gd_ls``, ``lbfgs``) also accepts ``c1``, ``c2`` and ``max_iter``. A wrapper (``noisy``) lists its own
+    options; it also takes those of the optimizer it wraps.
 
     Args:
         name: an optimizer name, one of :data:`NAMES`.
@@ -164,7 +277,7 @@ def accepted_options(name: str) -> tuple[str, ...]:
         raise KeyError(name)
     parameters = _parameters(factory)
     names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
-    if name in _FACTORIES and _takes_any_keyword(factory):
+    if name in _FACTORIES and name not in _WRAPPERS and _takes_any_keyword(factory):
         names += [p for p in inspect.signature(_wolfe).parameters if p != "name"]
     return tuple(names)
 
@@ -216,7 +329,7 @@ def build(name: str, **options) -> Optimizer:
         close = difflib.get_close_matches(name, known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise OptimizerError(f"unknown optimizer {name!r}{hint}; known: {', '.join(known)}")
-    plugin_any = name not in _FACTORIES and _takes_any_keyword(factory)
+    plugin_any = (name not in _FACTORIES or name in _WRAPPERS) and _takes_any_keyword(factory)
     unknown = [] if plugin_any else sorted(set(options) - set(accepted_options(name)))
     if unknown:
         raise OptimizerError(f"unknown option(s) {', '.join(map(repr, unknown))} for optimizer {name!r}; "

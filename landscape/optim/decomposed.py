@@ -26,7 +26,8 @@ __all__ = ["Decomposed"]
 
 
 class Decomposed(Optimizer):
-    """``direction`` (:class:`SteepestDescent` or :class:`LBFGSDirection`) x ``rule`` (:class:`ConstantStep` or
+    """``direction`` (:class:`SteepestDescent`, :class:`LBFGSDirection` or a preconditioner of
+    :mod:`~landscape.optim.directions`) x ``rule`` (:class:`ConstantStep`, :class:`ScheduledStep` or
     :class:`StrongWolfe`).
 
     One step follows the module docstring (thesis section 3.4). A step whose gradient norm is exactly zero
@@ -35,8 +36,9 @@ class Decomposed(Optimizer):
     combinations (``gd``, ``gd_ls``, ``hd``, ``lbfgs``).
 
     Args:
-        direction: the direction rule; it is restarted by :meth:`~Optimizer.start`.
-        rule: the step rule.
+        direction: the direction rule; :meth:`~Optimizer.start` calls its ``start()``, and its ``bind(optimizer)``
+            if it has one (for a rule that needs the objective and the iterate).
+        rule: the step rule; :meth:`~Optimizer.start` calls its ``start()`` if it has one.
         name: the optimizer's name in traces and reports (default ``"decomposed"``).
         **options: the options recorded with the name (e.g. ``lr``, ``m``, ``c1``); they are not passed
             to the rules.
@@ -51,6 +53,10 @@ class Decomposed(Optimizer):
 
     def _start(self, theta, steps):
         self.direction.start()
+        if hasattr(self.direction, "bind"):    # a rule that reads the objective (HutchinsonDiagonal)
+            self.direction.bind(self)
+        if hasattr(self.rule, "start"):        # a rule with per-run state (ScheduledStep)
+            self.rule.start()
         self.theta = theta
         self.loss, self.grad = self._evaluate(theta)
         return Step(0, theta.clone(), self.loss, self.grad, float(self.grad.norm()),

@@ -1,4 +1,8 @@
-"""Direction rules: steepest descent, and the L-BFGS two-loop recursion.
+"""Direction rules: steepest descent, the L-BFGS two-loop recursion, and three simple preconditioners.
+
+The preconditioners (thesis section 4.1: "rescaling the gradients using simple matrices") are
+described in their classes: :class:`ScaledIdentity` (L-BFGS's ``H0``), :class:`SecantDiagonal` (a
+diagonal fitted to the curvature pairs) and :class:`HutchinsonDiagonal` (the Hessian's diagonal).
 
 The L-BFGS direction is ``d = -H g`` with ``H`` the inverse-Hessian
 approximation built from the last ``m`` curvature pairs ``(s_i, y_i)`` by the
@@ -22,7 +26,8 @@ import torch
 
 from .base import Memory
 
-__all__ = ["SteepestDescent", "LBFGSDirection", "LBFGSMemory", "two_loop"]
+__all__ = ["SteepestDescent", "LBFGSDirection", "LBFGSMemory", "two_loop", "ScaledIdentity", "SecantDiagonal",
+           "HutchinsonDiagonal"]
 
 EPS = torch.finfo(torch.float64).eps
 
@@ -255,3 +260,166 @@ class LBFGSDirection:
         """``skipped_pairs``, ``memory_resets`` and ``memory_size`` (pairs stored now) of the current run."""
         return {"skipped_pairs": self.store.skipped, "memory_resets": self.store.resets,
                 "memory_size": len(self.store)}
+
+
+class ScaledIdentity(LBFGSDirection):
+    """``d = -gamma g`` with ``gamma = s'y / y'y`` of the newest curvature pair: L-BFGS's initial matrix
+    ``H0 = gamma I`` alone (Nocedal and Wright eq. 7.20), i.e. the second Barzilai-Borwein step (Barzilai and
+    Borwein 1988) when the step rule's ``lr`` is 1. ``-g`` until a pair is kept (L-BFGS-B's skip rule).
+    """
+
+    def __init__(self):
+        super().__init__(m=1)
+
+    def direction(self, grad: torch.Tensor) -> torch.Tensor:
+        """``-gamma grad`` (``-grad`` while no pair is stored).
+
+        Args:
+            grad: the gradient at the current iterate, shape (n,); not modified.
+
+        Returns:
+            The direction, a new tensor.
+        """
+        return grad.mul(-self.store.gamma)
+
+    def memory(self) -> Memory | None:
+        """None: the direction is no L-BFGS matrix, so the L-BFGS probes have nothing to read."""
+        return None
+
+
+class SecantDiagonal(LBFGSDirection):
+    """``d = -D g`` with a diagonal ``D`` fitted to the last ``m`` curvature pairs, coordinate by coordinate.
+
+    ``D_i = sum_k s_ik y_ik / sum_k y_ik^2``, the least-squares solution of ``D y_k = s_k`` in coordinate ``i``
+    (a Barzilai-Borwein step per coordinate), where that is positive and finite; ``gamma = s'y / y'y`` of the
+    newest pair elsewhere; then clipped to ``[gamma / clip, clip gamma]`` so that no coordinate's step runs
+    away. ``-g`` until a pair is kept (L-BFGS-B's skip rule).
+
+    Args:
+        m: the pairs fitted (default 10).
+        clip: the largest ratio between a coordinate's scale and ``gamma``, >= 1 (default 100).
+    """
+
+    def __init__(self, m: int = 10, clip: float = 100.0):
+        super().__init__(m)
+        self.clip = clip
+
+    def direction(self, grad: torch.Tensor) -> torch.Tensor:
+        """``-D grad`` (``-grad`` while no pair is stored).
+
+        Args:
+            grad: the gradient at the current iterate, shape (n,); not modified.
+
+        Returns:
+            The direction, a new tensor.
+        """
+        if not len(self.store):
+            return grad.neg()
+        gamma = self.store.gamma
+        sy = sum(s * y for s, y, _ in self.store.pairs)
+        yy = sum(y * y for _, y, _ in self.store.pairs)
+        scale = torch.where((sy > 0) & (yy > 0), sy / yy.clamp_min(torch.finfo(yy.dtype).tiny), gamma)
+        scale = torch.nan_to_num(scale, nan=gamma, posinf=gamma).clamp(gamma / self.clip, gamma * self.clip)
+        return -scale * grad
+
+    def memory(self) -> Memory | None:
+        """None: the direction is no L-BFGS matrix, so the L-BFGS probes have nothing to read."""
+        return None
+
+
+class HutchinsonDiagonal:
+    """``d = -g / (|h| + damping mean|h|)`` with ``h`` Hutchinson's estimate of the Hessian's diagonal.
+
+    ``h = mean_k v_k * (H v_k)`` over ``samples`` Rademacher vectors (Bekas, Kokiopoulou and Saad 2007; the
+    diagonal that AdaHessian uses, Yao et al. 2021), made at the current iterate and refreshed every ``refresh``
+    steps; the damping keeps flat coordinates from taking huge steps. With the step rule's ``lr`` = 1 this is
+    a damped diagonal Newton step. Each refresh costs ``samples`` Hessian-vector products, counted in
+    :meth:`stats` (``hvps``). The Rademacher vectors come from a generator seeded with ``seed`` at the start of
+    every run.
+
+    Args:
+        samples: Rademacher vectors per estimate (default 4).
+        refresh: steps between estimates (default 10).
+        damping: added to ``|h|``, relative to its mean (default 0.01).
+        seed: the seed of the Rademacher vectors (default 0).
+    """
+
+    has_curvature = True
+    keeps_pairs = False
+
+    def __init__(self, samples: int = 4, refresh: int = 10, damping: float = 0.01, seed: int = 0):
+        self.samples, self.refresh, self.damping, self.seed = samples, refresh, damping, seed
+        self.optimizer = None
+        self.start()
+
+    def start(self) -> None:
+        """Forget the last estimate, reseed the Rademacher vectors and zero the count, for a new run."""
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.scale, self.steps, self.hvps = None, 0, 0
+
+    def bind(self, optimizer) -> None:
+        """Read the objective and the current iterate from ``optimizer`` (:class:`~landscape.optim.Decomposed`
+        calls this when it starts a run, for every direction rule that has it).
+
+        Args:
+            optimizer: the optimizer starting a run; it has ``objective`` (with ``hvp``) and ``theta``.
+        """
+        self.optimizer = optimizer
+
+    def estimate(self, theta: torch.Tensor) -> torch.Tensor:
+        """Hutchinson's estimate of the diagonal of the Hessian at ``theta`` (``samples`` products).
+
+        Args:
+            theta: the point, shape (n,).
+
+        Returns:
+            ``mean_k v_k * (H v_k)``, shape (n,).
+        """
+        total = torch.zeros_like(theta)
+        for _ in range(self.samples):
+            v = torch.randint(0, 2, theta.shape, generator=self.generator, dtype=theta.dtype).mul_(2).sub_(1)
+            total += v * self.optimizer.objective.hvp(theta, v)
+            self.hvps += 1
+        return total / self.samples
+
+    def direction(self, grad: torch.Tensor) -> torch.Tensor:
+        """``-grad / (|h| + damping mean|h|)``, re-estimating ``h`` every ``refresh`` calls.
+
+        Args:
+            grad: the gradient at the current iterate (the bound optimizer's ``theta``), shape (n,).
+
+        Returns:
+            The direction, a new tensor.
+
+        Raises:
+            RuntimeError: the rule is not bound to an optimizer (:meth:`bind`).
+        """
+        if self.optimizer is None:
+            raise RuntimeError("HutchinsonDiagonal needs bind(optimizer) before direction()")
+        if self.scale is None or self.steps % self.refresh == 0:
+            h = self.estimate(self.optimizer.theta).abs()
+            self.scale = h + self.damping * float(h.mean())
+        self.steps += 1
+        return -grad / self.scale
+
+    def update(self, s, y, g_old) -> None:
+        """Ignore the pair (the diagonal comes from Hessian-vector products).
+
+        Args:
+            s: the step (unused).
+            y: the gradient change (unused).
+            g_old: the gradient at the start of the step (unused).
+        """
+
+    def reset(self) -> None:
+        """Re-estimate the diagonal at the next step."""
+        self.scale = None
+        self.steps = 0
+
+    def memory(self) -> Memory | None:
+        """None: no curvature pairs."""
+        return None
+
+    def stats(self) -> dict:
+        """``hvps``: the Hessian-vector products spent on the diagonal so far in this run."""
+        return {"hvps": self.hvps}

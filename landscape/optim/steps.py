@@ -1,4 +1,4 @@
-"""Step rules: a constant step, and a strong-Wolfe line search.
+"""Step rules: a constant step, a scheduled step, and a strong-Wolfe line search.
 
 A step rule is given a search line ``theta + alpha d`` through a callable
 ``line(alpha) -> (loss, grad)`` that evaluates (and records) the objective, and
@@ -25,7 +25,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
-__all__ = ["ConstantStep", "StrongWolfe", "LineResult"]
+__all__ = ["ConstantStep", "ScheduledStep", "SCHEDULE_SHAPES", "StrongWolfe", "LineResult"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,12 @@ class ConstantStep:
     def __init__(self, lr: float):
         self.lr = lr
 
+    def next_alpha(self) -> float:
+        """The step length of the next step: ``lr``."""
+        return self.lr
+
     def search(self, line: Line, loss0: float, slope0: float, initial: float) -> LineResult:
-        """Take ``alpha = lr``: one evaluation of ``line``, accepted whatever it returns.
+        """Take ``alpha = next_alpha()``: one evaluation of ``line``, accepted whatever it returns.
 
         Args:
             line: ``line(alpha) -> (loss, grad, slope)`` at ``theta + alpha d``.
@@ -71,13 +75,62 @@ class ConstantStep:
             initial: the optimizer's first trial step (unused).
 
         Returns:
-            An accepted :class:`LineResult` at ``alpha = lr``.
+            An accepted :class:`LineResult` at that ``alpha``.
         """
-        loss, grad, _ = line(self.lr)
-        return LineResult(True, self.lr, loss, grad)
+        alpha = self.next_alpha()
+        loss, grad, _ = line(alpha)
+        return LineResult(True, alpha, loss, grad)
 
     def __repr__(self):
         return f"ConstantStep(lr={self.lr})"
+
+
+SCHEDULE_SHAPES = ("linear", "exponential")
+
+
+class ScheduledStep(ConstantStep):
+    """``alpha_k`` rising (or falling) from ``lr`` to ``lr_end`` over ``ramp`` steps, then held: one evaluation per
+    step, always accepted.
+
+    The thesis (section 4.1) suggests that "a simple and increasing step size schedule" could help GD, whose
+    stable step is set by the first steps while GD_LS accepts far larger ones later. With ``t = min(k / ramp, 1)``
+    at the ``k``-th step of a run (``k = 0, 1, ...``):
+
+    * ``linear``:       ``alpha_k = lr + t (lr_end - lr)``
+    * ``exponential``:  ``alpha_k = lr (lr_end / lr)^t``   (a straight line on a log axis)
+
+    Args:
+        lr: the first step, > 0.
+        lr_end: the step from ``ramp`` on, > 0.
+        ramp: the steps to get there, >= 1.
+        shape: one of :data:`SCHEDULE_SHAPES` (default ``"exponential"``).
+
+    (Not checked here; :func:`landscape.optim.pgd` checks them.)
+    """
+
+    def __init__(self, lr: float, lr_end: float, ramp: int, shape: str = "exponential"):
+        super().__init__(lr)
+        self.lr_end, self.ramp, self.shape = lr_end, ramp, shape
+        self.k = 0
+
+    def start(self) -> None:
+        """Back to the first step, for a new run."""
+        self.k = 0
+
+    def alpha(self, k: int) -> float:
+        """The step length at step ``k`` (the formulas above)."""
+        t = min(k / self.ramp, 1.0)
+        if self.shape == "linear":
+            return self.lr + t * (self.lr_end - self.lr)
+        return self.lr * (self.lr_end / self.lr) ** t
+
+    def next_alpha(self) -> float:
+        """``alpha_k`` for the run's ``k``-th step, counting the step."""
+        self.k += 1
+        return self.alpha(self.k - 1)
+
+    def __repr__(self):
+        return f"ScheduledStep(lr={self.lr}, lr_end={self.lr_end}, ramp={self.ramp}, shape={self.shape!r})"
 
 
 class StrongWolfe:
