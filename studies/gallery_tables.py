@@ -131,7 +131,7 @@ def interpolation_barriers() -> str:
 
 GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1": lambda: decomposition_summary(1.0),
              "table_3_3_quick": lambda: decomposition_summary(3.0, ("table_3_3_decomposition_quick.csv",
-                                                                   "table_3_3_decomposition_quick_tuned.csv")),
+                                                                   "table_3_3_decomposition_cnn_transpose_quick_tuned.csv")),
              "table_3_2_quick": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_quick.csv"),
              "table_3_2_DE": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd.csv", ("D", "E")),
              "table_3_2_tuned_AB": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_tuned.csv", ("A", "B")),
