@@ -6,7 +6,18 @@ their principal directions and explained variance ratios, computed from the
 two components seem to explain ~100 % only because late steps are large;
 :func:`explained_variance_by_prefix` recomputes the ratio for every prefix of
 the trajectory (each prefix centred at its own last point), from one Gram
-matrix of the raw iterates: ``(x_i - x_j)'(x_l - x_j) = G_il - G_ij - G_jl + G_jj``.
+matrix of the iterates: ``(x_i - x_j)'(x_l - x_j) = G_il - G_ij - G_jl + G_jj``.
+
+To test that mechanism, everything also works from the ``k x k`` Gram matrix
+alone (:func:`iterate_gram`, so a run can keep it instead of ``k`` snapshots of
+``n`` parameters): PCA of any window of the trajectory
+(:func:`explained_variance_from_gram`), and of the *equalized* trajectory, whose
+every step is rescaled to unit length (:func:`equalized_gram`): if the
+iterates' two-dimensionality comes from a few large late steps, it disappears
+there. The null model for both is a walk whose steps are mutually orthogonal
+(:func:`orthogonal_walk_gram`: what random directions in ``n >> k`` dimensions
+give): even it looks low-dimensional to PCA (Antognini and Sohl-Dickstein 2018),
+so a trajectory's ratio means something only next to its walk's.
 
 Metrics per iterate (thesis Figure 3.9, appendix A.2.1):
 
@@ -27,7 +38,8 @@ import torch
 
 from .base import Probe
 
-__all__ = ["PCA", "trajectory_pca", "explained_variance_by_prefix", "TrajectoryMetrics", "trajectory_metrics",
+__all__ = ["PCA", "trajectory_pca", "explained_variance_by_prefix", "iterate_gram", "explained_variance_from_gram",
+           "equalized_gram", "step_lengths", "orthogonal_walk_gram", "TrajectoryMetrics", "trajectory_metrics",
            "TrajectoryProbe"]
 
 
@@ -82,31 +94,125 @@ def trajectory_pca(thetas, final=None, components: int = 2) -> PCA:
     return PCA(comps, values[:r], ratio[:max(r, components)])
 
 
-def explained_variance_by_prefix(thetas, components: int = 2) -> np.ndarray:
+def explained_variance_by_prefix(thetas=None, components: int = 2, gram=None) -> np.ndarray:
     """Explained variance ratio of the top ``components`` for every prefix ``thetas[:j+1]``, j >= 1.
 
     Row ``j - 1`` holds the ratios for the prefix ending at iterate ``j``, centred at that iterate.
-    All prefixes come from one Gram matrix of the raw iterates (see the module docstring).
+    All prefixes come from one Gram matrix of the iterates (see the module docstring).
 
     Args:
-        thetas: ``(k, n)`` iterates, one per row.
+        thetas: ``(k, n)`` iterates, one per row (or None with ``gram``).
         components: how many leading ratios to return per prefix (default 2).
+        gram: the ``(k, k)`` :func:`iterate_gram` of the iterates, instead of ``thetas``.
 
     Returns:
         A ``(k - 1, components)`` array; NaN where a prefix has fewer than ``components`` iterates
         or all its iterates coincide.
     """
-    X = np.asarray(thetas, dtype=np.float64)
-    G = _gram(X)
-    out = np.full((X.shape[0] - 1, components), np.nan)
-    for j in range(1, X.shape[0]):
-        g = G[:j + 1, :j + 1]
-        centred = g - g[:, [j]] - g[[j], :] + g[j, j]
-        values = np.sort(np.maximum(np.linalg.eigvalsh(centred), 0))[::-1]
-        total = values.sum()
-        if total > 0:
-            out[j - 1, :min(components, values.size)] = values[:components] / total
+    G = iterate_gram(thetas) if gram is None else np.asarray(gram, dtype=np.float64)
+    out = np.full((G.shape[0] - 1, components), np.nan)
+    for j in range(1, G.shape[0]):
+        ratios = explained_variance_from_gram(G[:j + 1, :j + 1], components)
+        out[j - 1, :ratios.size] = ratios
     return out
+
+
+def iterate_gram(thetas) -> np.ndarray:
+    """The Gram matrix ``G_ij = (theta_i - theta_0)'(theta_j - theta_0)`` of a trajectory.
+
+    Taken relative to the first iterate, so that a small move of a large parameter vector keeps its
+    digits; every centring below is invariant to that shift.
+
+    Args:
+        thetas: ``(k, n)`` iterates, one per row.
+
+    Returns:
+        The ``(k, k)`` float64 Gram matrix.
+    """
+    X = np.asarray(thetas, dtype=np.float64)
+    X = X - X[0]
+    return _gram(X)
+
+
+def explained_variance_from_gram(gram, components: int = 2, center: int = -1) -> np.ndarray:
+    """The explained variance ratios of the top ``components`` of a trajectory given by its Gram matrix.
+
+    The iterates are centred at iterate ``center`` (default the last, as :func:`trajectory_pca`):
+    ``C = G - G[:, c] - G[c, :] + G[c, c]``, whose eigenvalues are the squared singular values of the centred
+    iterates. A window of a trajectory is the matching sub-matrix ``gram[a:b, a:b]``.
+
+    Args:
+        gram: ``(k, k)`` Gram matrix of the iterates (any common origin, e.g. :func:`iterate_gram`).
+        components: how many leading ratios (default 2).
+        center: the index of the iterate to centre at (default -1, the last).
+
+    Returns:
+        Up to ``components`` ratios (fewer when there are fewer iterates); NaN when every iterate coincides.
+    """
+    G = np.asarray(gram, dtype=np.float64)
+    c = center % G.shape[0]
+    centred = G - G[:, [c]] - G[[c], :] + G[c, c]
+    values = np.sort(np.maximum(np.linalg.eigvalsh(centred), 0))[::-1][:components]
+    total = float(np.trace(centred))
+    return values / total if total > 0 else np.full(values.size, np.nan)
+
+
+def equalized_gram(gram) -> np.ndarray:
+    """The Gram matrix of the trajectory with every step rescaled to unit length.
+
+    From the iterates' Gram ``G``, the steps' Gram is ``S_ij = G_{i+1,j+1} - G_{i+1,j} - G_{i,j+1} + G_{i,j}``;
+    the unit steps have ``S_ij / sqrt(S_ii S_jj)`` (a step of length zero stays zero), and the equalized
+    iterates ``p_k = sum_{j<k} s_j / |s_j|`` have the Gram ``L S' L'`` with ``L`` the ``k x (k-1)``
+    lower-triangular matrix of ones (``L_kj = 1`` for ``j < k``). Same directions, equal lengths: what is
+    left of a low-dimensional PCA there is the path's shape, not its step sizes.
+
+    Args:
+        gram: ``(k, k)`` Gram matrix of the iterates.
+
+    Returns:
+        The ``(k, k)`` Gram matrix of the equalized iterates (origin at the first).
+    """
+    G = np.asarray(gram, dtype=np.float64)
+    S = G[1:, 1:] - G[1:, :-1] - G[:-1, 1:] + G[:-1, :-1]
+    norms = np.sqrt(np.maximum(np.diag(S), 0))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    unit = S * inverse[:, None] * inverse[None, :]
+    k = G.shape[0]
+    L = np.tril(np.ones((k, k - 1)), -1)
+    return L @ unit @ L.T
+
+
+def step_lengths(gram) -> np.ndarray:
+    """The step lengths ``|theta_{k+1} - theta_k|`` of a trajectory given by its Gram matrix.
+
+    Args:
+        gram: ``(k, k)`` Gram matrix of the iterates.
+
+    Returns:
+        ``(k - 1,)`` lengths.
+    """
+    G = np.asarray(gram, dtype=np.float64)
+    squares = np.diag(G)[1:] + np.diag(G)[:-1] - 2 * np.diag(G, 1)
+    return np.sqrt(np.maximum(squares, 0))
+
+
+def orthogonal_walk_gram(lengths) -> np.ndarray:
+    """The Gram matrix of a walk whose steps have the given ``lengths`` and are mutually orthogonal.
+
+    ``L diag(l^2) L'`` with ``L`` as in :func:`equalized_gram`: the limit of a random walk with these step
+    lengths in ``n >> k`` dimensions, the null model of trajectory PCA; with unit lengths it is the null of the
+    equalized trajectory.
+
+    Args:
+        lengths: ``(k - 1,)`` step lengths.
+
+    Returns:
+        The ``(k, k)`` Gram matrix (origin at the first iterate).
+    """
+    lengths = np.asarray(lengths, dtype=np.float64)
+    k = lengths.size + 1
+    L = np.tril(np.ones((k, k - 1)), -1)
+    return (L * lengths ** 2) @ L.T
 
 
 @dataclass(frozen=True)

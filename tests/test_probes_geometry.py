@@ -16,7 +16,17 @@ from probes.geometry import (
     random_plane,
     surface,
 )
-from probes.trajectory import TrajectoryProbe, explained_variance_by_prefix, trajectory_metrics, trajectory_pca
+from probes.trajectory import (
+    TrajectoryProbe,
+    equalized_gram,
+    explained_variance_by_prefix,
+    explained_variance_from_gram,
+    iterate_gram,
+    orthogonal_walk_gram,
+    step_lengths,
+    trajectory_metrics,
+    trajectory_pca,
+)
 
 SMALL_CNN = dict(latent_size=4, dense_channels=2, resizes=(1, 2, 1), conv_filters=(4, 3, 1), kernel_size=3)
 
@@ -144,6 +154,44 @@ def test_pca_of_points_on_a_line_is_one_component_and_prefixes():
     for j in range(2, 8):
         direct = trajectory_pca(walk[:j + 1], walk[j]).explained_variance_ratio[:2]
         np.testing.assert_allclose(prefix[j - 1], direct, atol=1e-12)
+
+
+def test_window_and_equalized_pca_from_the_gram_matrix_match_the_iterates():
+    """A window's ratios from a sub-matrix of the Gram, and the equalized trajectory's Gram, against PCA of the
+    explicit points (far from the origin, as a network's parameters are)."""
+    rng = np.random.default_rng(0)
+    steps = rng.normal(size=(40, 60)) * np.geomspace(1e-3, 10.0, 40)[:, None]    # growing steps
+    thetas = 1e3 + np.vstack([np.zeros(60), np.cumsum(steps, axis=0)])
+    G = iterate_gram(thetas)
+    window = explained_variance_from_gram(G[4:9, 4:9], components=2)
+    np.testing.assert_allclose(window, trajectory_pca(thetas[4:9]).explained_variance_ratio[:2], atol=1e-10)
+    unit = steps / np.linalg.norm(steps, axis=1, keepdims=True)
+    equal = np.vstack([np.zeros(60), np.cumsum(unit, axis=0)])
+    np.testing.assert_allclose(equalized_gram(G), iterate_gram(equal), atol=1e-9)
+    np.testing.assert_allclose(explained_variance_from_gram(equalized_gram(G)),
+                               trajectory_pca(equal).explained_variance_ratio[:2], atol=1e-10)
+    np.testing.assert_allclose(step_lengths(G), np.linalg.norm(steps, axis=1), rtol=1e-9)
+    # the mechanism of thesis section 4.1: growing steps make the iterates look more two-dimensional (0.986)
+    # than the same directions at equal lengths (0.889)
+    assert explained_variance_from_gram(G).sum() > explained_variance_from_gram(equalized_gram(G)).sum() + 0.05
+
+
+def test_the_orthogonal_walk_is_a_random_walk_in_many_dimensions():
+    """Random steps in n >> k dimensions are nearly orthogonal: the null model's Gram matches a simulated walk."""
+    rng = np.random.default_rng(3)
+    lengths = np.geomspace(0.1, 5.0, 6)
+    steps = rng.normal(size=(6, 200_000))
+    steps *= (lengths / np.linalg.norm(steps, axis=1))[:, None]
+    walk = np.vstack([np.zeros(200_000), np.cumsum(steps, axis=0)])
+    null = orthogonal_walk_gram(lengths)
+    np.testing.assert_allclose(iterate_gram(walk), null, atol=0.02 * null.max())
+    np.testing.assert_allclose(step_lengths(null), lengths, rtol=1e-12)
+
+
+def test_equalized_gram_leaves_a_step_of_length_zero_out():
+    thetas = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 0.0], [2.0, 3.0]])
+    expected = iterate_gram(np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 1.0]]))
+    np.testing.assert_allclose(equalized_gram(iterate_gram(thetas)), expected, atol=1e-15)
 
 
 def test_projected_trajectory_in_the_plane_has_zero_residual():
