@@ -249,3 +249,25 @@ def test_the_sensitivity_verdict_follows_its_stated_rule(monkeypatch):
     assert verdict(np.array([np.nan, np.nan])) == ("no significant difference", 1.0, 1.0)
     word, above, below = verdict(np.array([0.1, 0.3, 0.2, 0.5, 0.05]))
     assert above == pytest.approx(1 / 32) and below == pytest.approx(1.0)
+
+
+def test_the_pca_verdicts_follow_their_stated_rules(monkeypatch):
+    """``sec_4_1_pca.summarize``: the mechanism holds when the raw ratio is above the equalized one by a
+    one-sided Wilcoxon test over the seeds, and a trajectory is lower-dimensional than its null only when its
+    ratio is above the null's; equal pairs are no significant difference."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_pca import summarize
+
+    base = {"early": 0.9, "middle": 0.9, "late": 0.9, "late_share": 0.5}
+    raw = [0.99, 0.98, 0.995, 0.97, 0.985, 0.99]
+    rows = [{"model": "pixel", "optimizer": "lbfgs", "seed": s, "raw": r, "equalized": r - 0.1 - 0.01 * s,
+             "null": r + 0.001 * (s + 1), "null_equalized": 0.9, **base} for s, r in enumerate(raw)]
+    rows += [{"model": "cnn", "optimizer": "gd_ls", "seed": s, "raw": 0.9, "equalized": 0.9, "null": 0.8 - 0.01 * s,
+              "null_equalized": 0.9, **base} for s in range(6)]
+    summary = summarize(pd.DataFrame(rows)).set_index("model")
+    assert summary.loc["pixel", "mechanism"] == "holds"
+    assert summary.loc["pixel", "p_mechanism"] == pytest.approx(1 / 64)
+    assert summary.loc["pixel", "drop_median"] == pytest.approx(0.125)
+    assert summary.loc["pixel", "beyond_null"] == "not significantly above its null"
+    assert summary.loc["cnn", "mechanism"] == "no significant difference"
+    assert summary.loc["cnn", "beyond_null"] == "lower-dimensional than its null"
