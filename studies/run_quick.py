@@ -43,7 +43,7 @@ STUDIES = [
     ("table_3_3_decomposition", ["--quick", "--step-sizes", "tuned", "--models", "cnn_transpose"],
      "Table 3.3 / Figure 3.8 on the CNN with the step sizes just re-tuned (GD, HD)"),
     ("fig_b1_density_hessian", ["--quick"], "Figure B.1: density-space Hessian spectra, p = 1"),
-    ("sec_4_1_pca", ["--quick"], "Section 4.1: PCA of every prefix of a trajectory"),
+    ("sec_4_1_pca", ["--quick"], "Section 4.1: is PCA of the trajectory misleading? (A, 2 seeds)"),
     ("hoyer_fig3_mbb", ["--quick"], "Hoyer et al. Figure 3: MBB beam, four optimizers"),
     ("ntk_embeddings", ["--quick"], "NTK paper: embeddings, eigen-images, radius"),
 ]
