@@ -271,3 +271,17 @@ def test_the_pca_verdicts_follow_their_stated_rules(monkeypatch):
     assert summary.loc["pixel", "beyond_null"] == "not significantly above its null"
     assert summary.loc["cnn", "mechanism"] == "no significant difference"
     assert summary.loc["cnn", "beyond_null"] == "lower-dimensional than its null"
+
+
+def test_the_noise_verdict_follows_its_stated_rule(monkeypatch):
+    """``sec_4_1_noise.verdict``: helps when the noisy runs end lower by a one-sided Mann-Whitney U test,
+    hurts when higher, no significant difference for overlapping or identical samples."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_noise import verdict
+
+    clean = np.array([10.0, 11.0, 12.0, 13.0, 14.0])
+    assert verdict(clean - 5, clean)[0] == "helps"
+    assert verdict(clean + 5, clean)[0] == "hurts"
+    assert verdict(clean + 0.5, clean)[0] == "no significant difference"
+    assert verdict(clean.copy(), clean) == ("no significant difference", 1.0, 1.0)
+    assert verdict(clean - 5, clean)[1] == pytest.approx(1 / 252)

@@ -1,0 +1,160 @@
+"""Thesis section 4.1, question 2: does gradient noise, SGD's ingredient, help GD and GD_LS?
+
+The thesis suggests that the gap between the CNN's success with SGD-style training elsewhere and its
+trouble here may be the missing gradient noise, testable "by adding noise of different structures
+and magnitudes to the gradient calculation". The ``noisy`` optimizer (``landscape.optim.noise``) feeds
+an optimizer ``g + n`` with ``E |n|^2 = scale^2 |g|^2`` and the loss exact, for three structures:
+``gaussian`` (isotropic), ``multiplicative`` (``g * z``) and ``hessian_diagonal`` (shaped by Hutchinson's
+estimate of the Hessian's diagonal).
+
+Protocol: problem A, p = 3, random-start pixels and the thesis's CNN (``cnn_transpose``); GD at the
+step re-tuned here (``figures/tuned_step_sizes.csv``, appendix B.7 protocol; the thesis's CNN step
+diverges) for 700 steps, and GD_LS for 300 steps; noise scales 0 (the noise-free baseline, the
+wrapped optimizer bit for bit), 0.1, 0.5 and 2 of each structure; seeds 0-9 (the start; the noise's
+own generator is seeded with 0) [quick: 2 seeds, scale 0.5, 60 and 30 steps].
+
+Rule, per (model, optimizer, structure, scale) against the baseline over the seeds: one-sided
+Mann-Whitney U tests at 5 % on the final losses: *helps* when the noisy runs end lower, *hurts* when
+they end higher, *no significant difference* otherwise; a diverged run counts with its last loss, and so does a
+GD_LS run whose line search failed (noise can break the Wolfe conditions; the table counts those runs).
+
+    python studies/sec_4_1_noise.py --quick
+    python studies/sec_4_1_noise.py --workers 2
+
+Writes ``sec_4_1_noise[_quick].csv`` (one row per run), ``_summary.csv``, ``.md`` and ``.png`` into the
+output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}[_quick]/``.
+"""
+from __future__ import annotations
+
+# common first: it sets the output folder and pins the numerics before NumPy and torch load
+from common import FIGURES, add_run_options, run_cases, setup
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+from matrix import model_entry, tuned_step_size
+from scipy.stats import mannwhitneyu
+
+from landscape.optim.noise import NOISE_KINDS
+from landscape.plots import pyplot, save
+
+PROBLEM, PENAL = "A", 3.0
+MODELS = ("pixel", "cnn_transpose")
+ALPHA = 0.05
+
+
+def verdict(noisy: np.ndarray, clean: np.ndarray) -> tuple[str, float, float]:
+    """``(verdict, p_lower, p_higher)`` of the rule in the module docstring."""
+    if np.array_equal(np.sort(noisy), np.sort(clean)):
+        return "no significant difference", 1.0, 1.0
+    lower = float(mannwhitneyu(noisy, clean, alternative="less").pvalue)
+    higher = float(mannwhitneyu(noisy, clean, alternative="greater").pvalue)
+    word = "helps" if lower < ALPHA else "hurts" if higher < ALPHA else "no significant difference"
+    return word, lower, higher
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per noisy configuration: medians, the relative change of the median, the verdict."""
+    rows = []
+    for (model, optimizer), group in runs.groupby(["model", "optimizer"], sort=False):
+        clean = group[group["noise_scale"] == 0]["final_loss"].to_numpy()
+        for (kind, scale), cell in group[group["noise_scale"] > 0].groupby(["noise", "noise_scale"], sort=False):
+            losses = cell["final_loss"].to_numpy()
+            word, lower, higher = verdict(losses, clean)
+            rows.append({"model": model, "optimizer": optimizer, "noise": kind, "noise_scale": scale,
+                         "seeds": len(losses), "median": np.median(losses), "min": losses.min(),
+                         "max": losses.max(), "diverged": int((cell["status"] == "diverged").sum()),
+                         "search_failed": int((cell["status"] == "line_search_failed").sum()),
+                         "clean_median": np.median(clean), "clean_min": clean.min(), "clean_max": clean.max(),
+                         "change": np.median(losses) / np.median(clean) - 1, "p_lower": lower,
+                         "p_higher": higher, "verdict": word})
+    return pd.DataFrame(rows)
+
+
+def markdown(summary: pd.DataFrame, steps: dict, seeds: int, lrs: dict) -> str:
+    lines = [f"# Section 4.1: gradient noise (problem {PROBLEM}, p = {PENAL:g}, {seeds} seeds)", "",
+             "GD at the re-tuned step (" + ", ".join(f"{m}: {lr:.3g}" for m, lr in lrs.items()) + f") for "
+             f"{steps['gd']} steps, GD_LS for {steps['gd_ls']} steps. Final loss: median [min, max] over seeds; "
+             "change: of the median against the noise-free runs. Rule: one-sided Mann-Whitney U at "
+             f"{ALPHA:g} (helps / hurts / no significant difference).", "",
+             "| model | optimizer | noise | scale | final loss | noise-free | change | diverged | line search "
+             "failed | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in summary.iterrows():
+        lines.append(f"| {r['model']} | {r['optimizer']} | {r['noise']} | {r['noise_scale']:g} | "
+                     f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] | {r['clean_median']:.4g} "
+                     f"[{r['clean_min']:.4g}, {r['clean_max']:.4g}] | {100 * r['change']:+.1f} % | "
+                     f"{r['diverged']} | {r['search_failed']} | {r['verdict']} "
+                     f"(p = {min(r['p_lower'], r['p_higher']):.3g}) |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 2 quick, 10 full)")
+    args = setup(add_run_options(parser).parse_args(argv))
+    suffix = "_quick" if args.quick else ""
+    seeds = list(range(args.seeds or (2 if args.quick else 10)))
+    scales = (0.5,) if args.quick else (0.1, 0.5, 2.0)
+    steps = {"gd": 60, "gd_ls": 30} if args.quick else {"gd": 700, "gd_ls": 300}
+    lrs = {model: tuned_step_size("gd", model, PENAL, PROBLEM) for model in MODELS}
+    frames = []
+    for optimizer, budget in steps.items():
+        for model in MODELS:
+            base = {"base": optimizer, **({"lr": lrs[model]} if optimizer == "gd" else {})}
+            entries = [{"name": "noisy", **base, "noise": "gaussian", "noise_scale": 0.0}]
+            entries += [{"name": "noisy", **base, "noise": kind, "noise_scale": scale}
+                        for kind in NOISE_KINDS for scale in scales]
+            index = run_cases(f"sec_4_1_noise_{optimizer}_{model}{suffix}", {
+                "problem": [PROBLEM], "model": [model_entry(model)], "penal": [PENAL], "seed": seeds,
+                "optimizer": entries}, steps=budget, workers=args.workers, precision=args.precision,
+                threads=args.threads)
+            failed = index[index["status"] == "failed"]
+            if len(failed):
+                raise SystemExit(f"{len(failed)} runs failed, e.g. {failed.iloc[0]['name']}: "
+                                 f"{failed.iloc[0]['error']}")
+            options = index["optimizer_options"].map(lambda o: o if isinstance(o, dict) else json.loads(o))
+            frames.append(pd.DataFrame({
+                "model": model, "optimizer": optimizer, "seed": index["seed"], "status": index["status"],
+                "noise": options.map(lambda o: o["noise"]), "noise_scale": options.map(lambda o: o["noise_scale"]),
+                "final_loss": index["final_loss"], "steps_taken": index["steps_taken"],
+                "evaluations": index["evaluations"], "wall_time": index["wall_time"]}))
+    runs = pd.concat(frames, ignore_index=True)
+    summary = summarize(runs)
+    runs.to_csv(FIGURES / f"sec_4_1_noise{suffix}.csv", index=False, float_format="%.6g")
+    summary.to_csv(FIGURES / f"sec_4_1_noise{suffix}_summary.csv", index=False, float_format="%.6g")
+    text = markdown(summary, steps, len(seeds), lrs)
+    (FIGURES / f"sec_4_1_noise{suffix}.md").write_text(text)
+    print(text)
+
+    plt = pyplot()
+    fig, axes = plt.subplots(len(MODELS), len(steps), figsize=(9, 6.4), squeeze=False)
+    for (i, model), (j, optimizer) in ((a, b) for a in enumerate(MODELS) for b in enumerate(steps)):
+        ax = axes[i, j]
+        cell = summary[(summary.model == model) & (summary.optimizer == optimizer)]
+        clean = cell.iloc[0]
+        ax.axhspan(clean["clean_min"], clean["clean_max"], color="0.88", label="noise-free, min-max")
+        ax.axhline(clean["clean_median"], color="0.3", lw=1, label="noise-free, median")
+        for k, kind in enumerate(NOISE_KINDS):
+            rows = cell[cell.noise == kind]
+            x = np.searchsorted(scales, rows["noise_scale"].to_numpy()) + 0.18 * (k - 1)     # side by side
+            ax.errorbar(x, rows["median"], yerr=[rows["median"] - rows["min"], rows["max"] - rows["median"]],
+                        fmt="o", color=f"C{k}", capsize=2, label=kind)
+        ax.set_xticks(range(len(scales)), [f"{scale:g}" for scale in scales])
+        ax.set(yscale="log", xlim=(-0.6, len(scales) - 0.4),
+               xlabel="noise scale (rms, relative to |g|)" if i == len(MODELS) - 1 else "")
+        ax.set_title(f"{model}, {optimizer.upper()}", fontsize=9)
+        if j == 0:
+            ax.set_ylabel("final loss")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Section 4.1: gradient noise, problem {PROBLEM}, p = {PENAL:g}, GD {steps['gd']} steps, GD_LS "
+                 f"{steps['gd_ls']}; median and min-max over {len(seeds)} seeds", fontsize=10)
+    fig.tight_layout()
+    print(f"wrote {save(fig, FIGURES / f'sec_4_1_noise{suffix}.png')} and its tables")
+
+
+if __name__ == "__main__":
+    main()
