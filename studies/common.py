@@ -115,6 +115,16 @@ def add_run_options(parser, precision: str = "mixed"):
     return parser
 
 
+def study_parser(doc: str, quick_seeds: int, full_seeds: int) -> argparse.ArgumentParser:
+    """The parser of a seeded study: its docstring as help, ``--quick`` and ``--seeds`` (default ``quick_seeds``
+    with ``--quick``, else ``full_seeds``); the caller adds its own options, then :func:`add_run_options`."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help=f"number of seeds (default {quick_seeds} quick, {full_seeds} full)")
+    return parser
+
+
 def setup(args):
     """Apply the thread policy to this process (the study's own evaluations outside the sweep runner)."""
     from landscape import threads

@@ -27,9 +27,8 @@ output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}[_quick]/``.
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, add_run_options, run_cases, setup
+from common import FIGURES, add_run_options, run_cases, setup, study_parser
 
-import argparse
 import json
 
 import numpy as np
@@ -92,10 +91,7 @@ def markdown(summary: pd.DataFrame, steps: dict, seeds: int, lrs: dict) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 2 quick, 10 full)")
-    args = setup(add_run_options(parser).parse_args(argv))
+    args = setup(add_run_options(study_parser(__doc__, 2, 10)).parse_args(argv))
     suffix = "_quick" if args.quick else ""
     seeds = list(range(args.seeds or (2 if args.quick else 10)))
     scales = (0.5,) if args.quick else (0.1, 0.5, 2.0)

@@ -38,9 +38,8 @@ unexplained in every prefix, with min-max bands), ``.csv`` (one row per run),
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, RUNS, add_run_options, setup
+from common import FIGURES, RUNS, add_run_options, setup, study_parser
 
-import argparse
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
@@ -159,10 +158,7 @@ def markdown(summary: pd.DataFrame, steps: int, seeds: int) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 2 quick, 10 full)")
-    args = setup(add_run_options(parser).parse_args(argv))
+    args = setup(add_run_options(study_parser(__doc__, 2, 10)).parse_args(argv))
     steps = 40 if args.quick else 300
     seeds = range(args.seeds or (2 if args.quick else 10))
     tasks = [(m, o, s, steps, args.precision) for m in MODELS for o in OPTIMIZERS for s in seeds]
