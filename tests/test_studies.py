@@ -285,3 +285,18 @@ def test_the_noise_verdict_follows_its_stated_rule(monkeypatch):
     assert verdict(clean + 0.5, clean)[0] == "no significant difference"
     assert verdict(clean.copy(), clean) == ("no significant difference", 1.0, 1.0)
     assert verdict(clean - 5, clean)[1] == pytest.approx(1 / 252)
+
+
+def test_the_schedule_study_reads_each_run_at_the_evaluation_budget(monkeypatch):
+    """``sec_4_1_schedules.at_budget`` takes the last step within the budget (a line search may overshoot it),
+    and ``compare`` says better / worse by one-sided Mann-Whitney U tests."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_schedules import at_budget, compare
+
+    steps = np.array([(0, 9.0, 1), (1, 7.0, 3), (2, 5.0, 6), (3, 4.0, 9)],
+                     dtype=[("step", "i8"), ("loss", "f8"), ("evaluations", "i8")])
+    assert at_budget(steps, 6) == 5.0 and at_budget(steps, 8) == 5.0 and at_budget(steps, 100) == 4.0
+    assert at_budget(steps, 0) == 9.0
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert compare(a, a + 10)[0] == "better" and compare(a + 10, a)[0] == "worse"
+    assert compare(a, a + 0.5)[0] == "no significant difference"
