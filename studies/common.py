@@ -125,6 +125,23 @@ def study_parser(doc: str, quick_seeds: int, full_seeds: int) -> argparse.Argume
     return parser
 
 
+def order_verdict(a, b, lower: str, higher: str, alpha: float = 0.05) -> tuple[str, float, float]:
+    """Which sample ends lower, by one-sided Mann-Whitney U tests at ``alpha``: ``(word, p_lower, p_higher)``.
+
+    ``word`` is ``lower`` when ``a`` is stochastically below ``b`` (p < alpha), ``higher`` when above, and
+    ``"no significant difference"`` otherwise, also when the two samples are the same values.
+    """
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.array_equal(np.sort(a), np.sort(b)):
+        return "no significant difference", 1.0, 1.0
+    p_lower = float(mannwhitneyu(a, b, alternative="less").pvalue)
+    p_higher = float(mannwhitneyu(a, b, alternative="greater").pvalue)
+    word = lower if p_lower < alpha else higher if p_higher < alpha else "no significant difference"
+    return word, p_lower, p_higher
+
+
 def setup(args):
     """Apply the thread policy to this process (the study's own evaluations outside the sweep runner)."""
     from landscape import threads

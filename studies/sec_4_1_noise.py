@@ -27,14 +27,13 @@ output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}[_quick]/``.
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, add_run_options, run_cases, setup, study_parser
+from common import FIGURES, add_run_options, order_verdict, run_cases, setup, study_parser
 
 import json
 
 import numpy as np
 import pandas as pd
 from matrix import model_entry, tuned_step_size
-from scipy.stats import mannwhitneyu
 
 from landscape.optim.noise import NOISE_KINDS
 from landscape.plots import pyplot, save
@@ -46,12 +45,7 @@ ALPHA = 0.05
 
 def verdict(noisy: np.ndarray, clean: np.ndarray) -> tuple[str, float, float]:
     """``(verdict, p_lower, p_higher)`` of the rule in the module docstring."""
-    if np.array_equal(np.sort(noisy), np.sort(clean)):
-        return "no significant difference", 1.0, 1.0
-    lower = float(mannwhitneyu(noisy, clean, alternative="less").pvalue)
-    higher = float(mannwhitneyu(noisy, clean, alternative="greater").pvalue)
-    word = "helps" if lower < ALPHA else "hurts" if higher < ALPHA else "no significant difference"
-    return word, lower, higher
+    return order_verdict(noisy, clean, "helps", "hurts", ALPHA)
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:

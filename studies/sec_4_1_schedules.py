@@ -33,14 +33,13 @@ output folder; traces in ``runs/sec_4_1_schedules_*``.
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, add_run_options, run_cases, setup, study_parser
+from common import FIGURES, add_run_options, order_verdict, run_cases, setup, study_parser
 
 import json
 
 import numpy as np
 import pandas as pd
 from matrix import model_entry, tuned_step_size
-from scipy.stats import mannwhitneyu
 
 import landscape as L
 from landscape.plots import pyplot, save
@@ -54,11 +53,7 @@ ALPHA = 0.05
 
 def compare(a: np.ndarray, b: np.ndarray) -> tuple[str, float, float]:
     """``(verdict, p_lower, p_higher)``: a better (lower) or worse than b by one-sided Mann-Whitney U tests."""
-    if np.array_equal(np.sort(a), np.sort(b)):
-        return "no significant difference", 1.0, 1.0
-    lower = float(mannwhitneyu(a, b, alternative="less").pvalue)
-    higher = float(mannwhitneyu(a, b, alternative="greater").pvalue)
-    return ("better" if lower < ALPHA else "worse" if higher < ALPHA else "no significant difference"), lower, higher
+    return order_verdict(a, b, "better", "worse", ALPHA)
 
 
 def at_budget(steps: np.ndarray, evaluations: int) -> float:
