@@ -10,6 +10,7 @@ extra           installs                            needed by
 ``shapes``      scikit-image                        the ``hoop`` and ``staircase`` problems
 ``xarray``      xarray                              :meth:`landscape.Trace.to_xarray`
 ``report``      plotly, jinja2                      :func:`landscape.report`, ``landscape report``
+``predict``     scikit-learn                        ``studies/sec_4_1_predict.py`` (cross-validated predictors)
 ``all``         every one of these                  (``make setup`` installs it)
 ==============  ==================================  =====================================
 """
@@ -20,9 +21,9 @@ import importlib
 __all__ = ["MissingDependency", "require", "EXTRAS"]
 
 EXTRAS = {"distributed": "sweep", "dask": "sweep", "yaml": "yaml", "nlopt": "mma", "optuna": "tuning",
-          "skimage": "shapes", "xarray": "xarray", "plotly": "report", "jinja2": "report"}
+          "skimage": "shapes", "xarray": "xarray", "plotly": "report", "jinja2": "report", "sklearn": "predict"}
 _PACKAGES = {"distributed": "dask[distributed]", "dask": "dask[distributed]", "yaml": "pyyaml",
-             "skimage": "scikit-image"}
+             "skimage": "scikit-image", "sklearn": "scikit-learn"}
 
 
 class MissingDependency(ImportError):
