@@ -137,14 +137,13 @@ def correlations(table: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
 def predictions(table: pd.DataFrame, k: int, folds: int, repeats: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
     """Out-of-fold predictions of log10(final loss), averaged over repeats, for the baseline, ridge and
     gradient boosting (nested cross-validation; see the module docstring)."""
-    sklearn = require("sklearn", "the section 4.1 predictors")
+    require("sklearn", "the section 4.1 predictors")      # a clear error naming the extra when it is missing
     from sklearn.ensemble import GradientBoostingRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LinearRegression, RidgeCV
     from sklearn.model_selection import GridSearchCV, KFold, RepeatedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    del sklearn
     y = np.log10(table["final_loss"].to_numpy())
     inner = min(3, folds)
     models = {

@@ -143,10 +143,10 @@ def main(argv=None):
             frames.append({"model": model, "label": label(row.optimizer, options), "seed": row.seed,
                            "lr": options.get("lr", np.nan), "status": row.status,
                            "loss_at_budget": at_budget(steps, budget), "evaluations": int(steps["evaluations"][-1]),
-                           "wall_time": float(steps["wall_time"][-1]), "trace": row.trace})
+                           "wall_time": float(steps["wall_time"][-1]), "curve": steps})
     runs = pd.DataFrame(frames)
     summary = summarize(runs)
-    runs.drop(columns="trace").to_csv(FIGURES / f"sec_4_1_schedules{suffix}.csv", index=False, float_format="%.6g")
+    runs.drop(columns="curve").to_csv(FIGURES / f"sec_4_1_schedules{suffix}.csv", index=False, float_format="%.6g")
     summary.to_csv(FIGURES / f"sec_4_1_schedules{suffix}_summary.csv", index=False, float_format="%.6g")
     text = markdown(summary, found, budget, len(seeds), ramp)
     (FIGURES / f"sec_4_1_schedules{suffix}.md").write_text(text)
@@ -182,10 +182,7 @@ def plot(runs: pd.DataFrame, budget: int, seeds: int, path):
     for j, model in enumerate(MODELS):
         group = runs[runs["model"] == model]
         for k, (name, cell) in enumerate(group.groupby("label", sort=False)):
-            curves = []
-            for path_ in cell["trace"]:
-                with L.open_trace(path_) as trace:
-                    curves.append(trace.steps()[["evaluations", "wall_time", "loss"]])
+            curves = list(cell["curve"])      # each run's steps table, read once by main()
             for i, axis in enumerate(("evaluations", "wall_time")):
                 start = max(c[axis][c[axis] > 0][0] for c in curves)      # every run has reached its first point
                 grid = np.geomspace(start, max(start, min(c[axis][-1] for c in curves)), 200)

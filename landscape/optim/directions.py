@@ -27,7 +27,7 @@ import torch
 from .base import Memory
 
 __all__ = ["SteepestDescent", "LBFGSDirection", "LBFGSMemory", "two_loop", "ScaledIdentity", "SecantDiagonal",
-           "HutchinsonDiagonal"]
+           "HutchinsonDiagonal", "hessian_diagonal"]
 
 EPS = torch.finfo(torch.float64).eps
 
@@ -262,6 +262,26 @@ class LBFGSDirection:
                 "memory_size": len(self.store)}
 
 
+def hessian_diagonal(objective, theta: torch.Tensor, samples: int, generator: torch.Generator) -> torch.Tensor:
+    """Hutchinson's estimate of the Hessian's diagonal, ``mean_k v_k * (H v_k)`` over ``samples`` Rademacher
+    vectors ``v_k`` drawn from ``generator`` (Bekas, Kokiopoulou and Saad 2007); exact for a diagonal Hessian.
+
+    Args:
+        objective: anything with ``hvp(theta, v)``.
+        theta: the point, shape (n,).
+        samples: the number of vectors (Hessian-vector products), >= 1.
+        generator: the source of the vectors; advanced by ``samples`` draws.
+
+    Returns:
+        The estimate, shape (n,).
+    """
+    total = torch.zeros_like(theta)
+    for _ in range(samples):
+        v = torch.randint(0, 2, theta.shape, generator=generator, dtype=theta.dtype).mul_(2).sub_(1)
+        total += v * objective.hvp(theta, v)
+    return total / samples
+
+
 class ScaledIdentity(LBFGSDirection):
     """``d = -gamma g`` with ``gamma = s'y / y'y`` of the newest curvature pair: L-BFGS's initial matrix
     ``H0 = gamma I`` alone (Nocedal and Wright eq. 7.20), i.e. the second Barzilai-Borwein step (Barzilai and
@@ -367,7 +387,8 @@ class HutchinsonDiagonal:
         self.optimizer = optimizer
 
     def estimate(self, theta: torch.Tensor) -> torch.Tensor:
-        """Hutchinson's estimate of the diagonal of the Hessian at ``theta`` (``samples`` products).
+        """Hutchinson's estimate of the diagonal of the Hessian at ``theta`` (:func:`hessian_diagonal`, ``samples``
+        products, counted in ``hvps``).
 
         Args:
             theta: the point, shape (n,).
@@ -375,12 +396,8 @@ class HutchinsonDiagonal:
         Returns:
             ``mean_k v_k * (H v_k)``, shape (n,).
         """
-        total = torch.zeros_like(theta)
-        for _ in range(self.samples):
-            v = torch.randint(0, 2, theta.shape, generator=self.generator, dtype=theta.dtype).mul_(2).sub_(1)
-            total += v * self.optimizer.objective.hvp(theta, v)
-            self.hvps += 1
-        return total / self.samples
+        self.hvps += self.samples
+        return hessian_diagonal(self.optimizer.objective, theta, self.samples, self.generator)
 
     def direction(self, grad: torch.Tensor) -> torch.Tensor:
         """``-grad / (|h| + damping mean|h|)``, re-estimating ``h`` every ``refresh`` calls.

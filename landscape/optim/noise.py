@@ -33,6 +33,7 @@ import math
 import torch
 
 from .base import Optimizer, OptimizerError, Step, check_count, check_positive
+from .directions import hessian_diagonal
 
 __all__ = ["NoisyGradient", "NOISE_KINDS", "noisy"]
 
@@ -71,11 +72,7 @@ class GradientNoise:
         return (self.scale * float(grad.norm())) * self.shape * z
 
     def _curvature_shape(self, objective, theta):
-        diagonal = torch.zeros_like(theta)
-        for _ in range(self.samples):
-            v = torch.randint(0, 2, theta.shape, generator=self.generator, dtype=theta.dtype) * 2 - 1
-            diagonal += v * objective.hvp(theta, v)
-        root = (diagonal / self.samples).abs().sqrt()
+        root = hessian_diagonal(objective, theta, self.samples, self.generator).abs().sqrt()
         norm = float(root.norm())
         if norm == 0.0 or not math.isfinite(norm):   # no curvature seen: fall back to isotropic
             return torch.full_like(theta, 1.0 / math.sqrt(theta.numel()))
