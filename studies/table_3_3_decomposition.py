@@ -12,10 +12,14 @@ the median is a diverged or risen run), next to the thesis's Table 3.3. GD is re
 shown at the thesis's step size and, where it has run, at the step size re-tuned here.
 
     python studies/table_3_3_decomposition.py --quick              # A, B; p = 3; 3 seeds; short budgets
-    python studies/table_3_3_decomposition.py                      # A, B; p = 1 and 3; 10 seeds
+    python studies/table_3_3_decomposition.py                      # A, B, D, E; p = 1 and 3; 10 seeds
     python studies/table_3_3_decomposition.py --step-sizes tuned   # GD and HD with the re-tuned step sizes
+    python studies/table_3_3_decomposition.py --tables-only        # tabulate what has run; the rest "not run yet"
 
-Writes ``figures/table_3_3_decomposition[_quick][_tuned].md/.csv`` and ``fig_3_8_decomposition[...].png``.
+Writes ``figures/table_3_3_decomposition[_quick][_tuned].md/.csv`` (every cell asked for, the 96 of the
+thesis's table at full settings), and the loss curves under the thesis's figure numbers: the small
+problems A and B in ``fig_c6_decomposition[...].png`` (its Figure C.6) and the large ones D and E in
+``fig_3_8_decomposition[...].png`` (its Figure 3.8), p = 1 and 3 side by side.
 """
 from __future__ import annotations
 
@@ -169,7 +173,7 @@ def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: st
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_matrix_options(parser, "A,B|A,B", "3|1,3")
+    add_matrix_options(parser, "A,B|A,B,D,E", "3|1,3")
     parser.add_argument("--tables-only", action="store_true",
                         help="run nothing: tabulate the cells whose curves exist, mark the others 'not run'")
     args = setup(add_run_options(parser).parse_args(argv))
@@ -186,16 +190,33 @@ def main(argv=None):
     (FIGURES / f"table_3_3_decomposition{suffix}.md").write_text(markdown)
     print(markdown)
 
+    for number, name, codes in FIGURES_BY_SIZE:
+        group = [case for case in cases if case[2] in codes]
+        if group:
+            path = decomposition_figure(group, budgets, args, number, FIGURES / f"{name}{suffix}.png")
+            print(f"wrote {path}")
+
+
+# the thesis's figure of each problem size: its number, our file name, and the problems it shows
+FIGURES_BY_SIZE = (("Figure C.6", "fig_c6_decomposition", ("A", "B")),
+                   ("Figure 3.8", "fig_3_8_decomposition", ("D", "E")))
+
+
+def decomposition_figure(cases, budgets, args, number: str, path):
+    """The loss curves of every cell of ``cases`` (median and min-max band per optimizer), pixels above the CNN,
+    one column per (p, problem); a panel whose cells have not run says so. Returns the path written."""
     from landscape.plots import pyplot, save
     plt = pyplot()
     rows = 2 if len({model for model, _, _ in cases}) > 1 else 1    # pixel above the CNN when both ran
     columns = -(-len(cases) // rows)
     fig, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.3 * rows + 0.4), squeeze=False)
+    seeds = set()
     for ax, (model, penal, code) in zip(axes.ravel(), cases):
         for i, label in enumerate(LABELS):
             found = read_cell(model, penal, code, label, args.step_sizes, args.quick)
             if found is not None:
                 band(ax, *found, f"C{i}", label)
+                seeds.add(found[0].shape[1])
         clipped_log_axis(ax)
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlim(left=0)
@@ -207,13 +228,11 @@ def main(argv=None):
             ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.5")
     for ax in axes[:, 0]:
         ax.set_ylabel("loss")
-    codes = {code for _, _, code in cases}
-    number = "Figure C.6" if codes <= {"A", "B"} else "Figure 3.8" if codes <= {"D", "E"} else "Figures 3.8 and C.6"
-    fig.suptitle(f"{number}: L-BFGS taken apart\n(median and min-max over {len(budgets.seeds)} seeds; "
+    over = "-".join(str(n) for n in sorted({min(seeds), max(seeds)})) if seeds else "0"
+    fig.suptitle(f"{number}: L-BFGS taken apart\n(median and min-max over {over} seeds; "
                  f"GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()
-    print(f"wrote {save(fig, FIGURES / f'fig_3_8_decomposition{suffix}.png')}")
-
+    return save(fig, path)
 
 if __name__ == "__main__":
     main()

@@ -137,6 +137,24 @@ def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_conv
     assert "2 rose" in text and "re-tuned 1e-07" in text and "79.67 (573)" in text
 
 
+def test_the_full_table_3_3_lists_all_96_cells_and_draws_each_size_under_its_thesis_number(tmp_path):
+    """``--tables-only`` at full settings tabulates every cell of the thesis's Table 3.3 (2 models x p = 1, 3 x
+    A, B, D, E x 6 optimizers), a cell that has not run as "not run yet", and draws A/B as Figure C.6 and D/E as
+    Figure 3.8, the thesis's numbers."""
+    done = subprocess.run([sys.executable, str(STUDIES / "table_3_3_decomposition.py"), "--tables-only",
+                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=STUDIES, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "table_3_3_decomposition.csv")
+    thesis_policy = table[table["step_sizes"] != "tuned"]
+    cells = thesis_policy.groupby(["model", "penal", "problem", "optimizer"]).size()
+    assert len(cells) == 96 and (cells == 1).all()
+    assert set(thesis_policy["problem"]) == {"A", "B", "D", "E"} and thesis_policy["thesis"].notna().all()
+    text = (tmp_path / "table_3_3_decomposition.md").read_text()
+    assert text.count("| D |") + text.count("| E |") >= 48
+    assert (tmp_path / "fig_c6_decomposition.png").exists() and (tmp_path / "fig_3_8_decomposition.png").exists()
+    assert not (tmp_path / "fig_3_8_decomposition_DE.png").exists()
+
+
 def test_the_estimator_figure_redraws_from_the_reference_table(tmp_path):
     """``fig_b2_estimator_accuracy.py --plot-only`` draws from the committed CSV and computes nothing."""
     done = subprocess.run([sys.executable, str(STUDIES / "fig_b2_estimator_accuracy.py"), "--plot-only", "--quick",
