@@ -83,6 +83,20 @@ def _defaults(args) -> tuple[str, str]:
     return tuple(d.split("|")[0 if args.quick else 1] for d in args.matrix_defaults)
 
 
+def run_labels(text: str) -> tuple[str, ...]:
+    """``--labels``: a comma-separated subset of :data:`LABELS`, in the table's order.
+
+    Raises:
+        argparse.ArgumentTypeError: a label that is not one of :data:`LABELS` (naming it and the accepted ones).
+    """
+    import argparse
+    asked = [label for label in text.split(",") if label]
+    unknown = [label for label in asked if label not in LABELS]
+    if unknown or not asked:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown) or repr(text)}: not among {', '.join(LABELS)}")
+    return tuple(label for label in LABELS if label in asked)
+
+
 def matrix_cases(args) -> tuple[list, Budgets]:
     """The (model, penal, problem) cases and the budgets the parsed options ask for."""
     problems, penals = _defaults(args)
@@ -146,7 +160,8 @@ def optimizer_entry(label: str, model: str, penal: float, code: str, budgets: Bu
         name, m, steps = constant[label]
         entry = {"name": name, **({"m": m} if m else {}), "lr": lookup(name, tm, penal, code, m=m)}
         return entry, steps
-    return {"GD_LS": ({"name": "gd_ls"}, budgets.descent),
+    # GD_LS with L-BFGS-B's own line search, as the thesis ran it (SciPy's L-BFGS-B restarted every step)
+    return {"GD_LS": ({"name": "gd_ls", "search": "lbfgsb"}, budgets.descent),
             "L-BFGS_M1": ({"name": "scipy_lbfgsb", "m": 1, "maxfun": budgets.lbfgs}, budgets.lbfgs),
             "L-BFGS": ({"name": "scipy_lbfgsb", "m": 10, "maxfun": budgets.lbfgs}, budgets.lbfgs)}[label]
 

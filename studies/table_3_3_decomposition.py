@@ -40,6 +40,7 @@ from matrix import (
     matrix_cases,
     read_cell,
     read_cell_at,
+    run_labels,
     run_matrix,
     summarize,
     tuned_step_size,
@@ -174,12 +175,16 @@ def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: st
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_matrix_options(parser, "A,B|A,B,D,E", "3|1,3")
+    parser.add_argument("--labels", default=None, type=run_labels,
+                        help=f"comma-separated optimizers to run (default all: {', '.join(LABELS)}); the tables "
+                             "still show every cell whose curves exist")
     parser.add_argument("--tables-only", action="store_true",
                         help="run nothing: tabulate the cells whose curves exist, mark the others 'not run'")
     args = setup(add_run_options(parser).parse_args(argv))
     cases, budgets = matrix_cases(args)
     if not args.tables_only:
-        run_matrix(cases, LABELS, budgets, args.step_sizes, args.workers, args.precision, args.threads, args.quick)
+        run_matrix(cases, args.labels or LABELS, budgets, args.step_sizes, args.workers, args.precision, args.threads,
+                   args.quick)
 
 
     # make run tabulates the quick cells before it re-tunes: its thesis-step table shows the thesis's steps only

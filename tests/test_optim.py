@@ -63,23 +63,79 @@ def test_two_loop_keeps_only_the_last_m_pairs_and_skips_bad_curvature():
     assert torch.equal(two_loop(g, empty), g)
 
 
-def test_strong_wolfe_steps_satisfy_both_conditions():
+@pytest.mark.parametrize("name, options, c1", [("lbfgs", {}, 1e-4), ("gd_ls", {"search": "wolfe"}, 1e-4),
+                                               ("gd_ls", {}, 1e-3), ("lbfgs", {"search": "lbfgsb"}, 1e-3)])
+def test_line_search_steps_satisfy_both_strong_wolfe_conditions(name, options, c1):
     objective = FunctionObjective(rosenbrock, torch.tensor([-1.2, 1.0, -0.5, 0.8]), "rosenbrock")
-    for name in ("lbfgs", "gd_ls"):
-        opt = optim.build(name)
-        prev = opt.start(objective)
-        checked = 0
-        for _ in range(40):
-            step = opt.step()
-            if not step.accepted:
-                break
-            d = (step.theta - prev.theta) / step.step_size
-            slope0, slope = float(prev.grad @ d), float(step.grad @ d)
-            assert slope0 < 0
-            assert step.loss <= prev.loss + 1e-4 * step.step_size * slope0
-            assert abs(slope) <= 0.9 * abs(slope0)
-            prev, checked = step, checked + 1
-        assert checked >= 20
+    opt = optim.build(name, **options)
+    prev = opt.start(objective)
+    checked = 0
+    for _ in range(40):
+        step = opt.step()
+        if not step.accepted:
+            break
+        d = (step.theta - prev.theta) / step.step_size
+        slope0, slope = float(prev.grad @ d), float(step.grad @ d)
+        assert slope0 < 0
+        assert step.loss <= prev.loss + c1 * step.step_size * slope0
+        assert abs(slope) <= 0.9 * abs(slope0)
+        prev, checked = step, checked + 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("penal", [1.0, 3.0])
+def test_gd_ls_steps_are_scipy_lbfgsb_restarted_for_one_iteration(penal):
+    """The thesis ran GD_LS as SciPy's L-BFGS-B restarted at every step (appendix B.2.4): from each of our
+    iterates, one L-BFGS-B iteration lands on our next iterate with the same number of trials, including the
+    late steps that need thousands of times the first trial ``1/|g|`` (which the old search could not reach)."""
+    import scipy.optimize
+    problem = tiny_beam(width=12, height=6)
+    objective = Objective(problem, models.build("pixel", problem), penal=penal)
+    opt = optim.build("gd_ls")
+    step = opt.start(objective)
+
+    def fun(x):
+        loss, grad = objective.value_and_grad(torch.from_numpy(x))
+        return loss, grad.numpy()
+
+    longest = 0.0
+    for _ in range(60):
+        theta = step.theta
+        step = opt.step()
+        if not step.accepted:
+            break
+        done = scipy.optimize.minimize(fun, theta.numpy(), jac=True, method="L-BFGS-B",
+                                       options={"maxfun": 1, "maxls": 20, "ftol": 0.0, "gtol": 0.0})
+        assert done.nit == 1
+        assert np.abs(done.x - step.theta.numpy()).max() <= 1e-9 * np.abs(theta.numpy()).max(), (
+            np.abs(done.x - step.theta.numpy()).max(), done.nfev, len(step.evaluations))
+        assert done.nfev - 1 == len(step.evaluations)     # SciPy also counts its evaluation at x0
+        longest = max(longest, step.step_size * float(opt.grad.norm()))
+    else:
+        longest = max(longest, 1.0)
+    assert longest > 1.0
+
+
+def test_the_lbfgsb_search_backs_off_from_a_trial_with_no_finite_loss():
+    """``dcsrch`` extrapolates into a region where the loss is +inf; the search restarts from a tenth of that
+    trial instead of handing dcsrch an infinity (which gives a NaN step), and still finds a step."""
+    def barrier(x):
+        return torch.where(x[0] > 27.0, 0.5 * 1e-3 * x[0] ** 2, torch.tensor(float("inf"), dtype=x.dtype))
+    objective = FunctionObjective(barrier, torch.tensor([30.0]), "barrier")
+    opt = optim.build("gd_ls")
+    first = opt.start(objective)
+    step = opt.step()
+    assert step.accepted and math.isfinite(step.loss) and step.loss < first.loss
+    assert 27.0 < float(step.theta[0]) < 30.0
+
+
+def test_a_line_search_constant_of_the_other_search_is_refused():
+    with pytest.raises(optim.OptimizerError, match="c1 belong.*search='lbfgsb' takes ftol, gtol, xtol, maxls"):
+        optim.build("gd_ls", c1=1e-4)
+    with pytest.raises(optim.OptimizerError, match="search='armijo'; accepted: 'lbfgsb', 'wolfe'"):
+        optim.build("lbfgs", search="armijo")
+    with pytest.raises(optim.OptimizerError, match="0 < ftol < gtol < 1"):
+        optim.build("gd_ls", ftol=0.95)
 
 
 @pytest.mark.parametrize("name", ["lbfgs", "scipy_lbfgsb"])
@@ -90,10 +146,11 @@ def test_rosenbrock_converges(name):
     assert torch.allclose(result.best_theta, torch.ones(2, dtype=torch.float64), atol=1e-5)
 
 
-def test_gd_ls_is_lbfgs_with_no_memory():
+@pytest.mark.parametrize("search", ["lbfgsb", "wolfe"])
+def test_gd_ls_is_lbfgs_with_no_memory(search):
     problem = tiny_beam(width=12, height=6)
     runs = []
-    for opt in (optim.build("gd_ls"), optim.build("lbfgs", m=0)):
+    for opt in (optim.build("gd_ls", search=search), optim.build("lbfgs", m=0, search=search)):
         objective = Objective(problem, models.build("pixel", problem), penal=3.0)
         runs.append(landscape.run(objective, opt, steps=15, progress=False))
     a, b = runs
@@ -356,7 +413,8 @@ def test_density_baselines_report_theta_and_its_gradient_in_one_space(name):
 
 
 @pytest.mark.parametrize("name, options, accepted", [
-    ("gd_ls", {"foo": 1}, "c1, c2, max_iter"), ("lbfgs", {"foo": 1}, "m, c1, c2, max_iter"),
+    ("gd_ls", {"foo": 1}, "search, ftol, gtol, xtol, maxls, c1, c2, max_iter"),
+    ("lbfgs", {"foo": 1}, "m, search, c1, c2, max_iter, ftol, gtol, xtol, maxls"),
     ("gd", {"lr": 0.1, "bar": 2}, "lr"), ("scipy_lbfgsb", {"x": 1}, "m, maxfun, factr, pgtol, maxls")])
 def test_an_unknown_optimizer_option_is_named_with_the_accepted_ones(name, options, accepted):
     bad = next(k for k in options if k not in ("lr",))

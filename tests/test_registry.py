@@ -79,18 +79,24 @@ def test_the_import_layers_hold():
     assert done.returncode == 0, done.stdout[-3000:]
 
 
+def steepest_wolfe(**options):
+    """A third-party factory taking ``**options`` (registered by entry point in the test below)."""
+    from landscape.optim import Decomposed, SteepestDescent, StrongWolfe
+    return Decomposed(SteepestDescent(), StrongWolfe(**options), "steepest_wolfe", **options)
+
+
 def test_a_third_party_optimizer_is_built_by_name_but_cannot_replace_a_built_in(installed):
     import torch
 
     import landscape as L
     from landscape import optim
     from landscape.spec import RunSpec
-    installed(EntryPoint("steepest_wolfe", "landscape.optim:gd_ls", "landscape.optimizers"),
+    installed(EntryPoint("steepest_wolfe", "test_registry:steepest_wolfe", "landscape.optimizers"),
               EntryPoint("gd", "landscape.optim:lbfgs", "landscape.optimizers"),
               EntryPoint("not_an_optimizer", "builtins:dict", "landscape.optimizers"))
     assert "steepest_wolfe" in registry.optimizer_names()
     built = optim.build("steepest_wolfe", c1=1e-3)
-    assert built.name == "gd_ls"      # a factory taking **options checks them itself:
+    assert built.name == "steepest_wolfe"      # a factory taking **options checks them itself:
     assert optim.accepted_options("steepest_wolfe") == ()
     assert optim.build("gd", lr=0.1).name == "gd"                    # the built-in wins
     with pytest.raises(optim.OptimizerError, match="returned dict, not a landscape.optim.Optimizer"):

@@ -4,9 +4,9 @@
 name               direction                    step                       thesis name
 =================  ===========================  =========================  ===================
 ``gd``             ``-g``                       constant ``lr``            GD
-``gd_ls``          ``-g``                       strong-Wolfe line search   GD_LS
+``gd_ls``          ``-g``                       L-BFGS-B's line search     GD_LS
 ``hd``             ``-H_m g`` (two-loop)        constant ``lr``            HD_M1, HD_M10
-``lbfgs``          ``-H_m g`` (two-loop)        strong-Wolfe line search   L-BFGS_M1, L-BFGS
+``lbfgs``          ``-H_m g`` (two-loop)        SciPy's strong-Wolfe       L-BFGS_M1, L-BFGS
 ``scipy_lbfgsb``   SciPy's L-BFGS-B as the thesis ran it (maxfun = steps,  L-BFGS (reference)
                    factr 1, pgtol 1e-14), memory reconstructed
 ``oc``             optimality criteria (pixel only, move 0.2)              Hoyer's baseline
@@ -43,22 +43,46 @@ from .mma import MMA
 from .noise import NoisyGradient, noisy
 from .oc import OC
 from .scipy_lbfgsb import ScipyLBFGSB
-from .steps import SCHEDULE_SHAPES, ConstantStep, ScheduledStep, StrongWolfe
+from .steps import SCHEDULE_SHAPES, SEARCHES, ConstantStep, MoreThuente, ScheduledStep, StrongWolfe
 
 __all__ = ["build", "NAMES", "Optimizer", "OptimizerError", "Step", "Evaluation", "Memory",
            "Decomposed", "SteepestDescent", "LBFGSDirection", "LBFGSMemory", "two_loop",
            "ScaledIdentity", "SecantDiagonal", "HutchinsonDiagonal", "PRECONDITIONERS",
-           "ConstantStep", "ScheduledStep", "StrongWolfe", "ScipyLBFGSB", "OC", "MMA", "Adam",
+           "ConstantStep", "ScheduledStep", "StrongWolfe", "MoreThuente", "SEARCHES", "ScipyLBFGSB", "OC", "MMA",
+           "Adam",
            "NoisyGradient"]
 
 
-def _wolfe(name, c1=1e-4, c2=0.9, max_iter=10):
-    c1 = check_positive(name, "c1", c1)
-    c2 = check_positive(name, "c2", c2)
-    max_iter = check_count(name, "max_iter", max_iter, minimum=1)
-    if not c1 < c2 < 1:
-        raise OptimizerError(f"{name}: the strong-Wolfe constants need 0 < c1 < c2 < 1, got c1={c1}, c2={c2}")
-    return StrongWolfe(c1, c2, max_iter), {"c1": c1, "c2": c2, "max_iter": max_iter}
+# each line search's constants and their defaults (``search`` option of gd_ls and lbfgs)
+_SEARCH_CONSTANTS = {"lbfgsb": {"ftol": 1e-3, "gtol": 0.9, "xtol": 0.1, "maxls": 20},
+                     "wolfe": {"c1": 1e-4, "c2": 0.9, "max_iter": 10}}
+
+
+def _line_search(name, search, **given):
+    """The step rule ``search`` names with the constants ``given`` (None: the default), and the options to record.
+
+    Raises:
+        OptimizerError: an unknown ``search``; a constant of the other search; a constant out of range.
+    """
+    if search not in SEARCHES:
+        raise OptimizerError(f"{name}: search={search!r}; accepted: {', '.join(map(repr, SEARCHES))}")
+    defaults = _SEARCH_CONSTANTS[search]
+    foreign = sorted(k for k, v in given.items() if v is not None and k not in defaults)
+    if foreign:
+        raise OptimizerError(f"{name}: {', '.join(foreign)} belong(s) to the other line search; search={search!r} "
+                             f"takes {', '.join(defaults)}")
+    constants = {k: given.get(k) if given.get(k) is not None else v for k, v in defaults.items()}
+    for key in ("maxls", "max_iter"):
+        if key in constants:
+            constants[key] = check_count(name, key, constants[key], minimum=1)
+    for key in ("ftol", "gtol", "xtol", "c1", "c2"):
+        if key in constants:
+            constants[key] = check_positive(name, key, constants[key])
+    low, high = (constants["ftol"], constants["gtol"]) if search == "lbfgsb" else (constants["c1"], constants["c2"])
+    if not low < high < 1:
+        raise OptimizerError(f"{name}: the line search's constants need 0 < {'ftol' if search == 'lbfgsb' else 'c1'}"
+                             f" < {'gtol' if search == 'lbfgsb' else 'c2'} < 1, got {low} and {high}")
+    return SEARCHES[search](**constants), {"search": search, **constants}
 
 
 def _lr(name, lr):
@@ -88,24 +112,36 @@ def gd(lr=None) -> Decomposed:
     return Decomposed(SteepestDescent(), ConstantStep(lr), "gd", lr=lr)
 
 
-def gd_ls(**wolfe) -> Decomposed:
-    """Gradient descent with a strong-Wolfe line search: the thesis's GD_LS (appendix B.2.4).
+def gd_ls(search="lbfgsb", ftol=None, gtol=None, xtol=None, maxls=None, c1=None, c2=None,
+          max_iter=None) -> Decomposed:
+    """Gradient descent with a line search: the thesis's GD_LS (appendix B.2.4).
 
-    The direction is ``-g`` and the step comes from :class:`StrongWolfe`; the same steps as :func:`lbfgs`
-    with ``m = 0`` (the thesis's "L-BFGS with m = 0").
+    The direction is ``-g``. The thesis ran GD_LS as SciPy's L-BFGS-B restarted at every step (its first
+    iteration is steepest descent with a line search), so the default search is L-BFGS-B's own
+    (:class:`MoreThuente`: Moré-Thuente's ``dcsrch`` with ``ftol`` 1e-3, ``gtol`` 0.9, ``xtol`` 0.1, at most
+    ``maxls`` 20 trials, first trial ``1 / |g|``); ``search="wolfe"`` takes SciPy's ``line_search``
+    (:class:`StrongWolfe`, ``c1`` 1e-4, ``c2`` 0.9, ``max_iter`` 10, first trial ``min(1, 1 / |g|)``), what this
+    optimizer used before. The same steps as :func:`lbfgs` with ``m = 0`` and the same ``search``.
 
     Args:
-        **wolfe: the line-search constants ``c1`` (default 1e-4), ``c2`` (default 0.9) and ``max_iter``
-            (the bracketing trials, default 10).
+        search: ``"lbfgsb"`` (default) or ``"wolfe"``.
+        ftol: ``lbfgsb``'s sufficient-decrease constant (None: 1e-3).
+        gtol: ``lbfgsb``'s curvature constant (None: 0.9).
+        xtol: ``lbfgsb``'s relative interval width at which ``dcsrch`` stops (None: 0.1).
+        maxls: ``lbfgsb``'s most trials per search (None: 20).
+        c1: ``wolfe``'s sufficient-decrease constant (None: 1e-4).
+        c2: ``wolfe``'s curvature constant (None: 0.9).
+        max_iter: ``wolfe``'s most bracketing trials (None: 10).
 
     Returns:
-        A :class:`Decomposed` optimizer named ``gd_ls`` with options ``c1``, ``c2``, ``max_iter``.
+        A :class:`Decomposed` optimizer named ``gd_ls`` whose options are ``search`` and its constants.
 
     Raises:
-        OptimizerError: ``c1`` or ``c2`` not a finite number > 0, not ``0 < c1 < c2 < 1``, or
-            ``max_iter`` not an integer >= 1.
+        OptimizerError: an unknown ``search``, a constant of the other search, a constant not a finite number
+            > 0, not ``0 < ftol < gtol < 1`` (``c1 < c2``), or ``maxls`` / ``max_iter`` not an integer >= 1.
     """
-    rule, options = _wolfe("gd_ls", **wolfe)
+    rule, options = _line_search("gd_ls", search, ftol=ftol, gtol=gtol, xtol=xtol, maxls=maxls, c1=c1, c2=c2,
+                                 max_iter=max_iter)
     return Decomposed(SteepestDescent(), rule, "gd_ls", **options)
 
 
@@ -131,26 +167,37 @@ def hd(m=10, lr=None) -> Decomposed:
     return Decomposed(LBFGSDirection(m), ConstantStep(lr), "hd", m=m, lr=lr)
 
 
-def lbfgs(m=10, **wolfe) -> Decomposed:
-    """L-BFGS: the two-loop direction with a strong-Wolfe line search (thesis L-BFGS and L-BFGS_M1).
+def lbfgs(m=10, search="wolfe", c1=None, c2=None, max_iter=None, ftol=None, gtol=None, xtol=None,
+          maxls=None) -> Decomposed:
+    """L-BFGS: the two-loop direction with a line search (thesis L-BFGS and L-BFGS_M1).
 
-    The direction is ``-H_m g`` (:class:`LBFGSDirection`), the step :class:`StrongWolfe`; when the search fails
+    The direction is ``-H_m g`` (:class:`LBFGSDirection`); the step comes from SciPy's strong-Wolfe
+    ``line_search`` (:class:`StrongWolfe`, the default, ``c1`` 1e-4, ``c2`` 0.9, ``max_iter`` 10) or, with
+    ``search="lbfgsb"``, from L-BFGS-B's (:class:`MoreThuente`, see :func:`gd_ls`). When the search fails
     along a quasi-Newton direction the memory is dropped and the search retried along ``-g`` (see
-    :mod:`landscape.optim.decomposed`).
+    :mod:`landscape.optim.decomposed`). The thesis's L-BFGS cells run SciPy's own L-BFGS-B
+    (``scipy_lbfgsb``).
 
     Args:
         m: the number of curvature pairs kept, an integer >= 0 (default 10).
-        **wolfe: the line-search constants ``c1`` (default 1e-4), ``c2`` (default 0.9) and ``max_iter``
-            (default 10), as for :func:`gd_ls`.
+        search: ``"wolfe"`` (default) or ``"lbfgsb"``.
+        c1: ``wolfe``'s sufficient-decrease constant (None: 1e-4).
+        c2: ``wolfe``'s curvature constant (None: 0.9).
+        max_iter: ``wolfe``'s most bracketing trials (None: 10).
+        ftol: ``lbfgsb``'s sufficient-decrease constant (None: 1e-3).
+        gtol: ``lbfgsb``'s curvature constant (None: 0.9).
+        xtol: ``lbfgsb``'s relative interval width at which ``dcsrch`` stops (None: 0.1).
+        maxls: ``lbfgsb``'s most trials per search (None: 20).
 
     Returns:
-        A :class:`Decomposed` optimizer named ``lbfgs`` with options ``m``, ``c1``, ``c2``, ``max_iter``.
+        A :class:`Decomposed` optimizer named ``lbfgs`` whose options are ``m``, ``search`` and its constants.
 
     Raises:
-        OptimizerError: ``m`` not an integer >= 0, or bad line-search constants (see :func:`gd_ls`).
+        OptimizerError: ``m`` not an integer >= 0, or a bad ``search`` or constant (see :func:`gd_ls`).
     """
     m = check_count("lbfgs", "m", m)
-    rule, options = _wolfe("lbfgs", **wolfe)
+    rule, options = _line_search("lbfgs", search, ftol=ftol, gtol=gtol, xtol=xtol, maxls=maxls, c1=c1, c2=c2,
+                                 max_iter=max_iter)
     return Decomposed(LBFGSDirection(m), rule, "lbfgs", m=m, **options)
 
 
@@ -256,11 +303,11 @@ _WRAPPERS = {"noisy"}
 
 
 def accepted_options(name: str) -> tuple[str, ...]:
-    """The option names optimizer ``name`` takes (the strong-Wolfe ones for the line-search rules).
+    """The option names optimizer ``name`` takes.
 
-    Read from the signature of the optimizer's factory or class; a factory taking ``**wolfe``
-    (``gd_ls``, ``lbfgs``) also accepts ``c1``, ``c2`` and ``max_iter``. A wrapper (``noisy``) lists its own
-    options; it also takes those of the optimizer it wraps.
+    Read from the signature of the optimizer's factory or class (``gd_ls`` and ``lbfgs`` list both line
+    searches' constants; each search takes only its own). A wrapper (``noisy``) lists its own options; it also
+    takes those of the optimizer it wraps.
 
     Args:
         name: an optimizer name, one of :data:`NAMES`.
@@ -271,14 +318,11 @@ def accepted_options(name: str) -> tuple[str, ...]:
     Raises:
         KeyError: ``name`` is not one of :data:`NAMES`.
     """
-    import inspect
     factory = _factory(name)
     if factory is None:
         raise KeyError(name)
     parameters = _parameters(factory)
     names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
-    if name in _FACTORIES and name not in _WRAPPERS and _takes_any_keyword(factory):
-        names += [p for p in inspect.signature(_wolfe).parameters if p != "name"]
     return tuple(names)
 
 

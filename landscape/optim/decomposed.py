@@ -4,15 +4,16 @@ One step from ``theta`` with gradient ``g``:
 
 1. ``d`` from the direction rule (``-g`` or ``-H_m g``);
 2. ``alpha`` from the step rule along ``theta + alpha d``, first trial
-   ``1`` when ``d`` carries curvature information and ``min(1, 1/|d|)`` when it
-   does not (L-BFGS-B's first iteration);
+   ``1`` when ``d`` carries curvature information and, when it does not,
+   the rule's ``first_trial`` if it has one (L-BFGS-B's ``1/|d|`` for
+   :class:`~landscape.optim.steps.MoreThuente`), else ``min(1, 1/|d|)``;
 3. ``theta+ = theta + alpha d``; the pair ``(s, y) = (theta+ - theta, g+ - g)``
    goes to the direction rule's memory.
 
 If the line search fails from a quasi-Newton direction, the memory is dropped
 and the search is retried once along ``-g`` (what L-BFGS-B does); if that fails
 too, the step reports ``line_search_failed``. So ``gd_ls`` and ``lbfgs`` with
-``m = 0`` take identical steps.
+``m = 0`` and the same ``search`` take identical steps.
 """
 from __future__ import annotations
 
@@ -20,15 +21,15 @@ import torch
 
 from .base import Optimizer, Step
 from .directions import LBFGSDirection, SteepestDescent
-from .steps import ConstantStep, StrongWolfe
+from .steps import ConstantStep, MoreThuente, StrongWolfe
 
 __all__ = ["Decomposed"]
 
 
 class Decomposed(Optimizer):
     """``direction`` (:class:`SteepestDescent`, :class:`LBFGSDirection` or a preconditioner of
-    :mod:`~landscape.optim.directions`) x ``rule`` (:class:`ConstantStep`, :class:`ScheduledStep` or
-    :class:`StrongWolfe`).
+    :mod:`~landscape.optim.directions`) x ``rule`` (:class:`ConstantStep`, :class:`ScheduledStep`,
+    :class:`MoreThuente` or :class:`StrongWolfe`).
 
     One step follows the module docstring (thesis section 3.4). A step whose gradient norm is exactly zero
     (or underflows to zero) is not taken: it reports ``completed``. Every step's ``extra`` holds the
@@ -44,7 +45,7 @@ class Decomposed(Optimizer):
             to the rules.
     """
 
-    def __init__(self, direction: SteepestDescent | LBFGSDirection, rule: ConstantStep | StrongWolfe,
+    def __init__(self, direction: SteepestDescent | LBFGSDirection, rule: ConstantStep | StrongWolfe | MoreThuente,
                  name: str = "decomposed", **options):
         super().__init__(**options)
         self.name = name
@@ -73,7 +74,11 @@ class Decomposed(Optimizer):
             loss, grad = self._evaluate(point, alpha, d)
             return loss, grad, float(grad @ d)
 
-        initial = 1.0 if self.direction.has_curvature else min(1.0, 1.0 / float(d.norm()))
+        first_trial = getattr(self.rule, "first_trial", None)
+        if first_trial is not None:
+            initial = first_trial(d, self.direction.has_curvature)
+        else:
+            initial = 1.0 if self.direction.has_curvature else min(1.0, 1.0 / float(d.norm()))
         result = self.rule.search(line, loss0, slope0, initial)
         return result, points.get(result.alpha)
 

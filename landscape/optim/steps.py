@@ -1,19 +1,25 @@
-"""Step rules: a constant step, a scheduled step, and a strong-Wolfe line search.
+"""Step rules: a constant step, a scheduled step, and two line searches.
 
 A step rule is given a search line ``theta + alpha d`` through a callable
 ``line(alpha) -> (loss, grad)`` that evaluates (and records) the objective, and
 returns a :class:`LineResult`.
 
-The strong-Wolfe search is SciPy's ``scipy.optimize.line_search`` (Nocedal and
-Wright, Algorithms 3.5 and 3.6: bracketing, then zoom by cubic interpolation
-with quadratic and bisection safeguards), which accepts ``alpha`` with
+Both line searches look for a step ``alpha`` with
 
     f(theta + alpha d) <= f(theta) + c1 alpha g'd          (sufficient decrease)
     |g(theta + alpha d)' d| <= c2 |g'd|                    (curvature, strong form)
 
-with the thesis's ``c1 = 1e-4`` and ``c2 = 0.9``. Its bracketing phase makes at
-most ``max_iter`` trials and the zoom at most 10 more, so a search always ends;
-a search that finds no such ``alpha`` reports failure instead of a step.
+* :class:`MoreThuente` is the search of L-BFGS-B (Byrd, Lu, Nocedal and Zhu 1995; Zhu et al. 1997,
+  subroutine ``lnsrlb``): Moré and Thuente's ``dcsrch`` (ACM TOMS 20, 1994) with ``ftol = c1 = 1e-3``,
+  ``gtol = c2 = 0.9``, ``xtol = 0.1``, ``stpmin = 0``, ``stpmax = 1e10``, at most ``maxls = 20`` trials,
+  from the first trial ``1 / |d|`` when the direction carries no curvature (L-BFGS-B's first iteration).
+  The thesis's GD_LS is SciPy's L-BFGS-B restarted at every step (its appendix B.2.4), so this is its
+  search, trial for trial.
+* :class:`StrongWolfe` is SciPy's ``scipy.optimize.line_search`` (Nocedal and Wright, Algorithms 3.5 and
+  3.6: bracketing by doubling, then zoom by cubic interpolation) with ``c1 = 1e-4``, ``c2 = 0.9``; its
+  bracketing phase makes at most ``max_iter`` trials and the zoom at most 10 more.
+
+A search that finds no acceptable ``alpha`` reports failure instead of a step.
 """
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ import numpy as np
 import scipy.optimize
 import torch
 
-__all__ = ["ConstantStep", "ScheduledStep", "SCHEDULE_SHAPES", "StrongWolfe", "LineResult"]
+__all__ = ["ConstantStep", "ScheduledStep", "SCHEDULE_SHAPES", "StrongWolfe", "MoreThuente", "LineResult",
+           "SEARCHES"]
 
 
 @dataclass(frozen=True)
@@ -220,3 +227,95 @@ class StrongWolfe:
 
     def __repr__(self):
         return f"StrongWolfe(c1={self.c1}, c2={self.c2}, max_iter={self.max_iter})"
+
+
+class MoreThuente:
+    """L-BFGS-B's line search: Moré and Thuente's ``dcsrch``, driven the way L-BFGS-B drives it.
+
+    ``dcsrch`` (Moré and Thuente, ACM TOMS 20, 1994) keeps an interval of uncertainty that it extrapolates
+    (by up to 4 times its width) until it brackets a step meeting the strong-Wolfe conditions with
+    ``c1 = ftol`` and ``c2 = gtol``, then shrinks it by safeguarded cubic and quadratic steps. L-BFGS-B
+    (``lnsrlb``; SciPy's ``L-BFGS-B``) calls it with ``ftol = 1e-3``, ``gtol = 0.9``, ``xtol = 0.1``,
+    ``stpmin = 0`` and ``stpmax = 1e10`` for an unconstrained problem, starts at ``1 / |d|`` on its first
+    iteration (``1`` after it, when the direction is quasi-Newton), accepts the last trial when ``dcsrch``
+    converges *or warns* (rounding errors, the ``xtol`` test, a bound), and gives up, without evaluating
+    it, when ``dcsrch`` asks for a ``maxls + 1``-th trial. This rule does the same, with SciPy's port of
+    ``dcsrch`` (``scipy.optimize._dcsrch.DCSRCH``); the tests compare it with SciPy's L-BFGS-B restarted for
+    one iteration, which is how the thesis ran GD_LS (appendix B.2.4).
+
+    A trial whose loss or slope is not finite is not handed to ``dcsrch`` as it is (which would turn it into
+    a NaN step) but as a wall: a loss ``f(0) + 2 |g'd| alpha`` above the start and a rising slope ``|g'd|``,
+    so that ``dcsrch`` brackets it and looks between; such a trial is never accepted.
+
+    Args:
+        ftol: the sufficient-decrease constant ``c1`` (default 1e-3, L-BFGS-B's).
+        gtol: the curvature constant ``c2`` (default 0.9).
+        xtol: the relative width of the interval of uncertainty at which ``dcsrch`` stops (default 0.1).
+        maxls: the most trials that ``dcsrch`` sees (default 20, SciPy's ``maxls``).
+        stpmax: the largest step length (default 1e10, L-BFGS-B's for unconstrained problems).
+
+    Raises:
+        ValueError: not ``0 < ftol < gtol < 1``, ``xtol <= 0``, ``maxls < 1`` or ``stpmax <= 0``.
+    """
+
+    def __init__(self, ftol: float = 1e-3, gtol: float = 0.9, xtol: float = 0.1, maxls: int = 20,
+                 stpmax: float = 1e10):
+        if not 0 < ftol < gtol < 1:
+            raise ValueError(f"Moré-Thuente constants need 0 < ftol < gtol < 1, got ftol={ftol}, gtol={gtol}")
+        if not (xtol > 0 and maxls >= 1 and stpmax > 0):
+            raise ValueError(f"Moré-Thuente needs xtol > 0, maxls >= 1 and stpmax > 0, got xtol={xtol}, "
+                             f"maxls={maxls}, stpmax={stpmax}")
+        self.ftol, self.gtol, self.xtol, self.maxls, self.stpmax = ftol, gtol, xtol, maxls, stpmax
+
+    @staticmethod
+    def first_trial(d: torch.Tensor, has_curvature: bool) -> float:
+        """L-BFGS-B's first trial step: ``1`` along a quasi-Newton direction, ``1 / |d|`` along the gradient
+        (its first iteration: a trial point at unit distance)."""
+        return 1.0 if has_curvature else 1.0 / float(d.norm())
+
+    def search(self, line: Line, loss0: float, slope0: float, initial: float) -> LineResult:
+        """Search ``theta + alpha d`` from ``alpha = initial`` as L-BFGS-B does (the class docstring).
+
+        Args:
+            line: ``line(alpha) -> (loss, grad, slope)`` at ``theta + alpha d``, with ``slope = grad' d``.
+            loss0: the loss at ``alpha = 0``.
+            slope0: the slope ``g'd`` at ``alpha = 0``; a search along a direction that does not descend
+                (``slope0 >= 0``) fails at once.
+            initial: the first trial step length, > 0.
+
+        Returns:
+            The last trial as an accepted :class:`LineResult` when ``dcsrch`` converges or warns, else one with
+            ``ok`` False and a message naming the constants and the trials spent.
+        """
+        from scipy.optimize._dcsrch import DCSRCH  # SciPy's port of MINPACK-2's dcsrch (private module)
+
+        if not slope0 < 0:
+            return LineResult(False, float("nan"), message=f"not a descent direction (g'd = {slope0:.3g})")
+        dcsrch = DCSRCH(None, None, self.ftol, self.gtol, self.xtol, 0.0, self.stpmax)
+        trials, stp, f, g, task, last = 0, float(initial), loss0, slope0, b"START", None
+        while True:
+            stp, f, g, task = dcsrch._iterate(stp, f, g, task)
+            if task[:2] != b"FG":
+                break
+            if trials >= self.maxls:      # L-BFGS-B never evaluates the (maxls + 1)-th request
+                task = b"NO STEP IN MAXLS TRIALS"
+                break
+            loss, grad, slope = line(stp)
+            trials += 1
+            if np.isfinite(loss) and np.isfinite(slope):
+                last, f, g = (stp, loss, grad), loss, slope
+            else:                         # a wall: higher than the start, rising, so dcsrch brackets it
+                last, f, g = None, loss0 - 2.0 * slope0 * stp, -slope0
+        if task[:4] in (b"CONV", b"WARN") and last is not None and last[0] == stp:
+            return LineResult(True, stp, last[1], last[2])
+        return LineResult(False, float("nan"), message=(
+            f"Moré-Thuente line search (ftol={self.ftol}, gtol={self.gtol}) found no step in {trials} trials: "
+            f"{task.decode(errors='replace').strip()}"))
+
+    def __repr__(self):
+        return (f"MoreThuente(ftol={self.ftol}, gtol={self.gtol}, xtol={self.xtol}, maxls={self.maxls}, "
+                f"stpmax={self.stpmax})")
+
+
+# the line searches by name, for the optimizers' ``search`` option
+SEARCHES = {"lbfgsb": MoreThuente, "wolfe": StrongWolfe}
