@@ -30,7 +30,8 @@ Every task writes one trace named after its settings plus a short hash of its
 full config, so names are deterministic. Execution uses Dask: a
 ``LocalCluster`` of single-threaded worker processes by default, or any running cluster given its scheduler
 address. Completed traces are skipped on a rerun (unless they were made in the other numerics mode,
-deterministic or native, see :mod:`landscape.numerics`: those are rerun and replaced); a task whose worker dies is
+deterministic or native, see :mod:`landscape.numerics`, or record optimizer options other than those this
+version builds from the same config: those are rerun and replaced); a task whose worker dies is
 rescheduled by Dask up to ``retries`` more times, and its half-written trace
 (status ``running``) is replaced; a task that raises is recorded as ``failed``
 (in its trace and the index) and the sweep goes on. Invalid configs are
@@ -429,6 +430,25 @@ def _trace_status(path: Path) -> str | None:
         return "unreadable"
 
 
+def _options_changed(task: Task) -> bool:
+    """Whether the finished trace of ``task`` records optimizer options other than those this version builds
+    from the task's config (a new option with a new default, e.g. ``gd_ls``'s line search): such a trace
+    was made by other code, so the task is rerun rather than reused. False when either side cannot be read
+    (the run itself will then report it)."""
+    from . import optim
+    from .trace import TraceError, open_trace
+    entry = task.config["optimizer"]
+    try:
+        built = dict(optim.build(entry["name"], **entry["options"]).options)
+        with open_trace(task.trace) as trace:
+            recorded = trace.config.get("optimizer_options")
+    except (optim.OptimizerError, TraceError, OSError, TypeError, ValueError):
+        return False
+    if recorded is None:
+        return False
+    return json.dumps(recorded, sort_keys=True, default=str) != json.dumps(built, sort_keys=True, default=str)
+
+
 def _summary(task: Task, status: str, error: str = "") -> dict:
     from .trace import open_trace
     row = {"name": task.name, "status": status, "problem": task.config["problem"],
@@ -459,7 +479,8 @@ def run_task(task: Task, retry_failed: bool = False) -> dict:
 
     A task whose trace is already finished (see :data:`TERMINAL`) is not run again, unless it ``failed``
     and ``retry_failed`` is set. Any other existing trace (interrupted, left ``running`` by a dead worker,
-    unreadable, or made in the other numerics mode) is replaced.
+    unreadable, made in the other numerics mode, or recording optimizer options other than those this version
+    builds from the task's config) is replaced.
     An exception of the run is caught and recorded in the row as ``failed``.
 
     Args:
@@ -474,6 +495,8 @@ def run_task(task: Task, retry_failed: bool = False) -> dict:
     from .trace import TraceWriter
 
     status = _trace_status(task.trace)
+    if status in TERMINAL and _options_changed(task):
+        status = "other-options"      # made by an optimizer this version builds differently: rerun (replaced)
     if status in TERMINAL and not (retry_failed and status == "failed"):
         return _summary(task, status)
     try:

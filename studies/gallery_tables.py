@@ -34,18 +34,19 @@ def cell_text(row, spread: bool = False) -> str:
     return text + (f" [{row['min']:.4g}, {row['max']:.4g}]" if spread else "")
 
 
-def decomposition_summary(penal: float, files=("table_3_3_decomposition.csv",)) -> str:
+def decomposition_summary(penal: float, files=("table_3_3_decomposition.csv",), problems=("A", "B")) -> str:
     """Table 3.3 at ``penal``: median final loss per model, problem and optimizer, with the thesis's value.
 
     Constant-step cells come at the thesis's step sizes and, in separate rows, at the re-tuned ones; GD
     is read at step 700 like the thesis's Table 3.3 (at the quick settings, at the step the quick table
-    reads). ``files`` are the study's CSVs to read (the quick study writes the re-tuned cells apart).
+    reads). ``files`` are the study's CSVs to read (the quick study writes the re-tuned cells apart);
+    ``problems`` the thesis codes to show. A cell that has not run reads "not run".
     """
     table = pd.concat([pd.read_csv(FIGURES / name) for name in files], ignore_index=True)
     table = table[table["penal"] == penal].drop_duplicates(["model", "problem", "optimizer", "step_sizes"])
     lines = ["| model | problem | steps | " + " | ".join(LABELS) + " |", "|---" * (len(LABELS) + 3) + "|"]
     for model in ("pixel", "cnn_transpose"):
-        for code in ("A", "B"):
+        for code in problems:
             for steps in ("thesis", "tuned"):
                 here = table[(table["model"] == model) & (table["problem"] == code)]
                 if not (here["step_sizes"] == steps).any():
@@ -60,7 +61,7 @@ def decomposition_summary(penal: float, files=("table_3_3_decomposition.csv",)) 
                         continue
                     row = row.iloc[0]
                     thesis = f" ({row['thesis']:g})" if steps == "thesis" and pd.notna(row["thesis"]) else ""
-                    cells.append(cell_text(row) + thesis)
+                    cells.append((cell_text(row) if row["seeds"] else "not run") + thesis)
                 name = "thesis's" if steps == "thesis" else "re-tuned"
                 lines.append(f"| {model} | {code} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -130,6 +131,8 @@ def interpolation_barriers() -> str:
 
 
 GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1": lambda: decomposition_summary(1.0),
+             "table_3_3_DE_p3": lambda: decomposition_summary(3.0, problems=("D", "E")),
+             "table_3_3_DE_p1": lambda: decomposition_summary(1.0, problems=("D", "E")),
              "table_3_3_quick": lambda: decomposition_summary(3.0, ("table_3_3_decomposition_quick.csv",
                                                                    "table_3_3_decomposition_cnn_transpose_quick_tuned.csv")),
              "table_3_2_quick": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_quick.csv"),

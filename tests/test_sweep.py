@@ -299,3 +299,26 @@ def test_a_failed_task_is_skipped_on_a_rerun_unless_asked_to_retry(tmp_path):
     assert sweeps.run_task(task, retry_failed=True)["status"] == "failed"
     with open_trace(task.trace) as trace:
         assert trace.end_time != first                               # run again, its trace replaced
+
+
+def test_a_trace_made_by_an_optimizer_built_differently_is_rerun_not_reused(tmp_path, monkeypatch):
+    """A finished trace whose recorded optimizer options differ from what this version builds from the same
+    config (``gd_ls`` got a new line search, and a new ``search`` option, in this version) was made by other
+    code: a rerun replaces it. An unchanged one is reused."""
+    from landscape import optim
+    from landscape.trace import open_trace
+    cfg = config(tmp_path / "o", steps=2, optimizers=("gd_ls",))
+    task = sweeps.expand(cfg).tasks[0]
+    assert sweeps.run_task(task)["status"] in sweeps.TERMINAL
+    with open_trace(task.trace) as trace:
+        first, recorded = trace.end_time, trace.config["optimizer_options"]
+    assert recorded["search"] == "lbfgsb"
+    time.sleep(1.1)
+    sweeps.run_task(task)
+    with open_trace(task.trace) as trace:
+        assert trace.end_time == first                               # same options: reused
+    monkeypatch.setitem(optim._FACTORIES, "gd_ls", lambda **o: optim.gd_ls(search="wolfe", **o))
+    sweeps.run_task(task)
+    with open_trace(task.trace) as trace:
+        assert trace.end_time != first                               # built differently: rerun
+        assert trace.config["optimizer_options"]["search"] == "wolfe"
