@@ -17,7 +17,7 @@ Li et al. 2018 (``probes.trajectory``):
 * ``late_share``: the fraction of the path length travelled in the last third of the steps.
 
 Protocol: problem A, p = 3, random-start pixels and the thesis's CNN (``cnn_transpose``),
-L-BFGS (m = 10, strong Wolfe) and GD_LS, 300 steps, seeds 0-9 [quick: 40 steps, seeds 0-1].
+L-BFGS (m = 10, strong Wolfe) and GD_LS (L-BFGS-B's line search), 300 steps, seeds 0-9 [quick: 40 steps, seeds 0-1].
 
 Statistical rules, per model and optimizer over the seeds (one-sided Wilcoxon signed-rank tests,
 paired by seed, at 5 %):
@@ -66,8 +66,16 @@ ALPHA = 0.05
 
 
 def gram_path(model, optimizer, seed, steps, precision):
+    """Where one run's Gram matrix is kept: named by everything that makes it, the numerics mode and a hash of
+    the optimizer's options as this version builds them (a cached run of a since-changed optimizer, such as
+    ``gd_ls`` before its line search became L-BFGS-B's, is not reused)."""
+    import hashlib
+    import json
     mode = L.numerics.mode()      # a run reused from the other numerics mode would not be this mode's
-    return RUNS / "sec_4_1_pca" / f"{PROBLEM}_{model}_{optimizer}_p3_s{seed}_{steps}_{precision}_{mode}.npz"
+    options = json.dumps(L.optim.build(optimizer).options, sort_keys=True, default=str)
+    tag = hashlib.sha256(options.encode()).hexdigest()[:8]
+    return (RUNS / "sec_4_1_pca"
+            / f"{PROBLEM}_{model}_{optimizer}_{tag}_p3_s{seed}_{steps}_{precision}_{mode}.npz")
 
 
 def run_one(model, optimizer, seed, steps, precision) -> str:
