@@ -430,6 +430,15 @@ def _trace_status(path: Path) -> str | None:
         return "unreadable"
 
 
+def _reusable(task: Task, status: str | None, retry_failed: bool = False) -> bool:
+    """Whether ``task``'s trace, of ``status``, stands as its result: finished (:data:`TERMINAL`), in this
+    numerics mode (:func:`_trace_status` says ``other-numerics`` otherwise), made by the optimizer this version
+    builds from the task's config (:func:`_options_changed`), and not a failure to retry."""
+    if status not in TERMINAL or (retry_failed and status == "failed"):
+        return False
+    return not _options_changed(task)
+
+
 def _options_changed(task: Task) -> bool:
     """Whether the finished trace of ``task`` records optimizer options other than those this version builds
     from the task's config (a new option with a new default, e.g. ``gd_ls``'s line search): such a trace
@@ -495,9 +504,7 @@ def run_task(task: Task, retry_failed: bool = False) -> dict:
     from .trace import TraceWriter
 
     status = _trace_status(task.trace)
-    if status in TERMINAL and _options_changed(task):
-        status = "other-options"      # made by an optimizer this version builds differently: rerun (replaced)
-    if status in TERMINAL and not (retry_failed and status == "failed"):
+    if _reusable(task, status, retry_failed):
         return _summary(task, status)
     try:
         spec = task_spec(task.config)
@@ -637,7 +644,7 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_fai
     todo = []
     for task in sweep.tasks:
         status = _trace_status(task.trace)
-        if status in TERMINAL and not (retry_failed and status == "failed"):
+        if _reusable(task, status, retry_failed):
             rows[task.name] = _summary(task, status)
             if on_result is not None:
                 on_result(task, rows[task.name])

@@ -317,7 +317,9 @@ def test_a_trace_made_by_an_optimizer_built_differently_is_rerun_not_reused(tmp_
     sweeps.run_task(task)
     with open_trace(task.trace) as trace:
         assert trace.end_time == first                               # same options: reused
+    assert sweeps._reusable(task, "completed")                       # what run_sweep asks before submitting
     monkeypatch.setitem(optim._FACTORIES, "gd_ls", lambda **o: optim.gd_ls(search="wolfe", **o))
+    assert not sweeps._reusable(task, "completed")
     sweeps.run_task(task)
     with open_trace(task.trace) as trace:
         assert trace.end_time != first                               # built differently: rerun
