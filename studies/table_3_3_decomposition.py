@@ -231,6 +231,10 @@ def decomposition_figure(cases, budgets, args, number: str, path):
             ax.legend(fontsize=6, loc="upper right")
         else:
             ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.5")
+            ax.set_xticks([])
+            ax.set_yticks([], minor=False)
+            ax.set_yticks([], minor=True)
+            ax.set_xlabel("")
     for ax in axes[:, 0]:
         ax.set_ylabel("loss")
     over = "-".join(str(n) for n in sorted({min(seeds), max(seeds)})) if seeds else "0"
