@@ -287,7 +287,11 @@ class MoreThuente:
             The last trial as an accepted :class:`LineResult` when ``dcsrch`` converges or warns, else one with
             ``ok`` False and a message naming the constants and the trials spent.
         """
-        from scipy.optimize._dcsrch import DCSRCH  # SciPy's port of MINPACK-2's dcsrch (private module)
+        try:
+            from scipy.optimize._dcsrch import DCSRCH  # SciPy's port of MINPACK-2's dcsrch (private module)
+        except ImportError as error:      # SciPy before 1.12 has no Python dcsrch
+            raise ImportError(f"the L-BFGS-B line search needs SciPy >= 1.13 (scipy.optimize._dcsrch); this is "
+                              f"SciPy {scipy.__version__}: pip install 'scipy>=1.13', or use search='wolfe'") from error
 
         if not slope0 < 0:
             return LineResult(False, float("nan"), message=f"not a descent direction (g'd = {slope0:.3g})")
