@@ -243,5 +243,6 @@ def decomposition_figure(cases, budgets, args, number: str, path):
     fig.tight_layout()
     return save(fig, path)
 
+
 if __name__ == "__main__":
     main()

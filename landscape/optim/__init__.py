@@ -53,7 +53,8 @@ __all__ = ["build", "NAMES", "Optimizer", "OptimizerError", "Step", "Evaluation"
            "NoisyGradient"]
 
 
-# each line search's constants and their defaults (``search`` option of gd_ls and lbfgs)
+# each line search's constants and their defaults (``search`` option of gd_ls and lbfgs): the sufficient-decrease
+# and curvature constants first (0 < first < second < 1), integer defaults are trial counts (>= 1)
 _SEARCH_CONSTANTS = {"lbfgsb": {"ftol": 1e-3, "gtol": 0.9, "xtol": 0.1, "maxls": 20},
                      "wolfe": {"c1": 1e-4, "c2": 0.9, "max_iter": 10}}
 
@@ -71,17 +72,15 @@ def _line_search(name, search, **given):
     if foreign:
         raise OptimizerError(f"{name}: {', '.join(foreign)} belong(s) to the other line search; search={search!r} "
                              f"takes {', '.join(defaults)}")
-    constants = {k: given.get(k) if given.get(k) is not None else v for k, v in defaults.items()}
-    for key in ("maxls", "max_iter"):
-        if key in constants:
-            constants[key] = check_count(name, key, constants[key], minimum=1)
-    for key in ("ftol", "gtol", "xtol", "c1", "c2"):
-        if key in constants:
-            constants[key] = check_positive(name, key, constants[key])
-    low, high = (constants["ftol"], constants["gtol"]) if search == "lbfgsb" else (constants["c1"], constants["c2"])
-    if not low < high < 1:
-        raise OptimizerError(f"{name}: the line search's constants need 0 < {'ftol' if search == 'lbfgsb' else 'c1'}"
-                             f" < {'gtol' if search == 'lbfgsb' else 'c2'} < 1, got {low} and {high}")
+    constants = {}
+    for key, default in defaults.items():
+        value = given.get(key) if given.get(key) is not None else default
+        constants[key] = (check_count(name, key, value, minimum=1) if isinstance(default, int)
+                          else check_positive(name, key, value))
+    low, high = list(defaults)[:2]
+    if not constants[low] < constants[high] < 1:
+        raise OptimizerError(f"{name}: the line search's constants need 0 < {low} < {high} < 1, got "
+                             f"{constants[low]} and {constants[high]}")
     return SEARCHES[search](**constants), {"search": search, **constants}
 
 
