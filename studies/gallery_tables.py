@@ -94,17 +94,22 @@ def lbfgs_against_gd(name: str, problems=None) -> str:
 
 
 def tuned_step_sizes() -> str:
-    """Appendix B.7: every step size re-tuned here, from ``tuned_step_sizes.csv``, with the search's budget, its
-    median final loss and the thesis's step size (tables B.1-B.3)."""
+    """Appendix B.7: every step size re-tuned here, from ``tuned_step_sizes.csv``, with the search (B.7's TPE or
+    the cheaper grid of ``tune_step_sizes.py --protocol grid``), its budget, its median final loss and the
+    thesis's step size (tables B.1-B.3)."""
     table = pd.read_csv(FIGURES / "tuned_step_sizes.csv")
     order = {code: i for i, code in enumerate(("NN3", "P3", "NN1", "P1"))}
     table = table.assign(_family=table["case"].str[:-1].map(order), _problem=table["case"].str[-1])
     table = table.sort_values(["_family", "_problem", "optimizer", "m"], na_position="first", kind="stable")
-    lines = ["| case | optimizer | search budget (steps, seeds) | re-tuned lr | median final loss | thesis lr |",
-             "|---|---|---|---|---|---|"]
+    protocol = table["protocol"].fillna("tpe") if "protocol" in table else pd.Series("tpe", index=table.index)
+    table = table.assign(protocol=protocol)
+    lines = ["| case | optimizer | search (log10 lr range) | search budget (steps, seeds) | re-tuned lr | "
+             "median final loss | thesis lr |", "|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
         label = "GD" if row.optimizer == "gd" else f"HD_M{int(row.m)}"
-        lines.append(f"| {row.case} | {label} | {row.steps}, {row.seeds} | {row.tuned_lr:.3g} | "
+        search = (f"B.7 TPE, {row.trials} trials, {row.range}" if row.protocol == "tpe"
+                  else f"grid, {row.trials} runs, {row.range}")
+        lines.append(f"| {row.case} | {label} | {search} | {row.steps}, {row.seeds} | {row.tuned_lr:.3g} | "
                      f"{row.tuned_median_final:.4g} | {row.thesis_lr:g} |")
     return "\n".join(lines) + "\n"
 

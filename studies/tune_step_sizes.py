@@ -16,6 +16,14 @@ another machine too; every finished case is merged into
     python studies/tune_step_sizes.py --quick                      # cnn_transpose, p = 3, A, B; 8 trials of 40 steps
     python studies/tune_step_sizes.py                              # A, B; both models; p = 3 and 1
     python studies/tune_step_sizes.py --problem A --penal 3 --model cnn_transpose --optimizers gd
+    python studies/tune_step_sizes.py --protocol grid --problem D,E   # the cheaper grid on the large problems
+
+``--protocol grid`` is the stated, cheaper stand-in for the large problems D and E, where B.7's 30
+trials over the tables' seeds cost hours per case: ``experiments.tuning.grid_step_size`` on seed 0 with
+the table's step budget, a 0.5-decade grid over +-2 decades around the mean log10 of the steps
+re-tuned by B.7 for the same model, p and optimizer on A and B, then the 0.1 grid within +-0.4 of the
+best coarse point (at most 17 runs). Its journals are ``tuning/<case>_grid.jsonl``. A case B.7 has
+tuned keeps B.7's step.
 """
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ import shutil
 import pandas as pd
 
 from experiments.thesis import STEP_SIZES, case_code, step_size
-from experiments.tuning import THESIS_RANGES, tune_step_size
+from experiments.tuning import THESIS_RANGES, grid_step_size, tune_step_size
 
 RANGES = {"pixel": THESIS_RANGES["pixel"], "cnn": (-10.0, 0.3)}
 VARIANTS = {"gd": ("gd", None), "hd1": ("hd", 1), "hd10": ("hd", 10)}
@@ -51,7 +59,35 @@ def _merge(out, row: dict) -> None:
         same = (old["case"] == row["case"]) & (old["model"] == row["model"]) & (old["optimizer"] == row["optimizer"])
         same &= old["m"].fillna(0) == (row["m"] or 0)
         frame = pd.concat([old[~same], frame], ignore_index=True)
+    frame["protocol"] = frame["protocol"].fillna("tpe") if "protocol" in frame else "tpe"   # rows before the grid
     frame.to_csv(out, index=False)
+
+
+def _tuned_by_b7(out, case: str, model: str, optimizer: str, m: int | None) -> bool:
+    """Whether ``out`` holds a step for this case found by B.7's search (the grid never replaces one)."""
+    if not out.exists():
+        return False
+    table = pd.read_csv(out)
+    protocol = table["protocol"].fillna("tpe") if "protocol" in table else pd.Series("tpe", index=table.index)
+    return bool(((table["case"] == case) & (table["model"] == model) & (table["optimizer"] == optimizer)
+                 & (table["m"].fillna(0) == (m or 0)) & (protocol == "tpe")).any())
+
+
+def grid_center(table: pd.DataFrame, model: str, optimizer: str, m: int | None, penal: float) -> float:
+    """The grid protocol's window centre: the mean log10 of the B.7-tuned steps of the same model, optimizer
+    and p on A and B. Raises KeyError naming the missing cases."""
+    import math
+
+    family = ("P" if model == "pixel" else "NN") + f"{int(penal)}"
+    if table.empty:
+        raise KeyError(f"no tuned step sizes to centre the grid on: tune {family}A and {family}B with B.7 first")
+    rows = table[(table["model"] == model) & (table["optimizer"] == optimizer)
+                 & (table["m"].fillna(0) == (m or 0)) & table["case"].isin([family + "A", family + "B"])
+                 & (table.get("protocol", pd.Series("tpe", index=table.index)).fillna("tpe") == "tpe")]
+    if len(rows) != 2:
+        raise KeyError(f"the grid protocol centres on the B.7-tuned steps of {family}A and {family}B for {model} "
+                       f"{optimizer} m={m}; found {sorted(rows['case'])}: tune those first")
+    return sum(math.log10(lr) for lr in rows["tuned_lr"]) / 2
 
 
 def main(argv=None):
@@ -62,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--problem", default="A,B", help="comma-separated thesis codes")
     parser.add_argument("--penal", default=None, help="comma-separated (default 3 quick, 3,1 full)")
     parser.add_argument("--optimizers", default="gd,hd1,hd10", help="comma-separated: gd, hd1, hd10")
+    parser.add_argument("--protocol", choices=("b7", "grid"), default="b7",
+                        help="b7: the thesis's TPE search (default); grid: the cheaper grid for D and E")
     args = setup(add_run_options(parser).parse_args(argv))
     models = (args.models or (args.model if args.quick else f"pixel,{args.model}")).split(",")
     penals = [float(p) for p in (args.penal or ("3" if args.quick else "3,1")).split(",")]
@@ -78,21 +116,32 @@ def main(argv=None):
             budget, n_seeds, thesis_lr = STEP_SIZES[table][case_code(thesis_model, penal, code)]
             steps, seeds = (40, (0,)) if args.quick else (budget, tuple(range(n_seeds)))
             name = f"{case_code(thesis_model, penal, code)}_{variant}_{model}" + ("_quick" if args.quick else "")
+            name += "_grid" if args.protocol == "grid" else ""
             journal = (RUNS if args.quick else FIGURES) / "tuning"
             journal.mkdir(parents=True, exist_ok=True)
             committed_journal = find(f"tuning/{name}.jsonl")
             if not args.quick and not (journal / f"{name}.jsonl").exists() and committed_journal.exists():
                 shutil.copyfile(committed_journal, journal / f"{name}.jsonl")   # resume the reference's search
-            result = tune_step_size(code, model, optimizer, penal=penal, steps=steps, seeds=seeds,
-                                    trials=trials, m=m or 10, out=journal / name, progress=True,
-                                    precision=args.precision, search_range=RANGES[thesis_model],
-                                    model_options={"init": "random"} if model == "pixel" else None,
-                                    storage=str(journal / f"{name}.jsonl"))
+            if args.protocol == "grid" and _tuned_by_b7(out, case_code(thesis_model, penal, code), model, optimizer, m):
+                print(f"{name}: kept the step B.7 tuned", flush=True)
+                continue
+            common_options = dict(penal=penal, steps=steps, m=m or 10, progress=True, precision=args.precision,
+                                  search_range=RANGES[thesis_model],
+                                  model_options={"init": "random"} if model == "pixel" else None)
+            if args.protocol == "grid":
+                center = grid_center(pd.read_csv(out) if out.exists() else pd.DataFrame(), model, optimizer, m, penal)
+                result = grid_step_size(code, model, optimizer, center=center, seeds=seeds[:1],
+                                        out=journal / name, journal=journal / f"{name}.jsonl", **common_options)
+            else:
+                result = tune_step_size(code, model, optimizer, seeds=seeds, trials=trials, out=journal / name,
+                                        storage=str(journal / f"{name}.jsonl"), **common_options)
             merge(out, {"case": case_code(thesis_model, penal, code), "model": model, "optimizer": optimizer,
-                        "m": m, "steps": steps, "seeds": len(seeds), "trials": trials,
-                        "range": f"[{RANGES[thesis_model][0]:g}, {RANGES[thesis_model][1]:g}]",
+                        "m": m, "steps": steps, "seeds": len(result.seeds),
+                        "trials": len(result.trials) if args.protocol == "grid" else trials,
+                        "range": f"[{result.search_range[0]:g}, {result.search_range[1]:g}]",
                         "tuned_lr": result.best_lr, "tuned_median_final": result.best_value,
-                        "thesis_lr": step_size(optimizer, thesis_model, penal, code, m=m)})
+                        "thesis_lr": step_size(optimizer, thesis_model, penal, code, m=m),
+                        "protocol": result.protocol})
             print(f"{name}: tuned lr {result.best_lr:.3g} (median final {result.best_value:.4g}); "
                   f"thesis {thesis_lr:g}", flush=True)
     print(f"wrote {out}")

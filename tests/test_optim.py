@@ -287,6 +287,22 @@ def test_steps_must_be_a_non_negative_integer():
         landscape.run(objective, "lbfgs", steps=-1, progress=False)
 
 
+def _count_runs(monkeypatch) -> list:
+    """Count the runs a step-size search starts (one entry per ``runner.run`` call)."""
+    from landscape import runner
+
+    calls, real_run = [], runner.run
+    monkeypatch.setattr(runner, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    return calls
+
+
+def _median_final_gd(problem, lr: float, steps: int, seeds) -> float:
+    """The median final loss of GD at ``lr`` on the default pixels of ``problem`` (p = 3), rerun from scratch."""
+    return float(np.median([landscape.run(Objective(problem, models.build("pixel", problem, seed=s), 3.0),
+                                          optim.build("gd", lr=lr), steps=steps, progress=False).final_loss
+                            for s in seeds]))
+
+
 def test_step_size_search_saves_its_trials(tmp_path):
     import json
 
@@ -302,22 +318,15 @@ def test_step_size_search_saves_its_trials(tmp_path):
     assert -3.0 <= x <= 1.0 and abs(x * 10 - round(x * 10)) < 1e-9   # the thesis's 0.1 grid
     assert saved["best_value"] == min(t["median_final_loss"] for t in saved["trials"])
     # the best value is reproducible: re-running the best step size gives the same median
-    finals = [landscape.run(Objective(problem, models.build("pixel", problem, seed=s), 3.0),
-                            optim.build("gd", lr=result.best_lr), steps=4, progress=False).final_loss
-              for s in (0, 1)]
-    assert float(np.median(finals)) == pytest.approx(result.best_value, rel=1e-12)
+    assert _median_final_gd(problem, result.best_lr, 4, (0, 1)) == pytest.approx(result.best_value, rel=1e-12)
     with pytest.raises(optim.OptimizerError, match="constant-step"):
         tune_step_size(problem, "pixel", "lbfgs", trials=1)
 
 
 def test_step_size_search_resumes_from_its_journal_and_reuses_repeated_proposals(tmp_path, monkeypatch):
     from experiments.tuning import tune_step_size
-    from landscape import runner
-
     problem = tiny_beam(width=8, height=4)
-    calls = []
-    real_run = runner.run
-    monkeypatch.setattr(runner, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    calls = _count_runs(monkeypatch)
     journal = tmp_path / "search.jsonl"
     kwargs = dict(penal=3.0, steps=3, seeds=(0,), search_range=(0.0, 0.3), progress=False, storage=str(journal))
     first = tune_step_size(problem, "pixel", "gd", trials=3, **kwargs)
@@ -331,6 +340,41 @@ def test_step_size_search_resumes_from_its_journal_and_reuses_repeated_proposals
         same = next(t for t in resumed.trials if t["trial"] == repeat["repeat_of"])
         assert same["median_final_loss"] == repeat["median_final_loss"]
 
+
+
+def test_grid_points_lie_on_the_thesis_grid_inside_the_range():
+    from experiments.tuning import grid_points
+
+    assert grid_points(-6.83, 2.0, 0.5, (-10.0, 0.3)) == [-8.8, -8.3, -7.8, -7.3, -6.8, -6.3, -5.8, -5.3, -4.8]
+    assert grid_points(1.0, 2.0, 0.5, (-3.0, 1.0)) == [-1.0, -0.5, 0.0, 0.5, 1.0]   # clipped at the top
+    assert grid_points(0.2, 0.4, 0.1, (-3.0, 1.0)) == [-0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+
+
+def test_grid_search_scores_the_coarse_grid_then_the_fine_grid_around_its_best(tmp_path, monkeypatch):
+    from experiments.tuning import grid_step_size
+    problem = tiny_beam(width=8, height=4)
+    calls = _count_runs(monkeypatch)
+    journal = tmp_path / "grid.jsonl"
+    kwargs = dict(center=-0.5, half_width=1.0, coarse=0.5, fine=0.1, penal=3.0, steps=4, seeds=(0, 1),
+                  progress=False, journal=journal)
+    result = grid_step_size(problem, "pixel", "gd", out=tmp_path / "grid", **kwargs)
+    xs = [t["log10_lr"] for t in result.trials]
+    assert xs[:5] == [-1.5, -1.0, -0.5, 0.0, 0.5]
+    coarse_best = min(result.trials[:5], key=lambda t: (t["median_final_loss"], t["log10_lr"]))["log10_lr"]
+    fine = xs[5:]
+    assert fine and all(0 < abs(x - coarse_best) < 0.5 - 1e-9 for x in fine) and len(set(xs)) == len(xs)
+    assert len(calls) == 2 * len(xs)            # every point once, on both seeds
+    assert result.best_value == min(t["median_final_loss"] for t in result.trials) and result.protocol == "grid"
+    assert _median_final_gd(problem, result.best_lr, 4, (0, 1)) == pytest.approx(result.best_value, rel=1e-12)
+    # a rerun reads its journal and runs nothing; a journal of another search is refused by name
+    again = grid_step_size(problem, "pixel", "gd", **kwargs)
+    assert len(calls) == 2 * len(xs) and again.trials == result.trials
+    with pytest.raises(ValueError, match="written by another search.*'steps': \\(4, 5\\)"):
+        grid_step_size(problem, "pixel", "gd", **{**kwargs, "steps": 5})
+    with pytest.raises(ValueError, match="fine must be smaller than coarse"):
+        grid_step_size(problem, "pixel", "gd", **{**kwargs, "fine": 0.5, "journal": None})
+    with pytest.raises(ValueError, match="outside the search range"):
+        grid_step_size(problem, "pixel", "gd", **{**kwargs, "center": 5.0, "journal": None})
 
 class _Scripted:
     """An optimizer that walks through a given list of losses (for the divergence rule)."""

@@ -318,3 +318,19 @@ def test_the_schedule_study_reads_each_run_at_the_evaluation_budget(monkeypatch)
     a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     assert compare(a, a + 10)[0] == "better" and compare(a + 10, a)[0] == "worse"
     assert compare(a, a + 0.5)[0] == "no significant difference"
+
+
+def test_the_grid_protocol_centres_on_the_b7_steps_of_a_and_b(monkeypatch):
+    """``tune_step_sizes.py --protocol grid`` centres its window on the mean log10 of the B.7-tuned steps of the same
+    model, optimizer and p on A and B, ignores rows found by the grid itself, and names what is missing."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import tune_step_sizes
+
+    table = pd.DataFrame({"case": ["NN3A", "NN3B", "NN3D", "NN3A"], "model": ["cnn_transpose"] * 4,
+                          "optimizer": ["hd", "hd", "hd", "gd"], "m": [1.0, 1.0, 1.0, np.nan],
+                          "tuned_lr": [1e-7, 1e-5, 1e-9, 5e-7], "protocol": ["tpe", "tpe", "grid", "tpe"]})
+    assert tune_step_sizes.grid_center(table, "cnn_transpose", "hd", 1, 3.0) == pytest.approx(-6.0)
+    with pytest.raises(KeyError, match="NN3A and NN3B for cnn_transpose gd m=None; found \\['NN3A'\\]"):
+        tune_step_sizes.grid_center(table, "cnn_transpose", "gd", None, 3.0)
+    with pytest.raises(KeyError, match="tune NN1A and NN1B with B.7 first"):
+        tune_step_sizes.grid_center(pd.DataFrame(), "cnn_transpose", "gd", None, 1.0)
