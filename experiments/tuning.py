@@ -29,7 +29,8 @@ from landscape import models
 from landscape.objective import Objective
 from landscape.optim import OptimizerError
 
-__all__ = ["tune_step_size", "grid_step_size", "grid_points", "TuningResult", "THESIS_RANGES"]
+__all__ = ["tune_step_size", "grid_step_size", "grid_points", "score_step_size", "seed_objectives", "TuningResult",
+           "THESIS_RANGES"]
 
 THESIS_RANGES = {"pixel": (-3.0, 1.0), "cnn": (-6.0, 0.3)}
 _WORST = 1e300
@@ -85,7 +86,7 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
     if not low < high:
         raise ValueError(f"search_range must be (low, high) with low < high, got {search_range!r}")
     seeds = _check_seeds(seeds)
-    objectives = _objectives(problem, model, penal, seeds, model_options, precision)
+    objectives = seed_objectives(problem, model, penal, seeds, model_options, precision)
     records: list[dict] = []
 
     def score(trial):
@@ -96,7 +97,7 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
                 records.append({"trial": trial.number, "log10_lr": x, "lr": lr,
                                 "median_final_loss": earlier.value, "repeat_of": earlier.number})
                 return earlier.value
-        value, finals, statuses = _score(objectives, optimizer, lr, m, steps)
+        value, finals, statuses = score_step_size(objectives, optimizer, lr, m, steps)
         records.append({"trial": trial.number, "log10_lr": x, "lr": lr, "median_final_loss": value,
                         **{f"seed_{s}": f for s, f in zip(seeds, finals)},
                         "statuses": ",".join(statuses)})
@@ -183,7 +184,7 @@ def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, cent
     first = grid_points(center, half_width, coarse, search_range)
     if not first:
         raise ValueError(f"the window {center:g} +- {half_width:g} lies outside the search range {search_range}")
-    objectives = _objectives(problem, model, penal, seeds, model_options, precision)
+    objectives = seed_objectives(problem, model, penal, seeds, model_options, precision)
     settings = {"problem": objectives[0].problem.name, "model": model, "optimizer": optimizer,
                 "m": m if optimizer == "hd" else None, "penal": float(penal), "steps": int(steps), "seeds": seeds,
                 "precision": precision}
@@ -197,7 +198,7 @@ def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, cent
     def score_all(points):
         for x in points:
             if x not in scored:
-                value, finals, statuses = _score(objectives, optimizer, 10.0 ** x, m, steps)
+                value, finals, statuses = score_step_size(objectives, optimizer, 10.0 ** x, m, steps)
                 scored[x] = {"log10_lr": x, "lr": 10.0 ** x, "median_final_loss": value,
                              **{f"seed_{s}": f for s, f in zip(seeds, finals)}, "statuses": ",".join(statuses)}
                 if journal is not None:
@@ -257,8 +258,20 @@ def _check_seeds(seeds) -> list[int]:
     return seeds
 
 
-def _objectives(problem, model, penal, seeds, model_options, precision) -> list[Objective]:
-    """One objective per seed: from run specs for a named problem, else built on the given problem."""
+def seed_objectives(problem, model: str, penal: float, seeds: Sequence[int], model_options: dict | None = None,
+                    precision: str = "mixed") -> list[Objective]:
+    """One objective per seed, as the searches score them.
+
+    Args:
+        problem: a thesis code or problem name (built through :class:`landscape.spec.RunSpec`, so exactly
+            as a run of that spec), or a ``Problem`` (built with :func:`landscape.models.build`).
+        model, penal, model_options, precision: the parameterization, the SIMP exponent p, the model's
+            options and the network's precision.
+        seeds: the model seeds, one objective each.
+
+    Returns:
+        the objectives, in the order of ``seeds``.
+    """
     if isinstance(problem, str):
         from landscape.spec import RunSpec
         return [RunSpec(problem=problem, model=model, model_options=model_options or {}, seed=s,
@@ -267,9 +280,21 @@ def _objectives(problem, model, penal, seeds, model_options, precision) -> list[
                       penal) for s in seeds]
 
 
-def _score(objectives, optimizer: str, lr: float, m: int, steps: int) -> tuple[float, list[float], list[str]]:
-    """The median final loss of ``optimizer`` at step size ``lr`` over ``objectives`` (a non-finite final
-    loss scores 1e300), with each run's final loss and status. A cut-short run raises KeyboardInterrupt."""
+def score_step_size(objectives, optimizer: str, lr: float, m: int, steps: int) -> tuple[float, list[float], list[str]]:
+    """Appendix B.7's score of one step size: the median final loss of ``steps`` steps over ``objectives``.
+
+    Args:
+        objectives: one per seed (see :func:`seed_objectives`).
+        optimizer, lr, m: ``gd`` or ``hd`` (with memory ``m``) at constant step ``lr``.
+        steps: the step budget.
+
+    Returns:
+        ``(median, finals, statuses)``: the median final loss (a non-finite final loss counts as 1e300, so a
+        diverged run scores worst), each run's final loss and its status.
+
+    Raises:
+        KeyboardInterrupt: when a run was cut short (it has no score).
+    """
     from landscape.optim import build
     from landscape.runner import run
 

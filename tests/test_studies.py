@@ -334,3 +334,19 @@ def test_the_grid_protocol_centres_on_the_b7_steps_of_a_and_b(monkeypatch):
         tune_step_sizes.grid_center(table, "cnn_transpose", "gd", None, 3.0)
     with pytest.raises(KeyError, match="tune NN1A and NN1B with B.7 first"):
         tune_step_sizes.grid_center(pd.DataFrame(), "cnn_transpose", "gd", None, 1.0)
+
+
+def test_the_grid_protocol_check_scores_both_picks_by_the_b7_rule(tmp_path):
+    """``grid_protocol_check.py --quick``: per case, the grid's pick lies in its window around the other problem's
+    B.7 step, and the ratio column is the grid's score over B.7's, both medians over the same seeds."""
+    done = subprocess.run([sys.executable, str(STUDIES / "grid_protocol_check.py"), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "grid_protocol_check_quick.csv")
+    assert list(frame["case"]) == ["P3A", "P3B"] and list(frame["centre_from"]) == ["P3B", "P3A"]
+    tuned = pd.read_csv(STUDIES.parent / "figures" / "tuned_step_sizes.csv").set_index(["case", "optimizer"])
+    for row in frame.itertuples():
+        centre = np.log10(tuned.loc[(row.centre_from, "gd"), "tuned_lr"])
+        assert abs(np.log10(row.grid_lr) - centre) <= 2.05 and row.grid_runs <= 17
+        assert row.ratio == pytest.approx(row.grid_median_final / row.b7_median_final, rel=1e-12)
+    assert "Over 2 cases: median ratio" in (tmp_path / "grid_protocol_check_quick.md").read_text()
