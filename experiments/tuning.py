@@ -163,7 +163,8 @@ def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, cent
         out: where to save the result (see :meth:`TuningResult.save`).
 
     Returns:
-        the :class:`TuningResult` (``protocol="grid"``, ``search_range`` the window) with one record per
+        the :class:`TuningResult` (``protocol="grid"``, ``search_range`` the lowest and highest ``log10(lr)``
+        scored: the window, extended by the fine grid when the best coarse point is on its edge) with one record per
         scored point, in the order scored (each point once).
 
     Raises:
@@ -215,8 +216,8 @@ def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, cent
     score_all(second)
     bar.close()
     winner = min(records, key=lambda r: (r["median_final_loss"], r["log10_lr"]))
-    window = (max(search_range[0], round(center, 1) - half_width), min(search_range[1], round(center, 1) + half_width))
-    result = TuningResult(optimizer, settings["problem"], model, float(penal), steps, seeds, window,
+    searched = (min(r["log10_lr"] for r in records), max(r["log10_lr"] for r in records))
+    result = TuningResult(optimizer, settings["problem"], model, float(penal), steps, seeds, searched,
                           winner["lr"], winner["log10_lr"], winner["median_final_loss"], records, protocol="grid")
     if out is not None:
         result.save(out)

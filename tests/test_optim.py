@@ -364,6 +364,7 @@ def test_grid_search_scores_the_coarse_grid_then_the_fine_grid_around_its_best(t
     fine = xs[5:]
     assert fine and all(0 < abs(x - coarse_best) < 0.5 - 1e-9 for x in fine) and len(set(xs)) == len(xs)
     assert len(calls) == 2 * len(xs)            # every point once, on both seeds
+    assert result.search_range == (min(xs), max(xs))
     assert result.best_value == min(t["median_final_loss"] for t in result.trials) and result.protocol == "grid"
     assert _median_final_gd(problem, result.best_lr, 4, (0, 1)) == pytest.approx(result.best_value, rel=1e-12)
     # a rerun reads its journal and runs nothing; a journal of another search is refused by name
