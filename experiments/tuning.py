@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,15 @@ _WORST = 1e300
 
 @dataclass
 class TuningResult:
+    """One step-size search's outcome (:func:`tune_step_size` or :func:`grid_step_size`).
+
+    Fields: the case (``optimizer``, ``problem`` name, ``model``, ``penal``, ``steps``, ``seeds``); the
+    ``search_range`` in ``log10(lr)`` (TPE: the range sampled; grid: the lowest and highest point scored);
+    the winner (``best_lr``, ``best_log10_lr``, ``best_value``, its median final loss); ``trials``, one
+    record per trial or grid point; ``protocol`` (``"tpe"`` or ``"grid"``); and ``at_edge``, True when a
+    grid's winner is its lowest or highest point scored, so a better step may lie beyond the search.
+    """
+
     optimizer: str
     problem: str
     model: str
@@ -50,6 +60,7 @@ class TuningResult:
     best_value: float
     trials: list[dict] = field(default_factory=list)
     protocol: str = "tpe"
+    at_edge: bool = False
 
     def save(self, path) -> Path:
         """Write ``path`` (.json) and the trials next to it as .csv; returns the JSON path."""
@@ -130,13 +141,32 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
 
 
 def grid_points(center: float, half_width: float, spacing: float, search_range: tuple[float, float]) -> list[float]:
-    """``log10(lr)`` values ``center + k * spacing`` with ``|k * spacing| <= half_width`` inside
-    ``search_range``, rounded to the 0.1 grid of appendix B.7 (``center`` is rounded to it first)."""
+    """The grid ``c + k * spacing`` for every integer k with ``|k * spacing| <= half_width``, inside ``search_range``.
+
+    Args:
+        center: in ``log10(lr)``; ``c`` is it rounded to appendix B.7's 0.1 grid, a half going up (toward the
+            larger step): -1.45 gives -1.4.
+        half_width: the window's half width in decades, >= 0.
+        spacing: the grid's spacing in decades, > 0.
+        search_range: ``(low, high)``; points outside it are dropped.
+
+    Returns:
+        the points, sorted, each rounded to one decimal.
+    """
     low, high = search_range
-    center = round(center, 1)
-    count = int(round(half_width / spacing))
-    points = (round(center + k * spacing, 1) for k in range(-count, count + 1))
+    c = tenths(center) / 10
+    count = math.floor(half_width / spacing + 1e-9)
+    points = (round(c + k * spacing, 1) for k in range(-count, count + 1))
     return sorted({x for x in points if low - 1e-9 <= x <= high + 1e-9})
+
+
+def tenths(x: float) -> int:
+    """``x`` in whole tenths, a half going up: ``tenths(-1.45) == -14``, ``tenths(0.25) == 3``.
+
+    The tolerance of 1e-6 tenths makes a mean such as ``(log10(0.0251) + log10(0.0501)) / 2``, which lies a
+    rounding error away from -1.45, count as the half it is.
+    """
+    return math.floor(x * 10 + 0.5 + 1e-6)
 
 
 def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, center: float, penal: float = 3.0,
@@ -146,31 +176,37 @@ def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, cent
                    precision: str = "mixed") -> TuningResult:
     """Coarse-to-fine grid search of ``log10(lr)``: a cheaper, stated stand-in for appendix B.7's TPE search.
 
-    Stage 1 scores ``center + k * coarse`` for ``|k * coarse| <= half_width``; stage 2 scores the fine
-    grid ``x* + j * fine`` with ``0 < |j * fine| < coarse`` around the best coarse point ``x*``. Every point
-    is clipped to ``search_range`` (default the thesis's range for the model, see ``THESIS_RANGES``) and lies
-    on B.7's 0.1 grid. The score is B.7's: the median final loss over ``seeds`` after ``steps`` steps, a
-    non-finite final loss scoring 1e300. The best point wins; a tie goes to the smaller step size. With the
-    defaults that is at most 9 + 8 = 17 runs per seed, against up to 30 for TPE.
+    Stage 1 scores ``c + k * coarse`` for ``|k * coarse| <= half_width``, ``c`` being ``center`` on B.7's 0.1
+    grid (see :func:`grid_points`); stage 2 scores ``x* + j * fine`` for ``0 < |j * fine| < coarse`` around the
+    best coarse point ``x*``. Points outside ``search_range`` (default the thesis's range for the model, see
+    ``THESIS_RANGES``) are dropped. The score is B.7's: the median final loss over ``seeds`` after ``steps``
+    steps, a non-finite final loss scoring 1e300. The best point wins and an exact tie goes to the smaller
+    step; on a flat plateau (p = 1, where every stable step reaches the optimum) steps whose scores differ
+    in the fifth digit are equally good and the pick among them is arbitrary. With the defaults that is at
+    most 9 + 8 = 17 runs per seed, against up to 30 trials for TPE.
 
     Args:
         problem: a thesis code or problem name, or a ``Problem``.
         model, optimizer, penal, steps, seeds, m, model_options, precision: as in :func:`tune_step_size`.
         center: the window's centre in ``log10(lr)`` (e.g. the step size tuned on a similar problem).
         half_width, coarse, fine: the window's half width and the two grid spacings, in decades.
-        journal: a ``.jsonl`` file; every scored point is appended as it finishes and a rerun with the same
-            settings reuses it (so an interrupted search resumes).
+        journal: a ``.jsonl`` file; every scored point is appended as it finishes, and a rerun with the same
+            settings (problem name, model and its options, optimizer, m, p, steps, seeds, precision) reuses
+            it, so an interrupted search resumes; a last line cut short by a killed process is scored again.
         out: where to save the result (see :meth:`TuningResult.save`).
 
     Returns:
-        the :class:`TuningResult` (``protocol="grid"``, ``search_range`` the lowest and highest ``log10(lr)``
-        scored: the window, extended by the fine grid when the best coarse point is on its edge) with one record per
-        scored point, in the order scored (each point once).
+        the :class:`TuningResult`: ``protocol="grid"``; ``search_range`` the lowest and highest ``log10(lr)``
+        scored (the window, extended by the fine grid when the best coarse point is on its edge);
+        ``at_edge`` True (with a warning) when the winner is one of those two ends; one record per scored
+        point, in the order scored.
 
     Raises:
         OptimizerError: for an optimizer other than ``gd`` and ``hd``.
-        ValueError: for no seeds, spacings that are not positive multiples of 0.1 with ``fine < coarse``,
-            a window outside ``search_range``, or a journal written with other settings.
+        ValueError: for no seeds, spacings that are not positive multiples of 0.1 with ``fine < coarse``, a
+            negative ``half_width``, a window entirely outside ``search_range``, or a journal written by
+            another search or damaged before its last line.
+        KeyboardInterrupt: when a run is cut short (it has no score; the journal keeps the points before it).
     """
     _check_optimizer(optimizer)
     seeds = _check_seeds(seeds)
@@ -179,21 +215,25 @@ def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, cent
             raise ValueError(f"{name} must be a positive multiple of 0.1 (B.7's grid), got {spacing!r}")
     if not fine < coarse:
         raise ValueError(f"fine must be smaller than coarse, got fine={fine!r}, coarse={coarse!r}")
+    if not half_width >= 0:
+        raise ValueError(f"half_width must be >= 0 decades, got {half_width!r}")
     if search_range is None:
         search_range = THESIS_RANGES["pixel" if model == "pixel" else "cnn"]
     search_range = (float(search_range[0]), float(search_range[1]))
     first = grid_points(center, half_width, coarse, search_range)
     if not first:
-        raise ValueError(f"the window {center:g} +- {half_width:g} lies outside the search range {search_range}")
+        raise ValueError(f"the window {center:g} +- {half_width:g} lies entirely outside the search range "
+                         f"{search_range}")
     objectives = seed_objectives(problem, model, penal, seeds, model_options, precision)
     settings = {"problem": objectives[0].problem.name, "model": model, "optimizer": optimizer,
                 "m": m if optimizer == "hd" else None, "penal": float(penal), "steps": int(steps), "seeds": seeds,
-                "precision": precision}
+                "precision": precision, "model_options": json.loads(json.dumps(model_options or {}, sort_keys=True))}
     scored = _read_grid_journal(journal, settings)
     records: list[dict] = []
 
     from tqdm.auto import tqdm
-    bar = tqdm(total=len(first) + 2 * (int(round(coarse / fine)) - 1), unit="lr", disable=not progress,
+    per_side = math.ceil(coarse / fine - 1e-9) - 1     # fine points on each side: 0 < j * fine < coarse
+    bar = tqdm(total=len(first) + 2 * per_side, unit="lr", disable=not progress,
                desc=f"grid {optimizer} on {settings['problem']}")
 
     def score_all(points):
@@ -211,14 +251,18 @@ def grid_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, cent
 
     score_all(first)
     best = min(records, key=lambda r: (r["median_final_loss"], r["log10_lr"]))["log10_lr"]
-    second = [x for x in grid_points(best, coarse - fine, fine, search_range) if x != best]
+    second = [x for x in grid_points(best, per_side * fine, fine, search_range) if x != best]
     bar.total = len(first) + len(second)
     score_all(second)
     bar.close()
     winner = min(records, key=lambda r: (r["median_final_loss"], r["log10_lr"]))
     searched = (min(r["log10_lr"] for r in records), max(r["log10_lr"] for r in records))
     result = TuningResult(optimizer, settings["problem"], model, float(penal), steps, seeds, searched,
-                          winner["lr"], winner["log10_lr"], winner["median_final_loss"], records, protocol="grid")
+                          winner["lr"], winner["log10_lr"], winner["median_final_loss"], records, protocol="grid",
+                          at_edge=winner["log10_lr"] in searched and searched[0] < searched[1])
+    if result.at_edge:
+        warnings.warn(f"grid search of {optimizer} on {settings['problem']}: the best step 10^{winner['log10_lr']:g} "
+                      f"is the edge of the range searched {searched}; a better one may lie beyond", stacklevel=2)
     if out is not None:
         result.save(out)
     return result
@@ -233,10 +277,16 @@ def _read_grid_journal(journal, settings: dict) -> dict[float, dict]:
     if not journal.exists():
         return {}
     scored = {}
-    for number, line in enumerate(journal.read_text().splitlines(), 1):
+    lines = journal.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        entry = json.loads(line)
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):    # a write cut short by a killed process: that point is scored again
+                break
+            raise ValueError(f"{journal} line {number} is not JSON; the journal is damaged") from None
         other = {key: entry.get(key) for key in settings}
         if other != settings:
             changed = {key: (other[key], settings[key]) for key in settings if other[key] != settings[key]}
@@ -272,6 +322,10 @@ def seed_objectives(problem, model: str, penal: float, seeds: Sequence[int], mod
 
     Returns:
         the objectives, in the order of ``seeds``.
+
+    Raises:
+        whatever building the spec or the model raises for a bad name or option (``RunSpec`` names the
+        accepted values).
     """
     if isinstance(problem, str):
         from landscape.spec import RunSpec

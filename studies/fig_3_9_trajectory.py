@@ -4,7 +4,7 @@ Protocol (``studies/matrix.py``): p = 3 (``--penal 1`` for Figure C.16), seeds 0
 (the thesis: "median over 3 seeds"), the thesis's CNN (``cnn_transpose``) and the
 random-start PixelModel; L-BFGS is SciPy's L-BFGS-B (m = 10) with the step budget
 as its evaluation budget; GD takes the step size re-tuned here
-(``figures/tuned_step_sizes.csv``, appendix B.7 protocol) where that exists, and
+(``figures/tuned_step_sizes.csv``: appendix B.7's search, or on D and E the grid search) where that exists, and
 otherwise the CNN value ``--lr-cnn`` (default 3e-7, below the stable threshold
 measured on A; the thesis's tuned values diverge on the CNN) or the thesis's
 table B.1 value for pixels; each panel's title says which. Each panel draws the

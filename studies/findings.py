@@ -24,8 +24,8 @@ The direction of each order claim is the thesis's own (from its Tables 3.2 and 3
 stated exceptions (pixel E, where GD ends below L-BFGS after 2000 steps; pixel D, where m = 1 is
 worse than m = 10; pixel B, where HD_M10 ends above L-BFGS) count as reproduced when they
 reproduce. A claim involving GD or HD is judged at the thesis's step size and, where that cell
-has run, at the step size re-tuned here (appendix B.7 protocol), for pixels and the CNN alike;
-a cell where half the runs or more diverged or ended no lower than they started says nothing
+has run, at the step size re-tuned here (appendix B.7's search, or the grid search on D and E), for
+pixels and the CNN alike; a cell where half the runs or more diverged or ended no lower than they started says nothing
 about the optimizer, and its row is *untested* with that reason.
 
     python studies/findings.py --quick      # after the quick studies (make run does this)

@@ -153,7 +153,7 @@ def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: st
            f"the median is a diverged or risen run or was still moving in the last 10 % of the budget), and the "
            f"thesis's median (converged step) with the relative difference. Constant-step cells (GD, HD) at the "
            f"thesis's step size (tables B.1-B.3) and, where run, at the step size re-tuned here (by appendix "
-           f"B.7's search; on D and E, where B.7 had not run, by the cheaper grid search that "
+           f"B.7's search; for the D and E cases B.7 has not tuned, by the cheaper grid search that "
            f"grid_protocol_check.md compares with it; tuned_step_sizes.csv names each step's search). "
            f"Pixel from random starts, {cnn} in {precision} precision.", ""]
     for (model, penal), part in table.groupby(["model", "penal"], sort=False):

@@ -22,8 +22,9 @@ another machine too; every finished case is merged into
 trials over the tables' seeds cost hours per case: ``experiments.tuning.grid_step_size`` on seed 0 with
 the table's step budget, a 0.5-decade grid over +-2 decades around the mean log10 of the steps
 re-tuned by B.7 for the same model, p and optimizer on A and B, then the 0.1 grid within +-0.4 of the
-best coarse point (at most 17 runs). Its journals are ``tuning/<case>_grid.jsonl``. A case B.7 has
-tuned keeps B.7's step.
+best coarse point (at most 17 runs). The centre is rounded to the 0.1 grid, a half going toward
+the larger step. Its journals are ``tuning/<case>_grid.jsonl``. A case B.7 has tuned keeps B.7's step;
+``at_edge`` marks a step at the end of the range searched.
 """
 from __future__ import annotations
 
@@ -40,26 +41,47 @@ from experiments.tuning import THESIS_RANGES, grid_step_size, tune_step_size
 
 RANGES = {"pixel": THESIS_RANGES["pixel"], "cnn": (-10.0, 0.3)}
 VARIANTS = {"gd": ("gd", None), "hd1": ("hd", 1), "hd10": ("hd", 10)}
-KEY = ["case", "model", "optimizer", "m"]
 
 
 def merge(out, row: dict) -> None:
-    """Add or replace one case's row in the CSV (so partial runs accumulate; a lock
-    keeps two searches running side by side from losing each other's rows)."""
+    """Add or replace one case's row in the CSV ``out`` (so partial runs accumulate).
+
+    A lock keeps two searches running side by side from losing each other's rows, and a row found by B.7
+    (``protocol`` ``tpe``) is never replaced by a grid row, even when both searches ran at once.
+
+    Args:
+        out: the ``tuned_step_sizes[_quick].csv`` path.
+        row: the case's columns (``case``, ``model``, ``optimizer``, ``m``, ..., ``protocol``).
+    """
     import fcntl
     with open(out.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _merge(out, row)
 
 
+def _protocols(table: pd.DataFrame) -> pd.Series:
+    """Each row's search, ``tpe`` for rows written before the CSV had the column."""
+    return table["protocol"].fillna("tpe") if "protocol" in table else pd.Series("tpe", index=table.index)
+
+
+def _same_case(table: pd.DataFrame, case: str, model: str, optimizer: str, m) -> pd.Series:
+    return ((table["case"] == case) & (table["model"] == model) & (table["optimizer"] == optimizer)
+            & (table["m"].fillna(0) == (m or 0)))
+
+
 def _merge(out, row: dict) -> None:
     frame = pd.DataFrame([row])
     if out.exists():
         old = pd.read_csv(out)
-        same = (old["case"] == row["case"]) & (old["model"] == row["model"]) & (old["optimizer"] == row["optimizer"])
-        same &= old["m"].fillna(0) == (row["m"] or 0)
+        old = old.assign(protocol=_protocols(old))
+        same = _same_case(old, row["case"], row["model"], row["optimizer"], row["m"])
+        if row.get("protocol") == "grid" and (same & (old["protocol"] == "tpe")).any():
+            print(f"{row['case']} {row['optimizer']} m={row['m']}: B.7's row kept over the grid's", flush=True)
+            return
         frame = pd.concat([old[~same], frame], ignore_index=True)
-    frame["protocol"] = frame["protocol"].fillna("tpe") if "protocol" in frame else "tpe"   # rows before the grid
+    frame = frame.assign(protocol=_protocols(frame))
+    if "at_edge" in frame:
+        frame["at_edge"] = frame["at_edge"].fillna(False).astype(bool)
     frame.to_csv(out, index=False)
 
 
@@ -68,22 +90,35 @@ def _tuned_by_b7(out, case: str, model: str, optimizer: str, m: int | None) -> b
     if not out.exists():
         return False
     table = pd.read_csv(out)
-    protocol = table["protocol"].fillna("tpe") if "protocol" in table else pd.Series("tpe", index=table.index)
-    return bool(((table["case"] == case) & (table["model"] == model) & (table["optimizer"] == optimizer)
-                 & (table["m"].fillna(0) == (m or 0)) & (protocol == "tpe")).any())
+    return bool((_same_case(table, case, model, optimizer, m) & (_protocols(table) == "tpe")).any())
 
 
 def grid_center(table: pd.DataFrame, model: str, optimizer: str, m: int | None, penal: float) -> float:
-    """The grid protocol's window centre: the mean log10 of the B.7-tuned steps of the same model, optimizer
-    and p on A and B. Raises KeyError naming the missing cases."""
+    """The grid protocol's window centre for a case on D or E.
+
+    Args:
+        table: the rows of ``tuned_step_sizes.csv``.
+        model, optimizer, m: the case's model (``pixel`` or a CNN kind), ``gd`` or ``hd``, and HD's memory.
+        penal: the case's p, 1 or 3 (the thesis's).
+
+    Returns:
+        the mean ``log10(lr)`` of the steps that B.7's search tuned for the same model, optimizer, m and p
+        on A and B (grid rows are not used).
+
+    Raises:
+        ValueError: for a p other than 1 and 3.
+        KeyError: when either of the two B.7 rows is missing, naming what was found.
+    """
     import math
 
+    if penal not in (1.0, 3.0):
+        raise ValueError(f"the thesis's cases have p = 1 or 3, got {penal!r}")
     family = ("P" if model == "pixel" else "NN") + f"{int(penal)}"
     if table.empty:
         raise KeyError(f"no tuned step sizes to centre the grid on: tune {family}A and {family}B with B.7 first")
     rows = table[(table["model"] == model) & (table["optimizer"] == optimizer)
                  & (table["m"].fillna(0) == (m or 0)) & table["case"].isin([family + "A", family + "B"])
-                 & (table.get("protocol", pd.Series("tpe", index=table.index)).fillna("tpe") == "tpe")]
+                 & (_protocols(table) == "tpe")]
     if len(rows) != 2:
         raise KeyError(f"the grid protocol centres on the B.7-tuned steps of {family}A and {family}B for {model} "
                        f"{optimizer} m={m}; found {sorted(rows['case'])}: tune those first")
@@ -141,7 +176,7 @@ def main(argv=None):
                         "range": f"[{result.search_range[0]:g}, {result.search_range[1]:g}]",
                         "tuned_lr": result.best_lr, "tuned_median_final": result.best_value,
                         "thesis_lr": step_size(optimizer, thesis_model, penal, code, m=m),
-                        "protocol": result.protocol})
+                        "protocol": result.protocol, "at_edge": result.at_edge})
             print(f"{name}: tuned lr {result.best_lr:.3g} (median final {result.best_value:.4g}); "
                   f"thesis {thesis_lr:g}", flush=True)
     print(f"wrote {out}")

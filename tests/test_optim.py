@@ -343,11 +343,18 @@ def test_step_size_search_resumes_from_its_journal_and_reuses_repeated_proposals
 
 
 def test_grid_points_lie_on_the_thesis_grid_inside_the_range():
-    from experiments.tuning import grid_points
+    from experiments.tuning import grid_points, tenths
 
     assert grid_points(-6.83, 2.0, 0.5, (-10.0, 0.3)) == [-8.8, -8.3, -7.8, -7.3, -6.8, -6.3, -5.8, -5.3, -4.8]
-    assert grid_points(1.0, 2.0, 0.5, (-3.0, 1.0)) == [-1.0, -0.5, 0.0, 0.5, 1.0]   # clipped at the top
+    assert grid_points(1.0, 2.0, 0.5, (-3.0, 1.0)) == [-1.0, -0.5, 0.0, 0.5, 1.0]   # dropped above the range
     assert grid_points(0.2, 0.4, 0.1, (-3.0, 1.0)) == [-0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    # |k * spacing| <= half_width also when the spacing does not divide the half width
+    assert grid_points(0.0, 0.75, 0.5, (-9.0, 9.0)) == [-0.5, 0.0, 0.5]
+    assert grid_points(0.0, 2.0, 0.3, (-9.0, 9.0))[0] == -1.8
+    # a centre halfway between two tenths goes up, whatever its last bit says
+    mean = (math.log10(0.0251188643150958) + math.log10(0.0501187233627272)) / 2    # -1.45 up to rounding
+    assert tenths(mean) == -14 and tenths(-0.05) == 0 and tenths(-1.85) == -18 and tenths(0.25) == 3
+    assert grid_points(mean, 0.0, 0.5, (-9.0, 9.0)) == [-1.4]
 
 
 def test_grid_search_scores_the_coarse_grid_then_the_fine_grid_around_its_best(tmp_path, monkeypatch):
@@ -361,10 +368,11 @@ def test_grid_search_scores_the_coarse_grid_then_the_fine_grid_around_its_best(t
     xs = [t["log10_lr"] for t in result.trials]
     assert xs[:5] == [-1.5, -1.0, -0.5, 0.0, 0.5]
     coarse_best = min(result.trials[:5], key=lambda t: (t["median_final_loss"], t["log10_lr"]))["log10_lr"]
-    fine = xs[5:]
-    assert fine and all(0 < abs(x - coarse_best) < 0.5 - 1e-9 for x in fine) and len(set(xs)) == len(xs)
+    expected = {round(coarse_best + j / 10, 1) for j in (-4, -3, -2, -1, 1, 2, 3, 4)} - set(xs[:5])
+    assert set(xs[5:]) == expected and len(set(xs)) == len(xs)   # the fine grid, each point once
     assert len(calls) == 2 * len(xs)            # every point once, on both seeds
     assert result.search_range == (min(xs), max(xs))
+    assert result.at_edge == (result.best_log10_lr in (min(xs), max(xs)))
     assert result.best_value == min(t["median_final_loss"] for t in result.trials) and result.protocol == "grid"
     assert _median_final_gd(problem, result.best_lr, 4, (0, 1)) == pytest.approx(result.best_value, rel=1e-12)
     # a rerun reads its journal and runs nothing; a journal of another search is refused by name
@@ -372,10 +380,44 @@ def test_grid_search_scores_the_coarse_grid_then_the_fine_grid_around_its_best(t
     assert len(calls) == 2 * len(xs) and again.trials == result.trials
     with pytest.raises(ValueError, match="written by another search.*'steps': \\(4, 5\\)"):
         grid_step_size(problem, "pixel", "gd", **{**kwargs, "steps": 5})
+    with pytest.raises(ValueError, match="written by another search.*'model_options'"):
+        grid_step_size(problem, "pixel", "gd", **kwargs, model_options={"init": "random"})
     with pytest.raises(ValueError, match="fine must be smaller than coarse"):
         grid_step_size(problem, "pixel", "gd", **{**kwargs, "fine": 0.5, "journal": None})
-    with pytest.raises(ValueError, match="outside the search range"):
+    with pytest.raises(ValueError, match="half_width must be >= 0"):
+        grid_step_size(problem, "pixel", "gd", **{**kwargs, "half_width": -1.0, "journal": None})
+    with pytest.raises(ValueError, match="entirely outside the search range"):
         grid_step_size(problem, "pixel", "gd", **{**kwargs, "center": 5.0, "journal": None})
+
+
+def test_grid_search_resumes_from_a_journal_cut_short(tmp_path, monkeypatch):
+    """A search killed after some points (its last line half written) scores only the missing points again,
+    and ends where an uninterrupted search ends."""
+    from experiments.tuning import grid_step_size
+    problem = tiny_beam(width=8, height=4)
+    kwargs = dict(center=0.0, half_width=0.5, coarse=0.5, fine=0.1, penal=3.0, steps=3, seeds=(0,), progress=False)
+    whole = grid_step_size(problem, "pixel", "gd", journal=tmp_path / "whole.jsonl", **kwargs)
+    lines = (tmp_path / "whole.jsonl").read_text().splitlines()
+    (tmp_path / "cut.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:25])
+    calls = _count_runs(monkeypatch)
+    resumed = grid_step_size(problem, "pixel", "gd", journal=tmp_path / "cut.jsonl", **kwargs)
+    assert len(calls) == len(whole.trials) - 2
+    assert resumed.trials == whole.trials and resumed.best_lr == whole.best_lr
+    (tmp_path / "bad.jsonl").write_text("not json\n" + lines[0] + "\n")
+    with pytest.raises(ValueError, match="line 1 is not JSON"):
+        grid_step_size(problem, "pixel", "gd", journal=tmp_path / "bad.jsonl", **kwargs)
+
+
+def test_grid_search_flags_a_winner_at_the_end_of_its_range(tmp_path):
+    """On a tiny beam a larger GD step is better up to the top of a narrow window: the winner is the highest
+    point searched, so the result is at the edge and the search says so."""
+    from experiments.tuning import grid_step_size
+    problem = tiny_beam(width=8, height=4)
+    with pytest.warns(UserWarning, match="edge of the range searched"):
+        result = grid_step_size(problem, "pixel", "gd", center=-2.5, half_width=0.5, coarse=0.5, fine=0.1,
+                                penal=3.0, steps=3, seeds=(0,), progress=False)
+    assert result.at_edge and result.best_log10_lr == result.search_range[1] == -1.6
+
 
 class _Scripted:
     """An optimizer that walks through a given list of losses (for the divergence rule)."""
