@@ -29,7 +29,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
-from tune_step_sizes import VARIANTS
+from tune_step_sizes import VARIANTS, b7_rows
 
 from experiments.thesis import STEP_SIZES
 from experiments.tuning import THESIS_RANGES, grid_step_size, score_step_size, seed_objectives
@@ -59,9 +59,7 @@ def check_case(tuned: pd.DataFrame, case: str, variant: str, quick: bool, precis
     family, code = case[:-1], case[-1]
 
     def b7_row(which: str) -> pd.Series:
-        protocol = tuned["protocol"].fillna("tpe") if "protocol" in tuned else pd.Series("tpe", index=tuned.index)
-        rows = tuned[(tuned["case"] == which) & (tuned["model"] == "pixel") & (tuned["optimizer"] == optimizer)
-                     & (tuned["m"].fillna(0) == (m or 0)) & (protocol == "tpe")]
+        rows = b7_rows(tuned, which, "pixel", optimizer, m)
         if rows.empty:
             raise KeyError(f"no B.7 step for {which} pixel {variant} in tuned_step_sizes.csv")
         return rows.iloc[-1]

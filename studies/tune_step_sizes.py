@@ -69,6 +69,14 @@ def _same_case(table: pd.DataFrame, case: str, model: str, optimizer: str, m) ->
             & (table["m"].fillna(0) == (m or 0)))
 
 
+def b7_rows(table: pd.DataFrame, case: str, model: str, optimizer: str, m: int | None) -> pd.DataFrame:
+    """The rows of ``tuned_step_sizes.csv`` (``table``) that B.7's search found for one case (thesis code
+    ``case``, ``model``, ``optimizer`` ``gd`` or ``hd`` with memory ``m``); empty when it has none."""
+    if table.empty:
+        return table
+    return table[_same_case(table, case, model, optimizer, m) & (_protocols(table) == "tpe")]
+
+
 def _merge(out, row: dict) -> None:
     frame = pd.DataFrame([row])
     if out.exists():
@@ -89,8 +97,7 @@ def _tuned_by_b7(out, case: str, model: str, optimizer: str, m: int | None) -> b
     """Whether ``out`` holds a step for this case found by B.7's search (the grid never replaces one)."""
     if not out.exists():
         return False
-    table = pd.read_csv(out)
-    return bool((_same_case(table, case, model, optimizer, m) & (_protocols(table) == "tpe")).any())
+    return not b7_rows(pd.read_csv(out), case, model, optimizer, m).empty
 
 
 def grid_center(table: pd.DataFrame, model: str, optimizer: str, m: int | None, penal: float) -> float:
@@ -116,9 +123,7 @@ def grid_center(table: pd.DataFrame, model: str, optimizer: str, m: int | None, 
     family = ("P" if model == "pixel" else "NN") + f"{int(penal)}"
     if table.empty:
         raise KeyError(f"no tuned step sizes to centre the grid on: tune {family}A and {family}B with B.7 first")
-    rows = table[(table["model"] == model) & (table["optimizer"] == optimizer)
-                 & (table["m"].fillna(0) == (m or 0)) & table["case"].isin([family + "A", family + "B"])
-                 & (_protocols(table) == "tpe")]
+    rows = pd.concat([b7_rows(table, family + code, model, optimizer, m) for code in "AB"])
     if len(rows) != 2:
         raise KeyError(f"the grid protocol centres on the B.7-tuned steps of {family}A and {family}B for {model} "
                        f"{optimizer} m={m}; found {sorted(rows['case'])}: tune those first")
