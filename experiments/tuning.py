@@ -43,7 +43,8 @@ class TuningResult:
 
     Fields: the case (``optimizer``, ``problem`` name, ``model``, ``penal``, ``steps``, ``seeds``); the
     ``search_range`` in ``log10(lr)`` (TPE: the range sampled; grid: the lowest and highest point scored);
-    the winner (``best_lr``, ``best_log10_lr``, ``best_value``, its median final loss); ``trials``, one
+    the winner (``best_lr``, the step its trial ran, exactly ``10.0 ** best_log10_lr`` with ``best_log10_lr`` on
+    the 0.1 grid; ``best_value``, its median final loss); ``trials``, one
     record per trial or grid point; ``protocol`` (``"tpe"`` or ``"grid"``); and ``at_edge``, True when a
     grid's winner is its lowest or highest point scored, so a better step may lie beyond the search.
     """
@@ -126,15 +127,17 @@ def tune_step_size(problem, model: str = "pixel", optimizer: str = "gd", *, pena
                                 storage=storage, study_name=name, load_if_exists=storage is not None)
     for trial in study.trials:   # a resumed search: earlier trials count toward the budget and the records
         if trial.state == optuna.trial.TrialState.COMPLETE:
-            records.append({"trial": trial.number, "log10_lr": trial.params["log10_lr"],
-                            "lr": 10.0 ** trial.params["log10_lr"], "median_final_loss": trial.value})
+            x = round(trial.params["log10_lr"], 1)
+            records.append({"trial": trial.number, "log10_lr": x, "lr": 10.0 ** x, "median_final_loss": trial.value})
     remaining = trials - sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     if remaining > 0:
         study.optimize(score, n_trials=remaining, show_progress_bar=progress)
     best = study.best_trial
+    # the step the best trial ran: optuna's parameter is low + k * 0.1 in floating point (-1.5999999999999999),
+    # whose power differs from 10 ** -1.6 in the last bits, which HD's chaotic runs amplify to other results
+    x = round(best.params["log10_lr"], 1)
     result = TuningResult(optimizer, problem_name, model, float(penal), steps,
-                          seeds, (low, high), 10.0 ** best.params["log10_lr"], best.params["log10_lr"],
-                          best.value, records)
+                          seeds, (low, high), 10.0 ** x, x, best.value, records)
     if out is not None:
         result.save(out)
     return result

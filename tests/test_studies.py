@@ -222,14 +222,14 @@ def test_the_number_check_catches_what_no_cited_file_holds(tmp_path, monkeypatch
     """The check on a small page: a number that its section's files hold passes at the precision it is quoted
     with (as a value, a percentage of a fraction, or the percentage a ratio differs from 1); a number no file
     holds, or one held only by a file another section cites, is reported; references, wall times and the
-    protocol are not numbers to check."""
+    protocol (and instruction sets) are not numbers to check."""
     monkeypatch.syspath_prepend(str(STUDIES))
     import gallery_numbers as g
 
     (tmp_path / "fig_x.csv").write_text("case,loss,ratio,difference\nA,51.16182,1.07464,-0.0921\n")
     (tmp_path / "table_y.md").write_text("| 8.125 |\n")
     held = ("## Figure 3.3 (C.15)\n\n`fig_x.py` (10 seeds, 300 evaluations, 31 x 31, 2 minutes): the loss ends at "
-            "51.16 (51.2, 5.116e1), 7.5 % higher with m = 1, and 9.2 % below the thesis.\n")
+            "51.16 (51.2, 5.116e1), 7.5 % higher with m = 1, and 9.2 % below the thesis, on AVX-512 and AVX2.\n")
     page = tmp_path / "README.md"
     page.write_text(held)
     assert g.unheld(page, tmp_path) == []
