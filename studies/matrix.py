@@ -281,7 +281,8 @@ def curve_digest(table: pd.DataFrame) -> str:
 
 def write_curves(index: pd.DataFrame, path: Path) -> None:
     """One cell's losses (steps x seeds): the first line gives each seed's status, the second the numerics mode
-    and the digest of the exact values (:func:`curve_digest`)."""
+    and the digest of the exact values (:func:`curve_digest`). Each seed's wall time goes beside it into
+    ``<cell>.wall.json`` (:func:`read_wall_seconds`), so that the curves stay byte-identical from run to run."""
     from landscape import numerics
     path.parent.mkdir(parents=True, exist_ok=True)
     table = loss_table(index)
@@ -289,6 +290,22 @@ def write_curves(index: pd.DataFrame, path: Path) -> None:
     header = "# status " + " ".join(f"{k}={v}" for k, v in statuses.items()) + "\n"
     header += f"# numerics={numerics.mode()} sha256={curve_digest(table)}\n"
     path.write_text(header + table.to_csv(float_format="%.10g"))
+    walls = loss_table(index, "wall_time").iloc[-1]
+    wall_path(path).write_text(json.dumps({k: round(float(v), 1) for k, v in walls.items()}) + "\n")
+
+
+def wall_path(curves: Path) -> Path:
+    """Where a curve CSV's wall times are kept: ``<cell>.wall.json`` beside it."""
+    return curves.with_name(curves.stem + ".wall.json")
+
+
+def read_wall_seconds(curves: Path) -> dict[str, float]:
+    """Each seed's wall time in seconds (its trace's last ``wall_time``) of the cell whose curve CSV is
+    ``curves``, ``{seed column: seconds}``; empty for cells written before 1 December 2026, which did not
+    record it. A run's wall time is a fact of the machine and its load (on 2 busy cores, about the run's CPU
+    time), not a result."""
+    path = wall_path(curves)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def read_header(path: Path) -> dict:

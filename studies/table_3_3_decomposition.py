@@ -37,9 +37,11 @@ from matrix import (
     converged_step,
     difference_text,
     figure_suffix,
+    found_curve_path,
     matrix_cases,
     read_cell,
     read_cell_at,
+    read_wall_seconds,
     run_labels,
     run_matrix,
     summarize,
@@ -95,11 +97,15 @@ def _cell_row(model, penal, code, label, policy, budgets, quick) -> dict:
     row = {"model": model, "penal": penal, "problem": code, "optimizer": label, "step_sizes": policy,
            "lr": lr_of(label, model, penal, code, policy, quick), "read_at": np.nan, "median": np.nan,
            "min": np.nan, "max": np.nan, "seeds": 0, "diverged": 0, "rose": 0, "converged_step": None,
-           "thesis": thesis[0], "thesis_step": thesis[1], "difference": np.nan}
+           "thesis": thesis[0], "thesis_step": thesis[1], "difference": np.nan, "wall_hours": np.nan}
     found = read_cell_at(model, penal, code, label, policy, quick, at=read_at)
     if found is None:
         return row
     losses, statuses = found
+    walls = read_wall_seconds(found_curve_path(model, penal, code, label, policy if label in CONSTANT else "thesis",
+                                               quick))
+    if set(walls) == set(statuses):    # recorded for every seed (cells written before 1 December 2026 did not)
+        row["wall_hours"] = sum(walls.values()) / 3600
     s = summarize(losses, statuses)
     # no converged step for a median that is a diverged run or one that ended no lower than its start
     step = None if 2 * s["rose"] >= s["seeds"] else converged_step(np.median(losses.to_numpy(), axis=1))
@@ -171,6 +177,10 @@ def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: st
             out.append(f"| {r.problem} | {r.optimizer} | {policy} | {int(r.read_at)} | **{r.median:.4g}** "
                        f"[{r.min:.4g}, {r.max:.4g}] | {r.seeds} | {_status(r)} | {step} | {thesis} | {difference} |")
         out.append("")
+    timed = table[table["wall_hours"].notna()] if "wall_hours" in table else table.iloc[:0]
+    out.append(f"Wall time: {len(timed)} of {int((table['seeds'] > 0).sum())} cells recorded it (the cells run "
+               f"since 1 December 2026), {timed['wall_hours'].sum():.1f} hours of runs in all (the sum over their "
+               f"runs, each on one thread; per cell in the CSV's wall_hours column).")
     return "\n".join(out)
 
 

@@ -51,6 +51,10 @@ def test_a_matrix_study_rerun_from_scratch_writes_the_same_curves_bit_for_bit(tm
                         for p in sorted((tmp_path / attempt / "curves").rglob("*.csv"))})
     assert len(written[0]) == 4
     assert written[0] == written[1]
+    # each cell's wall times lie beside its curves, one per seed (they differ from run to run, the curves do not)
+    for curves in (tmp_path / "first" / "curves").rglob("*.csv"):
+        walls = matrix.read_wall_seconds(curves)
+        assert set(walls) == {"seed_0", "seed_1"} and all(w > 0 for w in walls.values())
 
 
 def _write_cell(matrix, model, penal, code, label, step_sizes, finals, diverged=()):
@@ -127,6 +131,8 @@ def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_conv
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame({f"seed_{i}": c for i, c in enumerate(columns)}, index=pd.RangeIndex(2001, name="step"))
         path.write_text("# status seed_0=completed seed_1=completed seed_2=completed\n" + frame.to_csv())
+    # the tuned cell recorded its wall times (3 runs of 1200 s: 1 hour); the thesis-step one is older and did not
+    matrix.wall_path(path).write_text('{"seed_0": 1200.0, "seed_1": 1200.0, "seed_2": 1200.0}')
     monkeypatch.setattr(t33, "tuned_step_size", lambda *a, **k: 1e-7)
     table = t33.decomposition_table([(matrix.CNN, 3.0, "A")], matrix.FULL, quick=False)
     gd = table[table.optimizer == "GD"].set_index("step_sizes")
@@ -136,6 +142,8 @@ def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_conv
     assert gd.loc["tuned", "rose"] == 2 and pd.isna(gd.loc["tuned", "converged_step"])
     text = t33.decomposition_markdown(table, matrix.FULL, matrix.CNN, "mixed")
     assert "2 rose" in text and "re-tuned 1e-07" in text and "79.67 (573)" in text
+    assert gd.loc["tuned", "wall_hours"] == 1.0 and pd.isna(gd.loc["thesis", "wall_hours"])
+    assert "Wall time: 1 of 2 cells recorded it" in text and "1.0 hours of runs" in text
 
 
 def test_the_full_table_3_3_lists_all_96_cells_and_draws_each_size_under_its_thesis_number(tmp_path):
