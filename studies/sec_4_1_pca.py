@@ -120,6 +120,15 @@ def prefix_curves(gram: np.ndarray) -> dict:
     return {name: explained_variance_by_prefix(gram=g, components=2).sum(axis=1) for name, g in curves.items()}
 
 
+def padded(curves: list) -> np.ndarray:
+    """Seeds x prefixes, each seed's curve padded with NaN after its last step (L-BFGS may stop before the budget),
+    so that a step's median and range are over the seeds that reached it."""
+    out = np.full((len(curves), max(len(c) for c in curves)), np.nan)
+    for row, curve in zip(out, curves):
+        row[:len(curve)] = curve
+    return out
+
+
 def one_sided(a, b) -> float:
     """p-value of the one-sided Wilcoxon signed-rank test that a > b (paired); 1 when every pair is equal."""
     differences = np.asarray(a) - np.asarray(b)
@@ -191,10 +200,11 @@ def main(argv=None):
         ax = axes[i, j]
         for name, (color, style, label) in styles.items():
             # the variance PC1 + PC2 leave unexplained, on a log axis: 0.99 and 0.999 are far apart there
-            stack = np.clip(1 - np.array([c[name] for c in curves[(model, optimizer)]]), 1e-7, 1)
+            stack = np.clip(1 - padded([c[name] for c in curves[(model, optimizer)]]), 1e-7, 1)
             x = np.arange(1, stack.shape[1] + 1)[2:]      # PC1 + PC2 says something from 4 iterates on
-            ax.plot(x, np.median(stack, axis=0)[2:], color=color, ls=style, label=label)
-            ax.fill_between(x, stack.min(axis=0)[2:], stack.max(axis=0)[2:], color=color, alpha=0.15, lw=0)
+            ax.plot(x, np.nanmedian(stack, axis=0)[2:], color=color, ls=style, label=label)
+            ax.fill_between(x, np.nanmin(stack, axis=0)[2:], np.nanmax(stack, axis=0)[2:], color=color, alpha=0.15,
+                            lw=0)
         row = summary[(summary.model == model) & (summary.optimizer == optimizer)].iloc[0]
         ax.set_title(f"{model}, {optimizer}: PC1 + PC2 explain {row['raw_median']:.3f} of the whole, "
                      f"{row['equalized_median']:.3f} equalized", fontsize=8)

@@ -230,14 +230,15 @@ def test_the_number_check_catches_what_no_cited_file_holds(tmp_path, monkeypatch
     """The check on a small page: a number that its section's files hold passes at the precision it is quoted
     with (as a value, a percentage of a fraction, or the percentage a ratio differs from 1); a number no file
     holds, or one held only by a file another section cites, is reported; references, wall times and the
-    protocol (and instruction sets) are not numbers to check."""
+    protocol (and instruction sets, citation years) are not numbers to check."""
     monkeypatch.syspath_prepend(str(STUDIES))
     import gallery_numbers as g
 
     (tmp_path / "fig_x.csv").write_text("case,loss,ratio,difference\nA,51.16182,1.07464,-0.0921\n")
     (tmp_path / "table_y.md").write_text("| 8.125 |\n")
     held = ("## Figure 3.3 (C.15)\n\n`fig_x.py` (10 seeds, 300 evaluations, 31 x 31, 2 minutes): the loss ends at "
-            "51.16 (51.2, 5.116e1), 7.5 % higher with m = 1, and 9.2 % below the thesis, on AVX-512 and AVX2.\n")
+            "51.16 (51.2, 5.116e1), 7.5 % higher with m = 1, and 9.2 % below the thesis, on AVX-512 and AVX2 "
+            "(as in Li et al. 2018).\n")
     page = tmp_path / "README.md"
     page.write_text(held)
     assert g.unheld(page, tmp_path) == []
@@ -298,6 +299,17 @@ def test_the_pca_verdicts_follow_their_stated_rules(monkeypatch):
     assert summary.loc["pixel", "beyond_null"] == "not significantly above its null"
     assert summary.loc["cnn", "mechanism"] == "no significant difference"
     assert summary.loc["cnn", "beyond_null"] == "lower-dimensional than its null"
+
+
+def test_pca_prefix_curves_of_runs_that_stopped_early_are_padded_with_nan(monkeypatch):
+    """``sec_4_1_pca.padded``: a run that stopped before the budget (a failed line search) counts up to its last
+    step; the figure's median at a later step is over the runs that reached it."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_pca import padded
+
+    stack = padded([np.array([0.9, 0.8, 0.7]), np.array([0.5])])
+    np.testing.assert_array_equal(stack, [[0.9, 0.8, 0.7], [0.5, np.nan, np.nan]])
+    np.testing.assert_array_equal(np.nanmedian(stack, axis=0), [0.7, 0.8, 0.7])
 
 
 def test_the_noise_verdict_follows_its_stated_rule(monkeypatch):
