@@ -187,7 +187,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
 
     All tasks go to one local Dask cluster at once; each cell's loss curves are
     written to ``curves/`` in the output folder as soon as its last seed finishes. Full-setting cells whose
-    curves are already there or in the reference, made in this numerics mode, are skipped.
+    curves are already there or in the reference, made in this numerics mode, are skipped, and a re-tuned
+    cell whose step is the thesis's own is copied from the thesis-step cell (:func:`copy_thesis_cell`).
     """
     from landscape import sweep
     study = "matrix" + ("_quick" if quick else "")
@@ -198,6 +199,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
             if not quick and committed(found_curve_path(model, penal, code, label, step_sizes, quick), budgets.seeds):
                 continue   # this cell's full-setting curves are there, made in this numerics mode: nothing to run
             entry, steps = optimizer_entry(label, model, penal, code, budgets, step_sizes, quick)
+            if not quick and step_sizes == "tuned" and copy_thesis_cell(model, penal, code, label, entry, budgets):
+                continue   # the re-tuned step is the thesis's own: the thesis-step cell is this cell
             config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
                       "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
                                "seed": list(budgets.seeds), "optimizer": [entry], "precision": [precision]}}
@@ -220,6 +223,25 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
     combined = sweep.Sweep(study, RUNS / study, tasks, retries=2, raw={"name": study, "cells": len(cells)})
     # a failed task gives no curves; rerun it (its failure was a bug, since fixed, or the cell stays unwritten)
     sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result, retry_failed=True)
+
+
+def copy_thesis_cell(model, penal, code, label, entry, budgets: Budgets) -> bool:
+    """Whether a re-tuned constant-step cell could be copied from the thesis-step cell, and copy it: when the
+    re-tuned step is the thesis's own (the search found it, e.g. GD at 10 on pixels, p = 1, E), the two cells
+    are the same runs, bit for bit in this numerics mode, so the committed thesis-step curves are copied
+    instead of rerun. Its wall times are not copied: the copy took none."""
+    import shutil
+    try:
+        thesis_entry, _ = optimizer_entry(label, model, penal, code, budgets, "thesis")
+    except KeyError:
+        return False
+    source = found_curve_path(model, penal, code, label, "thesis", False)
+    if thesis_entry != entry or not committed(source, budgets.seeds):
+        return False
+    target = curve_path(model, penal, code, label, "tuned", False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return True
 
 
 def committed(path: Path | None, seeds) -> bool:

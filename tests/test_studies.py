@@ -57,6 +57,38 @@ def test_a_matrix_study_rerun_from_scratch_writes_the_same_curves_bit_for_bit(tm
         assert set(walls) == {"seed_0", "seed_1"} and all(w > 0 for w in walls.values())
 
 
+def test_a_retuned_cell_whose_step_is_the_thesis_s_is_copied_not_rerun(tmp_path, monkeypatch):
+    """``matrix.run_matrix --step-sizes tuned``: when the re-tuned step equals the thesis's (GD at 10 on pixels,
+    p = 1, E), the committed thesis-step curves are the cell's, copied byte for byte without running anything;
+    a different re-tuned step is run."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import common
+
+    import matrix
+
+    from landscape import numerics, sweep
+
+    monkeypatch.setattr(matrix, "CURVES", tmp_path / "curves")
+    monkeypatch.setattr(matrix, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(common, "REFERENCE", tmp_path / "no-reference")
+    budgets = matrix.Budgets(lbfgs=6, gd=6, gd_short=3, descent=6, seeds=(0, 1))
+    thesis = matrix.curve_path("pixel", 1.0, "E", "GD", "thesis", quick=False)
+    thesis.parent.mkdir(parents=True)
+    thesis.write_text(f"# status seed_0=completed seed_1=completed\n# numerics={numerics.mode()} sha256=0\n"
+                      "step,seed_0,seed_1\n0,100,101\n1,90,91\n")
+    ran = []
+    monkeypatch.setattr(sweep, "run_sweep", lambda combined, **kwargs: ran.append(combined))
+    monkeypatch.setattr(matrix, "tuned_step_size", lambda *a, **k: matrix.step_size("gd", "pixel", 1.0, "E"))
+    matrix.run_matrix([("pixel", 1.0, "E")], ("GD",), budgets, step_sizes="tuned", progress=False)
+    tuned = matrix.curve_path("pixel", 1.0, "E", "GD", "tuned", quick=False)
+    assert ran == [] and tuned.read_bytes() == thesis.read_bytes()
+    assert matrix.read_wall_seconds(tuned) == {}          # the copy took no run time
+    tuned.unlink()
+    monkeypatch.setattr(matrix, "tuned_step_size", lambda *a, **k: 5.0)
+    matrix.run_matrix([("pixel", 1.0, "E")], ("GD",), budgets, step_sizes="tuned", progress=False)
+    assert len(ran) == 1 and not tuned.exists()
+
+
 def _write_cell(matrix, model, penal, code, label, step_sizes, finals, diverged=()):
     """A fake committed curve: every seed starts at 100 and ends at its entry of ``finals``."""
     path = matrix.curve_path(model, penal, code, label, step_sizes, quick=False)
