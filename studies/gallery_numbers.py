@@ -12,8 +12,8 @@ What is not a measurement, and so not checked:
 
 * references to the thesis's figures, tables, sections and equations ("Figure 3.3", "C.15", "B.1-B.3",
   "section 4.1"), file names, code spans, links and HTML comments;
-* grid sizes ("31 x 31", "128 x 128"), instruction sets ("AVX-512", "AVX2") and the years of citations
-  ("Li et al. 2018");
+* grid sizes ("31 x 31", "128 x 128"), instruction sets ("AVX-512", "AVX2"), the years of citations
+  ("Li et al. 2018") and the markers of numbered lists;
 * wall times (a number followed by s, seconds, min, minutes, h or hours): they are machine facts, not
   results, and no trace is committed that holds them;
 * zero, which the page uses as a boundary ("a bulk around 0", "never above 0");
@@ -60,7 +60,8 @@ PROTOCOL = re.compile(r"\b\d+(?:,\d{3})*(?:\s*(?:to|-|and|or)\s*\d+(?:,\d{3})*)*
 STRIP = (re.compile(r"```.*?```", re.S), re.compile(r"<!--.*?-->", re.S), re.compile(r"`[^`]*`"),
          re.compile(r"\]\([^)]*\)"), re.compile(r"!\[[^\]]*\]"), re.compile(r"https?://\S+"),
          re.compile(r"\b[\w./-]+\.(?:png|csv|md|json|jsonl|py|h5|html)\b"),
-         re.compile(r"\bAVX-?\d+\w*"), re.compile(r"\bet al\.,?\s*\(?\d{4}\)?"))
+         re.compile(r"\bAVX-?\d+\w*"), re.compile(r"\bet al\.,?\s*\(?\d{4}\)?"),
+         re.compile(r"^\s*\d+\.(?=\s)"))
 
 
 def prose_numbers(text: str) -> list[tuple[int, str, bool]]:

@@ -274,6 +274,8 @@ def test_the_number_check_catches_what_no_cited_file_holds(tmp_path, monkeypatch
     page = tmp_path / "README.md"
     page.write_text(held)
     assert g.unheld(page, tmp_path) == []
+    page.write_text(held + "\n1. a numbered list item\n")
+    assert g.unheld(page, tmp_path) == []
     page.write_text(held + "It ends at 61.8 on B.\n")
     assert g.unheld(page, tmp_path) == [(4, "61.8")]
     page.write_text(held + "Beside it, 51.17.\n\n## Other\n\n8.125 from `table_y.md`, and 51.16 from nowhere.\n")
