@@ -350,13 +350,19 @@ def read_curves(path: Path) -> tuple[pd.DataFrame, dict]:
 CONSTANT = ("GD", "HD_M1", "HD_M10")     # the constant-step cells, one per step-size policy
 
 
+def cell_path_at(model, penal, problem, label, policy="thesis", quick=False) -> Path | None:
+    """:func:`found_curve_path` of a cell under a step-size policy: the constant-step cells (``CONSTANT``) have
+    one file per policy, a line-search cell one file whatever the policy."""
+    return found_curve_path(model, penal, problem, label, policy if label in CONSTANT else "thesis", quick)
+
+
 def read_cell_at(model, penal, problem, label, policy="thesis", quick=False, at=None):
     """A cell's ``(losses, statuses)`` under a step-size policy (the line-search cells have one), cut at step
     ``at`` (the whole curve if None); None when it has not run."""
-    found = read_cell(model, penal, problem, label, policy if label in CONSTANT else "thesis", quick)
-    if found is None:
+    path = cell_path_at(model, penal, problem, label, policy, quick)
+    if path is None:
         return None
-    losses, statuses = found
+    losses, statuses = read_curves(path)
     return (losses if at is None else losses.iloc[:at + 1]), statuses
 
 

@@ -34,10 +34,10 @@ from matrix import (
     CONSTANT,
     LABELS,
     add_matrix_options,
+    cell_path_at,
     converged_step,
     difference_text,
     figure_suffix,
-    found_curve_path,
     matrix_cases,
     read_cell,
     read_cell_at,
@@ -102,8 +102,7 @@ def _cell_row(model, penal, code, label, policy, budgets, quick) -> dict:
     if found is None:
         return row
     losses, statuses = found
-    walls = read_wall_seconds(found_curve_path(model, penal, code, label, policy if label in CONSTANT else "thesis",
-                                               quick))
+    walls = read_wall_seconds(cell_path_at(model, penal, code, label, policy, quick))
     if set(walls) == set(statuses):    # recorded for every seed (cells written before 1 December 2026 did not)
         row["wall_hours"] = sum(walls.values()) / 3600
     s = summarize(losses, statuses)
