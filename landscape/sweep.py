@@ -631,6 +631,14 @@ def _check_same_sweep(sweep: Sweep) -> None:
                          f"'out' folder (or --out), or rename it to {other!r} to continue that one")
 
 
+#: Environment variables that Dask's nanny sets for its workers and a LocalCluster started here does not.
+#: ``MALLOC_TRIM_THRESHOLD_=65536`` (distributed's default) fixes glibc's thresholds, which turns off its dynamic
+#: mmap threshold: every tensor above 128 KiB is then mapped and unmapped afresh, and a CNN run on a 128x128
+#: grid spends as much time in the kernel (page faults) as in its own code, 1.6 to 1.8 x the step time of the
+#: same run outside a worker (``benchmarks/bench_sweep_malloc.py``). Results are bit-identical either way.
+WORKER_ENVIRON_UNSET = ("MALLOC_TRIM_THRESHOLD_",)
+
+
 def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_failed=False):
     from .optional import require
     require("distributed", "landscape sweep")
@@ -658,8 +666,11 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_fai
     if client is None:
         if scheduler is None:
             # the scheduler reads allowed-failures when it starts: a task whose worker died is
-            # rescheduled at most `retries` times before it counts as failed
-            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries}), _sigint_ignored():
+            # rescheduled at most `retries` times before it counts as failed; the workers keep glibc's own
+            # malloc policy (WORKER_ENVIRON_UNSET)
+            unset = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in WORKER_ENVIRON_UNSET}
+            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries, **unset}), \
+                    _sigint_ignored():
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=":0")   # any free port: two sweeps at once
             owned.append(cluster)

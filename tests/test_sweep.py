@@ -324,3 +324,29 @@ def test_a_trace_made_by_an_optimizer_built_differently_is_rerun_not_reused(tmp_
     with open_trace(task.trace) as trace:
         assert trace.end_time != first                               # built differently: rerun
         assert trace.config["optimizer_options"]["search"] == "wolfe"
+
+
+def test_the_local_workers_keep_glibcs_malloc_policy(tmp_path, monkeypatch):
+    """Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers, which makes every large tensor fault
+    its pages in afresh (benchmarks/bench_sweep_malloc.py); the LocalCluster a sweep starts does not."""
+    import distributed
+    seen = {}
+
+    class Watched(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            with distributed.Client(self) as probe:
+                seen.update(probe.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset")))
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.setattr(distributed, "LocalCluster", Watched)
+    cfg = config(tmp_path / "m", steps=2, optimizers=("lbfgs",))
+    cfg["axes"]["penal"] = [3]
+    index = sweeps.run_sweep(sweeps.expand(cfg), workers=1, progress=False)
+    assert list(index["status"]) == ["completed"]
+    assert list(seen.values()) == ["unset"]
+    # what Dask's own default would have given
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        assert list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == ["65536"]
