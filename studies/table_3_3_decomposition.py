@@ -179,7 +179,9 @@ def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: st
     timed = table[table["wall_hours"].notna()] if "wall_hours" in table else table.iloc[:0]
     out.append(f"Wall time: {len(timed)} of {int((table['seeds'] > 0).sum())} cells recorded it (the cells run "
                f"since 1 December 2026), {timed['wall_hours'].sum():.1f} hours of runs in all (the sum over their "
-               f"runs, each on one thread; per cell in the CSV's wall_hours column).")
+               f"runs, each on one thread; per cell in the CSV's wall_hours column). Runs made before 13:30 UTC on "
+               f"1 December 2026 took about 1.8 times as long as they needed: their sweep workers ran with Dask's "
+               f"malloc setting (docs/reference/performance.md, bench_sweep_malloc.py).")
     return "\n".join(out)
 
 
