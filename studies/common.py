@@ -21,6 +21,7 @@ own module, ``matrix.py``; its curves are drawn with ``plotting.py``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -156,4 +157,17 @@ def run_cases(study: str, axes: dict, steps: int, workers: int = 2, progress: bo
     from landscape import sweep
     config = {"name": study, "out": str(RUNS / study), "steps": steps,
               "axes": {"precision": [precision], **axes}, "threads": threads, **extra}
-    return sweep.run_sweep(sweep.expand(config), workers=workers, progress=progress)
+    with interrupted_cleanly():
+        return sweep.run_sweep(sweep.expand(config), workers=workers, progress=progress)
+
+
+@contextlib.contextmanager
+def interrupted_cleanly():
+    """Ctrl-C during a study's sweep: the sweep's one-line message (how far it got, that the index is written
+    and a rerun goes on) on stderr and exit status 130, as ``landscape sweep`` gives, not a traceback."""
+    from landscape.sweep import SweepInterrupted
+    try:
+        yield
+    except SweepInterrupted as error:
+        print(f"{Path(sys.argv[0]).name}: {error}", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -28,7 +28,7 @@ in ``runs/`` when they exist), so ``make run`` reproduces them.
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, RUNS, find
+from common import FIGURES, RUNS, find, interrupted_cleanly
 
 import json
 from dataclasses import dataclass, replace
@@ -222,7 +222,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
 
     combined = sweep.Sweep(study, RUNS / study, tasks, retries=2, raw={"name": study, "cells": len(cells)})
     # a failed task gives no curves; rerun it (its failure was a bug, since fixed, or the cell stays unwritten)
-    sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result, retry_failed=True)
+    with interrupted_cleanly():
+        sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result, retry_failed=True)
 
 
 def copy_thesis_cell(model, penal, code, label, entry, budgets: Budgets) -> bool:
