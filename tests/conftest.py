@@ -24,3 +24,29 @@ def tiny():
 def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+def _interrupt_when_started(process, started, wait=300.0, settle=2.0, timeout=120.0) -> str:
+    """Ctrl-C a process group started with ``start_new_session=True`` once ``started()`` is true (or after
+    ``wait`` seconds), as a terminal sends it to the command and its workers; returns its stderr. The group is
+    killed afterwards whatever happened, so no long run outlives a failing test."""
+    import contextlib
+    import os
+    import signal
+    import time
+    deadline = time.time() + wait          # workers' start-up takes a minute or more on a busy machine
+    while time.time() < deadline and not started():
+        time.sleep(0.2)
+    time.sleep(settle)
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        return process.communicate(timeout=timeout)[1]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def interrupt_when_started():
+    """:func:`_interrupt_when_started`, for the tests of Ctrl-C on sweeps and studies."""
+    return _interrupt_when_started

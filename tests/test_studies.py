@@ -434,29 +434,16 @@ def test_a_grid_row_never_replaces_a_b7_row_and_old_rows_read_as_b7(tmp_path, ca
         t.grid_center(table, "pixel", "gd", None, 2.0)
 
 
-def test_ctrl_c_during_a_studys_sweep_exits_130_with_one_line_and_no_traceback(tmp_path):
+def test_ctrl_c_during_a_studys_sweep_exits_130_with_one_line_and_no_traceback(tmp_path, interrupt_when_started):
     """A study interrupted while its runs go: the sweep's one line (how far it got, the index written) and
     exit status 130, as ``landscape sweep`` gives."""
-    import contextlib
-    import os
-    import signal
-    import time
     code = ("import sys; from pathlib import Path; import common; common.RUNS = Path(sys.argv[1]); "
             "common.run_cases('ctrl_c', {'problem': ['A'], 'model': ['pixel'], 'seed': [0, 1], "
             "'optimizer': [{'name': 'gd', 'lr': 1e-3}]}, steps=100000, workers=1, progress=False)")
     process = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=STUDIES, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     traces = tmp_path / "ctrl_c" / "traces"
-    deadline = time.time() + 300          # the worker's start-up takes a minute or more on a busy machine
-    while time.time() < deadline and not (traces.exists() and any(traces.glob("*.h5"))):
-        time.sleep(0.2)
-    time.sleep(2)
-    os.killpg(process.pid, signal.SIGINT)      # as Ctrl-C in a terminal: the study and its workers
-    try:
-        _, err = process.communicate(timeout=120)
-    finally:                                   # never leave a 100000-step run going after a failure
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+    err = interrupt_when_started(process, lambda: traces.exists() and any(traces.glob("*.h5")))
     assert process.returncode == 130, err
     assert "Traceback" not in err, err
     assert "interrupted" in err and "index written" in err and "run it again to go on" in err, err

@@ -158,9 +158,7 @@ def test_a_second_sweep_on_a_live_sweeps_folder_is_refused_and_a_stale_lock_take
     assert list(frame["status"]) == ["completed"] and not lock.exists()
 
 
-def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path):
-    import signal as _signal
-    import time as _time
+def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path, interrupt_when_started):
     config = tmp_path / "long.toml"
     config.write_text(f'name = "long"\nout = "{tmp_path / "out"}"\nsteps = 100000\n[axes]\n'
                       'problem = ["A"]\noptimizer = [{name = "gd", lr = 1e-3}]\nseed = [0, 1, 2]\n')
@@ -169,18 +167,9 @@ def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "landscape.cli", "sweep", str(config), "--workers", "1",
                                 "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
-    deadline = _time.time() + 300         # the workers' start-up takes a minute or more on a busy machine
     traces = tmp_path / "out" / "traces"
-    while _time.time() < deadline and not (traces.exists() and any(traces.glob("*.h5"))):
-        _time.sleep(0.2)
+    err = interrupt_when_started(process, lambda: traces.exists() and any(traces.glob("*.h5")))
     assert any(traces.glob("*.h5")), "no run started within 300 s"
-    _time.sleep(2)
-    os.killpg(process.pid, _signal.SIGINT)     # as Ctrl-C in a terminal: the sweep and its workers
-    try:
-        _, err = process.communicate(timeout=120)
-    finally:                                   # never leave a 100000-step sweep running after a failure
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, _signal.SIGKILL)
     assert process.returncode == 130, err
     lines = [line for line in err.strip().splitlines() if line.startswith("landscape:")]
     assert len(lines) == 1 and "interrupted" in lines[0] and "index written" in lines[0], err
