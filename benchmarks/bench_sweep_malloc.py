@@ -30,7 +30,7 @@ import landscape as L
 RUN = """
 import sys
 import landscape as L
-spec = L.RunSpec(problem=sys.argv[1], model=sys.argv[2], optimizer="gd", optimizer_options={{"lr": 1e-4}},
+spec = L.RunSpec(problem=sys.argv[1], model=sys.argv[2], optimizer="gd", optimizer_options={"lr": 1e-4},
                  penal=1.0, seed=0, steps=int(sys.argv[3]))
 L.run_spec(spec, sys.argv[4], progress=False, overwrite=True)
 """
@@ -43,7 +43,7 @@ def timed_run(problem, model, steps, trace: Path, malloc: str | None) -> tuple[n
     if malloc is not None:
         env["MALLOC_TRIM_THRESHOLD_"] = malloc
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", RUN.format(), problem, model, str(steps), str(trace)], env=env, check=True)
+    subprocess.run([sys.executable, "-c", RUN, problem, model, str(steps), str(trace)], env=env, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     frame = L.open_trace(trace).frame()
     return (frame["loss"].to_numpy(), np.diff(frame["wall_time"].to_numpy()),
