@@ -17,7 +17,11 @@ Protocol: problem A, p = 3, random-start pixels and the thesis's CNN (``cnn_tran
    time shows their cost): GD at the step re-tuned here (``figures/tuned_step_sizes.csv``); GD with
    an exponential and a linear warm-up from that step to ``late`` over the first 350 steps; the
    preconditioners ``scaled_identity`` (L-BFGS's ``gamma I``), ``secant_diagonal`` (m = 10) and
-   ``hutchinson_diagonal`` (4 probes every 10 steps) at their step; GD_LS; SciPy's L-BFGS-B (m = 10).
+   ``hutchinson_diagonal`` (4 probes every 10 steps) at their step; GD_LS (run for 700 steps, read at 700
+   evaluations, since its line search spends one or more evaluations a step); SciPy's L-BFGS-B (m = 10).
+4. Time to target: the first objective evaluation and the first wall second at which a run's loss is within
+   5 % of L-BFGS's median loss at the budget (the per-wall-second comparison; a run that never gets there
+   counts as not reached).
 
 Rule, per model and optimizer against GD_LS and against L-BFGS, on the losses at 700 evaluations (each
 run's last step within the budget) over the seeds: one-sided Mann-Whitney U tests at 5 %: *better*,
@@ -27,8 +31,9 @@ run's last step within the budget) over the seeds: one-sided Mann-Whitney U test
     python studies/sec_4_1_schedules.py --workers 2
 
 Writes ``sec_4_1_schedules[_quick].csv`` (one row per run), ``_summary.csv``, ``.md`` (with the step sizes
-found in stages 1 and 2) and ``.png`` (median loss against evaluations and against wall seconds) into the
-output folder; traces in ``runs/sec_4_1_schedules_*``.
+found in stages 1 and 2) and ``.png`` (median loss against evaluations and against wall seconds; a run that
+stopped early, e.g. diverged, keeps its last loss) into the output folder; traces in
+``runs/sec_4_1_schedules_*``.
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ MODELS = ("pixel", "cnn_transpose")
 PRECONDITIONERS = ("scaled_identity", "secant_diagonal", "hutchinson_diagonal")
 GRID = (1.0, 0.1, 0.01, 1e-3, 1e-4)
 ALPHA = 0.05
+TARGET = 1.05      # time to target: within 5 % of L-BFGS's median loss at the budget
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> tuple[str, float, float]:
@@ -56,10 +62,23 @@ def compare(a: np.ndarray, b: np.ndarray) -> tuple[str, float, float]:
     return order_verdict(a, b, "better", "worse", ALPHA)
 
 
+def within_budget(steps: np.ndarray, evaluations: int) -> np.ndarray:
+    """The steps whose cumulative evaluations are within ``evaluations`` (at least the first step)."""
+    within = steps[steps["evaluations"] <= evaluations]
+    return within if len(within) else steps[:1]
+
+
 def at_budget(steps: np.ndarray, evaluations: int) -> float:
     """The loss at the last step whose cumulative evaluations are within ``evaluations``."""
-    within = steps[steps["evaluations"] <= evaluations]
-    return float((within if len(within) else steps[:1])["loss"][-1])
+    return float(within_budget(steps, evaluations)["loss"][-1])
+
+
+def to_target(steps: np.ndarray, target: float) -> tuple[float, float]:
+    """``(evaluations, wall seconds)`` at the first step whose loss is at most ``target``; NaN if none is."""
+    hits = np.flatnonzero(steps["loss"] <= target)
+    if not len(hits):
+        return np.nan, np.nan
+    return float(steps["evaluations"][hits[0]]), float(steps["wall_time"][hits[0]])
 
 
 def late_step(index: pd.DataFrame) -> float:
@@ -93,10 +112,13 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         references = {name: group[group["label"] == name]["loss_at_budget"].to_numpy() for name in ("GD_LS", "L-BFGS")}
         for name, cell in group.groupby("label", sort=False):
             losses = cell["loss_at_budget"].to_numpy()
+            reached = cell["seconds_to_target"].dropna()
             row = {"model": model, "optimizer": name, "lr": cell["lr"].iloc[0], "seeds": len(losses),
                    "median": np.median(losses), "min": losses.min(), "max": losses.max(),
                    "diverged": int((cell["status"] == "diverged").sum()),
-                   "wall_median": cell["wall_time"].median()}
+                   "wall_median": cell["wall_time"].median(), "target": cell["target"].iloc[0],
+                   "reached": len(reached), "evaluations_to_target": cell["evaluations_to_target"].median(),
+                   "seconds_to_target": reached.median()}
             for reference, values in references.items():
                 word, lower, higher = compare(losses, values) if name != reference else ("-", np.nan, np.nan)
                 row[f"vs_{reference}"], row[f"p_{reference}"] = word, min(lower, higher)
@@ -131,20 +153,21 @@ def main(argv=None):
         entries += [{"name": "pgd", "lr": lr, "lr_end": late, "ramp": ramp, "shape": s}
                     for s in ("exponential", "linear")]
         entries += [{"name": "pgd", "preconditioner": p, "lr": best[p]} for p in PRECONDITIONERS]
-        entries += [{"name": "scipy_lbfgsb", "m": 10, "maxfun": budget}]
-        index = pd.concat([run_cases(f"sec_4_1_schedules_{model}{suffix}", {**axes, "seed": seeds,
-                                     "optimizer": entries}, steps=budget, **common), gd_ls], ignore_index=True)
+        entries += [{"name": "scipy_lbfgsb", "m": 10, "maxfun": budget}, {"name": "gd_ls"}]
+        index = run_cases(f"sec_4_1_schedules_{model}{suffix}", {**axes, "seed": seeds, "optimizer": entries},
+                          steps=budget, **common)
         failed = index[index["status"] == "failed"]
         if len(failed):
             raise SystemExit(f"{len(failed)} runs failed, e.g. {failed.iloc[0]['name']}: {failed.iloc[0]['error']}")
         for row, options in zip(index.itertuples(), options_of(index)):
             with L.open_trace(row.trace) as trace:
-                steps = trace.steps()
+                steps = within_budget(trace.steps(), budget)     # GD_LS's 700 steps take more evaluations
             frames.append({"model": model, "label": label(row.optimizer, options), "seed": row.seed,
                            "lr": options.get("lr", np.nan), "status": row.status,
                            "loss_at_budget": at_budget(steps, budget), "evaluations": int(steps["evaluations"][-1]),
                            "wall_time": float(steps["wall_time"][-1]), "curve": steps})
     runs = pd.DataFrame(frames)
+    add_time_to_target(runs)
     summary = summarize(runs)
     runs.drop(columns="curve").to_csv(FIGURES / f"sec_4_1_schedules{suffix}.csv", index=False, float_format="%.6g")
     summary.to_csv(FIGURES / f"sec_4_1_schedules{suffix}_summary.csv", index=False, float_format="%.6g")
@@ -152,6 +175,15 @@ def main(argv=None):
     (FIGURES / f"sec_4_1_schedules{suffix}.md").write_text(text)
     print(text)
     print(f"wrote {plot(runs, budget, len(seeds), FIGURES / f'sec_4_1_schedules{suffix}.png')} and its tables")
+
+
+def add_time_to_target(runs: pd.DataFrame) -> None:
+    """Per run, in place: ``target`` (``TARGET`` times L-BFGS's median loss at the budget, per model) and the
+    evaluations and wall seconds at which the run first reaches it (NaN: never)."""
+    lbfgs = runs[runs["label"] == "L-BFGS"].groupby("model")["loss_at_budget"].median()
+    runs["target"] = TARGET * runs["model"].map(lbfgs)
+    hits = [to_target(curve, target) for curve, target in zip(runs["curve"], runs["target"])]
+    runs["evaluations_to_target"], runs["seconds_to_target"] = zip(*hits) if hits else ((), ())
 
 
 def markdown(summary: pd.DataFrame, found: dict, budget: int, seeds: int, ramp: int) -> str:
@@ -173,6 +205,13 @@ def markdown(summary: pd.DataFrame, found: dict, budget: int, seeds: int, ramp: 
                     for ref in ("GD_LS", "L-BFGS")]
         lines.append(f"| {r['model']} | {r['optimizer']} | {r['lr']:.3g} | {r['median']:.4g} [{r['min']:.4g}, "
                      f"{r['max']:.4g}] | {r['diverged']} | {r['wall_median']:.1f} | {verdicts[0]} | {verdicts[1]} |")
+    lines += ["", f"Time to target: the first evaluation and wall second at which a run's loss is within "
+              f"{TARGET - 1:.0%} of L-BFGS's median loss at {budget} evaluations; medians over the runs that reach it.",
+              "", "| model | optimizer | target | runs that reach it | evaluations | wall seconds |",
+              "|---|---|---|---|---|---|"]
+    for _, r in summary.iterrows():
+        at = (f"{r['evaluations_to_target']:.0f} | {r['seconds_to_target']:.1f}" if r["reached"] else "- | -")
+        lines.append(f"| {r['model']} | {r['optimizer']} | {r['target']:.4g} | {r['reached']} of {r['seeds']} | {at} |")
     return "\n".join(lines) + "\n"
 
 
@@ -185,8 +224,9 @@ def plot(runs: pd.DataFrame, budget: int, seeds: int, path):
             curves = list(cell["curve"])      # each run's steps table, read once by main()
             for i, axis in enumerate(("evaluations", "wall_time")):
                 start = max(c[axis][c[axis] > 0][0] for c in curves)      # every run has reached its first point
-                grid = np.geomspace(start, max(start, min(c[axis][-1] for c in curves)), 200)
-                # each run's loss at the last step reached by each point of the shared axis, then the median
+                grid = np.geomspace(start, max(start, max(c[axis][-1] for c in curves)), 200)
+                # each run's loss at the last step reached by each point of the shared axis (a run that stopped,
+                # e.g. diverged, keeps its last loss, as in the tables), then the median
                 stack = np.array([c["loss"][np.searchsorted(c[axis], grid, side="right") - 1] for c in curves])
                 axes[i, j].plot(grid, np.median(stack, axis=0), color=f"C{k}", label=name)
         for i, xlabel in enumerate(("objective evaluations", "wall seconds")):

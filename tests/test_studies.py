@@ -362,14 +362,18 @@ def test_the_noise_verdict_follows_its_stated_rule(monkeypatch):
 
 def test_the_schedule_study_reads_each_run_at_the_evaluation_budget(monkeypatch):
     """``sec_4_1_schedules.at_budget`` takes the last step within the budget (a line search may overshoot it),
-    and ``compare`` says better / worse by one-sided Mann-Whitney U tests."""
+    ``to_target`` the first step at or below the target, and ``compare`` says better / worse by one-sided
+    Mann-Whitney U tests."""
     monkeypatch.syspath_prepend(str(STUDIES))
-    from sec_4_1_schedules import at_budget, compare
+    from sec_4_1_schedules import at_budget, compare, to_target, within_budget
 
-    steps = np.array([(0, 9.0, 1), (1, 7.0, 3), (2, 5.0, 6), (3, 4.0, 9)],
-                     dtype=[("step", "i8"), ("loss", "f8"), ("evaluations", "i8")])
+    steps = np.array([(0, 9.0, 1, 0.1), (1, 7.0, 3, 0.2), (2, 5.0, 6, 0.4), (3, 4.0, 9, 0.5)],
+                     dtype=[("step", "i8"), ("loss", "f8"), ("evaluations", "i8"), ("wall_time", "f8")])
     assert at_budget(steps, 6) == 5.0 and at_budget(steps, 8) == 5.0 and at_budget(steps, 100) == 4.0
     assert at_budget(steps, 0) == 9.0
+    assert list(within_budget(steps, 6)["step"]) == [0, 1, 2] and list(within_budget(steps, 0)["step"]) == [0]
+    assert to_target(steps, 7.0) == (3.0, 0.2) and to_target(steps, 4.5) == (9.0, 0.5)
+    assert np.isnan(to_target(steps, 3.9)).all()
     a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     assert compare(a, a + 10)[0] == "better" and compare(a + 10, a)[0] == "worse"
     assert compare(a, a + 0.5)[0] == "no significant difference"
