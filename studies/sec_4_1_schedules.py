@@ -148,6 +148,11 @@ def main(argv=None):
             rows = grid[(grid["options"].map(lambda o: o["preconditioner"]) == p) & (grid["status"] != "diverged")
                         & np.isfinite(grid["final_loss"])]
             best[p] = float(rows.loc[rows["final_loss"].idxmin(), "options"]["lr"]) if len(rows) else min(GRID)
+        with L.open_trace(grid["trace"].iloc[0]) as trace:
+            start = float(trace.steps()["loss"][0])     # seed 0's start, the same for every grid run
+        best["grid"] = {(o["preconditioner"], o["lr"]): "div." if status == "diverged" else f"{loss:.4g}"
+                        for o, status, loss in zip(grid["options"], grid["status"], grid["final_loss"])}
+        best["start"] = start
         found[model] = {"gd": lr, "gd_ls_late": late, **best}
         entries = [{"name": "pgd", "lr": lr}]
         entries += [{"name": "pgd", "lr": lr, "lr_end": late, "ramp": ramp, "shape": s}
@@ -196,6 +201,14 @@ def markdown(summary: pd.DataFrame, found: dict, budget: int, seeds: int, ramp: 
     for model, f in found.items():
         lines.append(f"| {model} | {f['gd']:.3g} | {f['gd_ls_late']:.3g} | "
                      + " | ".join(f"{f[p]:g}" for p in PRECONDITIONERS) + " |")
+    lines += ["", "The preconditioners' grid: seed 0's loss after the grid's steps at each step size (div.: diverged), "
+              "and its loss at the start.", "",
+              "| model | preconditioner | start | " + " | ".join(f"{g:g}" for g in GRID) + " |",
+              "|---|---|---|" + "---|" * len(GRID)]
+    for model, f in found.items():
+        for p in PRECONDITIONERS:
+            lines.append(f"| {model} | {p} | {f['start']:.4g} | "
+                         + " | ".join(f["grid"].get((p, g), "") for g in GRID) + " |")
     lines += ["", f"Loss at {budget} evaluations: median [min, max] over seeds; against GD_LS and L-BFGS by one-sided "
               f"Mann-Whitney U tests at {ALPHA:g}.", "",
               "| model | optimizer | step | loss | diverged | median wall (s) | vs GD_LS | vs L-BFGS |",
@@ -216,23 +229,33 @@ def markdown(summary: pd.DataFrame, found: dict, budget: int, seeds: int, ramp: 
 
 
 def plot(runs: pd.DataFrame, budget: int, seeds: int, path):
+    """Median loss against evaluations (top) and wall seconds (bottom), per model. The loss axis stops at 3 times
+    the median start, so that the differences near the minima stay visible; the legend counts the diverged runs,
+    whose curves leave the plot at the top."""
     plt = pyplot()
-    fig, axes = plt.subplots(2, len(MODELS), figsize=(10, 7.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(MODELS), figsize=(10, 8.6), squeeze=False)
     for j, model in enumerate(MODELS):
         group = runs[runs["model"] == model]
+        lowest, start_loss = np.inf, np.median([c["loss"][0] for c in group["curve"]])
         for k, (name, cell) in enumerate(group.groupby("label", sort=False)):
             curves = list(cell["curve"])      # each run's steps table, read once by main()
+            diverged = int((cell["status"] == "diverged").sum())
+            text = f"{name} ({diverged} of {len(curves)} diverged)" if diverged else name
             for i, axis in enumerate(("evaluations", "wall_time")):
                 start = max(c[axis][c[axis] > 0][0] for c in curves)      # every run has reached its first point
                 grid = np.geomspace(start, max(start, max(c[axis][-1] for c in curves)), 200)
                 # each run's loss at the last step reached by each point of the shared axis (a run that stopped,
                 # e.g. diverged, keeps its last loss, as in the tables), then the median
                 stack = np.array([c["loss"][np.searchsorted(c[axis], grid, side="right") - 1] for c in curves])
-                axes[i, j].plot(grid, np.median(stack, axis=0), color=f"C{k}", label=name)
+                median = np.median(stack, axis=0)
+                lowest = min(lowest, median.min())
+                axes[i, j].plot(grid, median, color=f"C{k}", label=text)
         for i, xlabel in enumerate(("objective evaluations", "wall seconds")):
-            axes[i, j].set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"loss, median of {seeds} seeds")
+            axes[i, j].set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"loss, median of {seeds} seeds",
+                           ylim=(0.8 * lowest, 3 * start_loss))
         axes[0, j].set_title(model, fontsize=9)
-    axes[0, 0].legend(fontsize=7)
+        axes[1, j].legend(*axes[0, j].get_legend_handles_labels(), fontsize=7, ncol=2, loc="upper center",
+                          bbox_to_anchor=(0.5, -0.2))
     fig.suptitle(f"Section 4.1: schedules and preconditioners against GD_LS and L-BFGS, problem {PROBLEM}, "
                  f"p = {PENAL:g}, {budget} evaluations", fontsize=10)
     fig.tight_layout()
