@@ -153,10 +153,9 @@ def main(argv=None):
             best[p] = float(rows.loc[rows["final_loss"].idxmin(), "options"]["lr"]) if len(rows) else min(GRID)
         with L.open_trace(grid["trace"].iloc[0]) as trace:
             start = float(trace.steps()["loss"][0])     # seed 0's start, the same for every grid run
-        best["grid"] = {(o["preconditioner"], o["lr"]): "div." if status == "diverged" else f"{loss:.4g}"
-                        for o, status, loss in zip(grid["options"], grid["status"], grid["final_loss"])}
-        best["start"] = start
-        found[model] = {"gd": lr, "gd_ls_late": late, **best}
+        losses = {(o["preconditioner"], o["lr"]): "div." if status == "diverged" else f"{loss:.4g}"
+                  for o, status, loss in zip(grid["options"], grid["status"], grid["final_loss"])}
+        found[model] = {"gd": lr, "gd_ls_late": late, **best, "grid": losses, "start": start}
         entries = [{"name": "pgd", "lr": lr}]
         entries += [{"name": "pgd", "lr": lr, "lr_end": late, "ramp": ramp, "shape": s}
                     for s in ("exponential", "linear")]
