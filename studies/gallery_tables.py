@@ -137,6 +137,18 @@ def interpolation_barriers() -> str:
     return "\n".join(lines) + "\n"
 
 
+VERDICTS = ("holds", "fails", "no significant difference", "inconclusive", "untested")
+
+
+def findings_counts() -> str:
+    """The verdict counts of ``findings.md``, counted from its rows (the bold verdict of each), as one line."""
+    text = (FIGURES / "findings.md").read_text()
+    counts = {verdict: len(re.findall(rf"\| \*\*{verdict}\*\* \|", text)) for verdict in VERDICTS}
+    words = ("hold", "fail", "show no significant difference", "are inconclusive", "are untested")
+    parts = [f"{counts[verdict]} {word}" for verdict, word in zip(VERDICTS, words)]
+    return f"Verdicts over all {sum(counts.values())} rows: " + ", ".join(parts[:-1]) + f" and {parts[-1]}.\n"
+
+
 GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1": lambda: decomposition_summary(1.0),
              "table_3_3_DE_p3": lambda: decomposition_summary(3.0, problems=("D", "E")),
              "table_3_3_DE_p1": lambda: decomposition_summary(1.0, problems=("D", "E")),
@@ -145,7 +157,8 @@ GENERATED = {"table_3_3_p3": lambda: decomposition_summary(3.0), "table_3_3_p1":
              "table_3_2_quick": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_quick.csv"),
              "table_3_2_DE": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd.csv", ("D", "E")),
              "table_3_2_tuned_AB": lambda: lbfgs_against_gd("table_3_2_lbfgs_vs_gd_tuned.csv", ("A", "B")),
-             "tuned_step_sizes": tuned_step_sizes, "fig_3_5_barriers": interpolation_barriers}
+             "tuned_step_sizes": tuned_step_sizes, "fig_3_5_barriers": interpolation_barriers,
+             "findings_counts": findings_counts}
 
 
 def rebuild(text: str) -> str:

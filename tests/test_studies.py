@@ -241,6 +241,20 @@ def test_the_results_page_summaries_match_the_committed_tables():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_results_page_counts_the_verdicts_of_the_findings_rows(tmp_path, monkeypatch):
+    """``gallery_tables.findings_counts`` counts the bold verdict of each row of findings.md, not its own summary
+    line, so a stale count on the page fails ``--check``."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import gallery_tables
+
+    (tmp_path / "findings.md").write_text("99 holds (a stale summary line).\n\n| claim | here |\n|---|---|\n"
+                                          "| a | **holds** |\n| b | **no significant difference** |\n"
+                                          "| c | **holds** |\n| d | **untested** |\n")
+    monkeypatch.setattr(gallery_tables, "FIGURES", tmp_path)
+    assert gallery_tables.findings_counts() == ("Verdicts over all 4 rows: 2 hold, 0 fail, 1 show no significant "
+                                                "difference, 0 are inconclusive and 1 are untested.\n")
+
+
 def test_the_interpolation_summary_is_what_its_committed_curves_give(tmp_path):
     """``fig_3_5_interpolation.py --summary-only`` recomputes the committed summary from the committed curves."""
     done = subprocess.run([sys.executable, str(STUDIES / "fig_3_5_interpolation.py"), "--quick", "--summary-only",
