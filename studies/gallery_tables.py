@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -137,15 +138,22 @@ def interpolation_barriers() -> str:
     return "\n".join(lines) + "\n"
 
 
-VERDICTS = ("holds", "fails", "no significant difference", "inconclusive", "untested")
+#: How the page words each verdict of ``findings.md`` (studies/findings.py's ``VERDICTS``), in its order.
+VERDICT_WORDS = {"holds": "hold", "fails": "fail", "no significant difference": "show no significant difference",
+                 "inconclusive": "are inconclusive", "untested": "are untested"}
 
 
 def findings_counts() -> str:
-    """The verdict counts of ``findings.md``, counted from its rows (the bold verdict of each), as one line."""
-    text = (FIGURES / "findings.md").read_text()
-    counts = {verdict: len(re.findall(rf"\| \*\*{verdict}\*\* \|", text)) for verdict in VERDICTS}
-    words = ("hold", "fail", "show no significant difference", "are inconclusive", "are untested")
-    parts = [f"{counts[verdict]} {word}" for verdict, word in zip(VERDICTS, words)]
+    """The verdict counts of ``findings.md``, counted from its rows (the bold verdict of each), as one line.
+
+    Raises:
+        KeyError: a row has a verdict the page has no words for (findings.py gained one).
+    """
+    counts = Counter(re.findall(r"\| \*\*([^*|]+)\*\* \|", (FIGURES / "findings.md").read_text()))
+    unknown = set(counts) - set(VERDICT_WORDS)
+    if unknown:
+        raise KeyError(f"findings.md has verdicts {sorted(unknown)} that gallery_tables.VERDICT_WORDS does not word")
+    parts = [f"{counts[verdict]} {word}" for verdict, word in VERDICT_WORDS.items()]
     return f"Verdicts over all {sum(counts.values())} rows: " + ", ".join(parts[:-1]) + f" and {parts[-1]}.\n"
 
 

@@ -253,6 +253,9 @@ def test_the_results_page_counts_the_verdicts_of_the_findings_rows(tmp_path, mon
     monkeypatch.setattr(gallery_tables, "FIGURES", tmp_path)
     assert gallery_tables.findings_counts() == ("Verdicts over all 4 rows: 2 hold, 0 fail, 1 show no significant "
                                                 "difference, 0 are inconclusive and 1 are untested.\n")
+    (tmp_path / "findings.md").write_text("| claim | here |\n|---|---|\n| a | **maybe** |\n")
+    with pytest.raises(KeyError, match="maybe"):
+        gallery_tables.findings_counts()
 
 
 def test_the_interpolation_summary_is_what_its_committed_curves_give(tmp_path):
