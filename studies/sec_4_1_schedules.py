@@ -49,6 +49,7 @@ from matrix import model_entry, tuned_step_size
 
 import landscape as L
 from landscape.plots import pyplot, save
+from landscape.statuses import rose
 
 PROBLEM, PENAL = "A", 3.0
 MODELS = ("pixel", "cnn_transpose")
@@ -118,7 +119,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
             row = {"model": model, "optimizer": name, "lr": cell["lr"].iloc[0], "seeds": len(losses),
                    "median": np.median(losses), "min": losses.min(), "max": losses.max(),
                    "diverged": int((cell["status"] == "diverged").sum()),
-                   "rose": int(((cell["status"] != "diverged") & (cell["loss_at_budget"] >= cell["start_loss"])).sum()),
+                   "rose": int(((cell["status"] != "diverged") & cell["rose"]).sum()),
                    "wall_median": cell["wall_time"].median(), "target": cell["target"].iloc[0],
                    "reached": len(reached), "evaluations_to_target": cell["evaluations_to_target"].median(),
                    "seconds_to_target": reached.median()}
@@ -171,7 +172,8 @@ def main(argv=None):
                 steps = within_budget(trace.steps(), budget)     # GD_LS's 700 steps take more evaluations
             frames.append({"model": model, "label": label(row.optimizer, options), "seed": row.seed,
                            "lr": options.get("lr", np.nan), "status": row.status, "start_loss": float(steps["loss"][0]),
-                           "loss_at_budget": at_budget(steps, budget), "evaluations": int(steps["evaluations"][-1]),
+                           "loss_at_budget": at_budget(steps, budget), "rose": rose(steps["loss"]),
+                           "evaluations": int(steps["evaluations"][-1]),
                            "wall_time": float(steps["wall_time"][-1]), "curve": steps})
     runs = pd.DataFrame(frames)
     add_time_to_target(runs)
