@@ -544,17 +544,37 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def _stop_workers(client, unfinished: dict, wait: float = 60.0) -> None:
-    """On Ctrl-C: drop queued tasks, ask running ones to stop after their step, wait for their traces.
+@contextlib.contextmanager
+def _sigterm_as_interrupt(received: dict):
+    """While the sweep runs, SIGTERM (``kill``, a batch scheduler's time limit) ends it as Ctrl-C does: the
+    handler raises ``KeyboardInterrupt`` in the main thread and records ``received["signal"] = "SIGTERM"``
+    for the messages. Outside the main thread, where no signal arrives, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        received["signal"] = "SIGTERM"
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_workers(client, unfinished: dict, reason: str = "Ctrl-C", wait: float = 60.0) -> None:
+    """On Ctrl-C or SIGTERM: drop queued tasks, ask running ones to stop after their step, wait for their traces.
 
     Each running task's run ends ``interrupted`` and closes its trace (see
-    :func:`landscape.runner.stop_runs`); the wait is bounded, and a trace still
-    open after it reads ``crashed`` once its worker is gone.
+    :func:`landscape.runner.stop_runs`) with the message "the sweep was interrupted (``reason``)"; the
+    wait is bounded, and a trace still open after it reads ``crashed`` once its worker is gone.
     """
     from .runner import allow_runs, stop_runs
     try:
         client.cancel(list(unfinished), force=True)
-        client.run(stop_runs, "the sweep was interrupted (Ctrl-C)")
+        client.run(stop_runs, f"the sweep was interrupted ({reason})")
         deadline = time.monotonic() + wait
         tasks = list(unfinished.values())
         while time.monotonic() < deadline and any(_trace_status(t.trace) == "running" for t in tasks):
@@ -573,8 +593,8 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
     ``on_result(task, row)`` is called (in this process) as each task's index row
     arrives, finished earlier or now, for writing results as they come.
     A second sweep on the same folder is refused while this one runs
-    (:class:`SweepLocked`); Ctrl-C writes the index, with the unfinished tasks as
-    ``interrupted``, and raises :class:`SweepInterrupted`.
+    (:class:`SweepLocked`); Ctrl-C, or SIGTERM to this process, writes the index, with the unfinished tasks
+    as ``interrupted``, and raises :class:`SweepInterrupted`.
 
     The config is written to ``out/sweep.json`` and the index is rewritten after each task. When every
     task is already finished, no cluster is started. Needs the ``sweep`` extra (dask[distributed]).
@@ -599,7 +619,7 @@ def run_sweep(sweep: Sweep | dict, scheduler: str | None = None, workers: int = 
         SweepLocked: if a live process holds the folder's lock.
         SweepError: if the config is invalid, ``sweep.json`` or ``index.csv`` is a symbolic link, the folder
             holds an ``index.csv`` without ``sweep.json``, or it holds a sweep of another name.
-        SweepInterrupted: on Ctrl-C (``KeyboardInterrupt``), after the index is written.
+        SweepInterrupted: on Ctrl-C (``KeyboardInterrupt``) or SIGTERM, after the index is written.
         MissingDependency: if dask[distributed] is not installed.
     """
     if isinstance(sweep, dict):
@@ -681,37 +701,40 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_fai
     bar = tqdm(total=len(sweep.tasks), initial=len(rows), desc=f"sweep {sweep.name}", unit="task",
                disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
-    try:
-        futures = {client.submit(run_task, task, retry_failed, key=f"landscape-{task.name}", pure=False): task
-                   for task in todo}
-        failed = finished = 0
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                row = future.result()
-            except Exception as error:   # noqa: BLE001 - e.g. the worker died more than `retries` times
-                row = _summary(task, "failed", f"{type(error).__name__}: {error}")
-            rows[task.name] = row
-            failed += row["status"] == "failed"
-            finished += 1
+    received = {"signal": "Ctrl-C"}
+    with _sigterm_as_interrupt(received):
+        try:
+            futures = {client.submit(run_task, task, retry_failed, key=f"landscape-{task.name}", pure=False): task
+                       for task in todo}
+            failed = finished = 0
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    row = future.result()
+                except Exception as error:   # noqa: BLE001 - e.g. the worker died more than `retries` times
+                    row = _summary(task, "failed", f"{type(error).__name__}: {error}")
+                rows[task.name] = row
+                failed += row["status"] == "failed"
+                finished += 1
+                _write_index(sweep, rows)
+                if on_result is not None:
+                    on_result(task, row)
+                bar.update()
+                bar.set_postfix(done=len(rows), running=min(len(futures) - finished, workers), failed=failed,
+                                refresh=False)
+        except KeyboardInterrupt:
+            reason = received["signal"]
+            _stop_workers(client, {f: t for f, t in locals().get("futures", {}).items() if t.name not in rows}, reason)
+            for task in todo:
+                rows.setdefault(task.name, _summary(task, "interrupted", f"the sweep was interrupted ({reason})"))
             _write_index(sweep, rows)
-            if on_result is not None:
-                on_result(task, row)
-            bar.update()
-            bar.set_postfix(done=len(rows), running=min(len(futures) - finished, workers), failed=failed,
-                            refresh=False)
-    except KeyboardInterrupt:
-        _stop_workers(client, {f: t for f, t in locals().get("futures", {}).items() if t.name not in rows})
-        for task in todo:
-            rows.setdefault(task.name, _summary(task, "interrupted", "the sweep was interrupted (Ctrl-C)"))
-        _write_index(sweep, rows)
-        done = sum(row["status"] != "interrupted" for row in rows.values())
-        raise SweepInterrupted(f"sweep {sweep.name} interrupted: {done} of {len(sweep.tasks)} tasks done; "
-                               f"index written to {sweep.index_path}; run it again to go on") from None
-    finally:
-        bar.close()
-        for resource in owned:
-            resource.close()
+            done = sum(row["status"] != "interrupted" for row in rows.values())
+            raise SweepInterrupted(f"sweep {sweep.name} interrupted: {done} of {len(sweep.tasks)} tasks done; "
+                                   f"index written to {sweep.index_path}; run it again to go on") from None
+        finally:
+            bar.close()
+            for resource in owned:
+                resource.close()
     _write_index(sweep, rows)
     frame = load(sweep.index_path)
     frame.attrs["seconds"] = time.perf_counter() - start

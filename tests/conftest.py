@@ -26,9 +26,10 @@ def _seed():
     np.random.seed(0)
 
 
-def _interrupt_when_started(process, started, wait=300.0, settle=2.0, timeout=120.0) -> str:
+def _interrupt_when_started(process, started, wait=300.0, settle=2.0, timeout=120.0, sig=None, group=True) -> str:
     """Ctrl-C a process group started with ``start_new_session=True`` once ``started()`` is true (or after
-    ``wait`` seconds), as a terminal sends it to the command and its workers; returns its stderr. The group is
+    ``wait`` seconds), as a terminal sends it to the command and its workers; returns its stderr. ``sig``
+    (default SIGINT) sends another signal, and ``group=False`` sends it to the process alone. The group is
     killed afterwards whatever happened, so no long run outlives a failing test."""
     import contextlib
     import os
@@ -38,7 +39,11 @@ def _interrupt_when_started(process, started, wait=300.0, settle=2.0, timeout=12
     while time.time() < deadline and not started():
         time.sleep(0.2)
     time.sleep(settle)
-    os.killpg(process.pid, signal.SIGINT)
+    sig = signal.SIGINT if sig is None else sig
+    if group:
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
     try:
         return process.communicate(timeout=timeout)[1]
     finally:

@@ -158,7 +158,11 @@ def test_a_second_sweep_on_a_live_sweeps_folder_is_refused_and_a_stale_lock_take
     assert list(frame["status"]) == ["completed"] and not lock.exists()
 
 
-def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path, interrupt_when_started):
+@pytest.mark.parametrize("sig, group, reason", [("SIGINT", True, "Ctrl-C"), ("SIGTERM", False, "SIGTERM")],
+                         ids=["ctrl_c_to_the_group", "sigterm_to_the_sweep"])
+def test_ctrl_c_or_sigterm_on_a_sweep_writes_the_index_and_exits_130(tmp_path, interrupt_when_started, sig, group,
+                                                                      reason):
+    import signal
     config = tmp_path / "long.toml"
     config.write_text(f'name = "long"\nout = "{tmp_path / "out"}"\nsteps = 100000\n[axes]\n'
                       'problem = ["A"]\noptimizer = [{name = "gd", lr = 1e-3}]\nseed = [0, 1, 2]\n')
@@ -168,18 +172,20 @@ def test_ctrl_c_on_a_sweep_writes_the_index_and_exits_130(tmp_path, interrupt_wh
                                 "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     traces = tmp_path / "out" / "traces"
-    err = interrupt_when_started(process, lambda: traces.exists() and any(traces.glob("*.h5")))
+    # Ctrl-C reaches the whole group, as a terminal sends it; SIGTERM the sweep alone, as `kill <pid>` sends it
+    err = interrupt_when_started(process, lambda: traces.exists() and any(traces.glob("*.h5")),
+                                 sig=getattr(signal, sig), group=group)
     assert any(traces.glob("*.h5")), "no run started within 300 s"
     assert process.returncode == 130, err
     lines = [line for line in err.strip().splitlines() if line.startswith("landscape:")]
     assert len(lines) == 1 and "interrupted" in lines[0] and "index written" in lines[0], err
     assert "Traceback" not in err, err
     index = (tmp_path / "out" / "index.csv").read_text()
-    assert index.count("interrupted") >= 3
+    assert index.count(f"interrupted ({reason})") == 3, index
     started = list(traces.glob("*.h5"))
     assert len(started) == 1      # the queued tasks were dropped, not started
     with open_trace(started[0]) as trace:       # the running task stopped after its step and said so
-        assert trace.status == "interrupted" and "interrupted (Ctrl-C)" in trace.message, trace.message
+        assert trace.status == "interrupted" and f"interrupted ({reason})" in trace.message, trace.message
 
 
 def test_a_yaml_config_cannot_run_code(tmp_path):
