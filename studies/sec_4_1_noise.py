@@ -17,12 +17,14 @@ Rule, per (model, optimizer, structure, scale) against the baseline over the see
 Mann-Whitney U tests at 5 % on the final losses: *helps* when the noisy runs end lower, *hurts* when
 they end higher, *no significant difference* otherwise; a diverged run counts with its last loss, and so does a
 GD_LS run whose line search failed (noise can break the Wolfe conditions; the table counts those runs).
+A run *rose* when it did not diverge but ended no lower than its start (``landscape.statuses.rose``); the
+table and the figure count those too.
 
     python studies/sec_4_1_noise.py --quick
     python studies/sec_4_1_noise.py --workers 2
 
 Writes ``sec_4_1_noise[_quick].csv`` (one row per run), ``_summary.csv``, ``.md`` and ``.png`` into the
-output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}[_quick]/``.
+output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}_{pixel,cnn_transpose}[_quick]/``.
 """
 from __future__ import annotations
 
@@ -35,8 +37,10 @@ import numpy as np
 import pandas as pd
 from matrix import model_entry, tuned_step_size
 
+import landscape as L
 from landscape.optim.noise import NOISE_KINDS
 from landscape.plots import pyplot, save
+from landscape.statuses import rose
 
 PROBLEM, PENAL = "A", 3.0
 MODELS = ("pixel", "cnn_transpose")
@@ -48,38 +52,60 @@ def verdict(noisy: np.ndarray, clean: np.ndarray) -> tuple[str, float, float]:
     return order_verdict(noisy, clean, "helps", "hurts", ALPHA)
 
 
+def _failures(cell: pd.DataFrame) -> dict:
+    """Diverged runs, and runs that rose (did not diverge but ended no lower than their start)."""
+    diverged = cell["status"] == "diverged"
+    return {"diverged": int(diverged.sum()), "rose": int((~diverged & cell["rose"]).sum())}
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per noisy configuration: medians, the relative change of the median, the verdict."""
+    """One row per noisy configuration: medians, the relative change of the median, the verdict, and the
+    diverged and risen runs of it and of the noise-free baseline (``clean_diverged``, ``clean_rose``)."""
     rows = []
     for (model, optimizer), group in runs.groupby(["model", "optimizer"], sort=False):
-        clean = group[group["noise_scale"] == 0]["final_loss"].to_numpy()
+        baseline = group[group["noise_scale"] == 0]
+        clean = baseline["final_loss"].to_numpy()
+        clean_failures = {f"clean_{key}": value for key, value in _failures(baseline).items()}
         for (kind, scale), cell in group[group["noise_scale"] > 0].groupby(["noise", "noise_scale"], sort=False):
             losses = cell["final_loss"].to_numpy()
             word, lower, higher = verdict(losses, clean)
             rows.append({"model": model, "optimizer": optimizer, "noise": kind, "noise_scale": scale,
                          "seeds": len(losses), "median": np.median(losses), "min": losses.min(),
-                         "max": losses.max(), "diverged": int((cell["status"] == "diverged").sum()),
-                         "search_failed": int((cell["status"] == "line_search_failed").sum()),
+                         "max": losses.max(), **_failures(cell),
+                         "search_failed": int((cell["status"] == "line_search_failed").sum()), **clean_failures,
                          "clean_median": np.median(clean), "clean_min": clean.min(), "clean_max": clean.max(),
                          "change": np.median(losses) / np.median(clean) - 1, "p_lower": lower,
                          "p_higher": higher, "verdict": word})
     return pd.DataFrame(rows)
 
 
+def _failure_text(diverged: int, risen: int) -> str:
+    """``"2 div., 1 rose"``, the counts that are not zero, for the figure ("" when both are)."""
+    return ", ".join(text for count, text in ((diverged, f"{diverged} div."), (risen, f"{risen} rose")) if count)
+
+
+def _rose(path) -> bool:
+    """Whether the run of this trace rose (``landscape.statuses.rose`` on its losses)."""
+    with L.open_trace(path) as trace:
+        return rose(trace.steps()["loss"])
+
+
 def markdown(summary: pd.DataFrame, steps: dict, seeds: int, lrs: dict) -> str:
     lines = [f"# Section 4.1: gradient noise (problem {PROBLEM}, p = {PENAL:g}, {seeds} seeds)", "",
              "GD at the re-tuned step (" + ", ".join(f"{m}: {lr:.3g}" for m, lr in lrs.items()) + f") for "
              f"{steps['gd']} steps, GD_LS for {steps['gd_ls']} steps. Final loss: median [min, max] over seeds; "
-             "change: of the median against the noise-free runs. Rule: one-sided Mann-Whitney U at "
-             f"{ALPHA:g} (helps / hurts / no significant difference).", "",
-             "| model | optimizer | noise | scale | final loss | noise-free | change | diverged | line search "
-             "failed | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "change: of the median against the noise-free runs; diverged and rose (did not diverge but ended no "
+             "lower than its start): runs of the noisy cell (of the noise-free runs in brackets). Rule: one-sided "
+             f"Mann-Whitney U at {ALPHA:g} (helps / hurts / no significant difference).", "",
+             "| model | optimizer | noise | scale | final loss | noise-free | change | diverged | rose | line "
+             "search failed | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in summary.iterrows():
         lines.append(f"| {r['model']} | {r['optimizer']} | {r['noise']} | {r['noise_scale']:g} | "
                      f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] | {r['clean_median']:.4g} "
                      f"[{r['clean_min']:.4g}, {r['clean_max']:.4g}] | {100 * r['change']:+.1f} % | "
-                     f"{r['diverged']} | {r['search_failed']} | {r['verdict']} "
+                     f"{r['diverged']} ({r['clean_diverged']}) | {r['rose']} ({r['clean_rose']}) | "
+                     f"{r['search_failed']} | {r['verdict']} "
                      f"(p = {min(r['p_lower'], r['p_higher']):.3g}) |")
     return "\n".join(lines) + "\n"
 
@@ -111,7 +137,8 @@ def main(argv=None):
                 "model": model, "optimizer": optimizer, "seed": index["seed"], "status": index["status"],
                 "noise": options.map(lambda o: o["noise"]), "noise_scale": options.map(lambda o: o["noise_scale"]),
                 "final_loss": index["final_loss"], "steps_taken": index["steps_taken"],
-                "evaluations": index["evaluations"], "wall_time": index["wall_time"]}))
+                "evaluations": index["evaluations"], "wall_time": index["wall_time"],
+                "rose": [_rose(path) for path in index["trace"]]}))
     runs = pd.concat(frames, ignore_index=True)
     summary = summarize(runs)
     runs.to_csv(FIGURES / f"sec_4_1_noise{suffix}.csv", index=False, float_format="%.6g")
@@ -133,15 +160,22 @@ def main(argv=None):
             x = np.searchsorted(scales, rows["noise_scale"].to_numpy()) + 0.18 * (k - 1)     # side by side
             ax.errorbar(x, rows["median"], yerr=[rows["median"] - rows["min"], rows["max"] - rows["median"]],
                         fmt="o", color=f"C{k}", capsize=2, label=kind)
+            for xi, (_, r) in zip(x, rows.iterrows()):
+                if failures := _failure_text(r["diverged"], r["rose"]):
+                    ax.annotate(failures, (xi, r["median"]), xytext=(4, 0), textcoords="offset points",
+                                fontsize=6, color=f"C{k}", va="center")
         ax.set_xticks(range(len(scales)), [f"{scale:g}" for scale in scales])
         ax.set(yscale="log", xlim=(-0.6, len(scales) - 0.4),
                xlabel="noise scale (rms, relative to |g|)" if i == len(MODELS) - 1 else "")
-        ax.set_title(f"{model}, {optimizer.upper()}", fontsize=9)
+        clean_failures = _failure_text(clean["clean_diverged"], clean["clean_rose"])
+        ax.set_title(f"{model}, {optimizer.upper()}" + (f" (noise-free: {clean_failures})" if clean_failures else ""),
+                     fontsize=9)
         if j == 0:
             ax.set_ylabel("final loss")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"Section 4.1: gradient noise, problem {PROBLEM}, p = {PENAL:g}, GD {steps['gd']} steps, GD_LS "
-                 f"{steps['gd_ls']}; median and min-max over {len(seeds)} seeds", fontsize=10)
+                 f"{steps['gd_ls']}; median and min-max over {len(seeds)} seeds\n(div.: diverged runs; rose: "
+                 "ended no lower than the start without diverging)", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'sec_4_1_noise{suffix}.png')} and its tables")
 

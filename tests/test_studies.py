@@ -377,6 +377,22 @@ def test_the_noise_verdict_follows_its_stated_rule(monkeypatch):
     assert verdict(clean - 5, clean)[1] == pytest.approx(1 / 252)
 
 
+def test_the_noise_summary_counts_diverged_and_risen_runs_of_each_cell_and_its_baseline(monkeypatch):
+    """``sec_4_1_noise.summarize``: a run that rose without diverging counts as rose, a diverged one only as
+    diverged; the noise-free baseline's counts come with every noisy cell of its model and optimizer."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_noise import summarize
+
+    runs = pd.DataFrame({"model": "pixel", "optimizer": "gd", "noise": "gaussian",
+                         "noise_scale": [0.0, 0.0, 0.0, 0.5, 0.5, 0.5],
+                         "status": ["completed", "completed", "diverged", "diverged", "completed", "completed"],
+                         "rose": [False, True, True, True, True, False],
+                         "final_loss": [1.0, 2.0, 3e9, 4e9, 5.0, 0.5]})
+    [row] = summarize(runs).to_dict("records")
+    assert (row["diverged"], row["rose"], row["clean_diverged"], row["clean_rose"]) == (1, 1, 1, 1)
+    assert row["median"] == 5.0 and row["clean_median"] == 2.0 and row["seeds"] == 3
+
+
 def test_the_schedule_study_reads_each_run_at_the_evaluation_budget(monkeypatch):
     """``sec_4_1_schedules.at_budget`` takes the last step within the budget (a line search may overshoot it),
     ``to_target`` the first step at or below the target, and ``compare`` says better / worse by one-sided
