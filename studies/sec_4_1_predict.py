@@ -23,7 +23,9 @@ Analysis, per problem and per step k, with the features measured up to step k an
 ``log10(final loss)``:
 
 * each feature's Spearman correlation with the final loss, with a 95 % bootstrap interval (BCa, 2000
-  resamples over seeds);
+  resamples over seeds), its p-value and its Benjamini-Hochberg q-value over the features of the same
+  problem and step (about 20 features are tested at once, so one interval in 20 excludes zero by chance); a
+  feature *correlates* when its interval excludes zero and q < 0.05;
 * out-of-fold predictions of 5-fold cross-validation repeated 5 times (averaged per seed) of the
   baseline (a line through ``log10 loss_k``), ridge regression on the standardized features (its
   penalty chosen by an inner cross-validation) and gradient boosting (depth and rate chosen by an
@@ -46,7 +48,7 @@ from common import FIGURES, add_run_options, run_cases, setup, study_parser
 
 import numpy as np
 import pandas as pd
-from scipy.stats import bootstrap, spearmanr
+from scipy.stats import bootstrap, false_discovery_control, spearmanr
 
 import landscape as L
 from landscape.optional import require
@@ -118,7 +120,8 @@ def columns_up_to(table: pd.DataFrame, k: int) -> list[str]:
 
 
 def correlations(table: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
-    """Spearman's rho of each feature of step k with the final loss, with a BCa bootstrap interval."""
+    """Spearman's rho of each feature of step k with the final loss, with a BCa bootstrap interval, its p-value
+    and the Benjamini-Hochberg q-value over the features of step k (``scipy.stats.false_discovery_control``)."""
     rows = []
     target = table["final_loss"].to_numpy()
     for column in (c for c in table.columns if c.endswith(f"_{k}")):
@@ -126,12 +129,15 @@ def correlations(table: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
         keep = np.isfinite(x) & np.isfinite(target)
         if keep.sum() < 4 or np.ptp(x[keep]) == 0:
             continue
-        rho = spearmanr(x[keep], target[keep]).statistic
+        rho, p = spearmanr(x[keep], target[keep])
         interval = bootstrap((x[keep], target[keep]), lambda a, b: spearmanr(a, b).statistic, paired=True,
                              vectorized=False, n_resamples=2000, method="bca", random_state=seed).confidence_interval
         rows.append({"step": k, "feature": column.rsplit("_", 1)[0], "rho": rho, "low": interval.low,
-                     "high": interval.high, "seeds": int(keep.sum())})
-    return pd.DataFrame(rows)
+                     "high": interval.high, "p": p, "seeds": int(keep.sum())})
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame["q"] = false_discovery_control(frame["p"].to_numpy())
+    return frame
 
 
 def predictions(table: pd.DataFrame, k: int, folds: int, repeats: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
@@ -229,14 +235,18 @@ def markdown(corr, scores, seeds, evaluations, folds) -> str:
         ci = "-" if r["predictor"] == "baseline" else f"{r['difference']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]"
         lines.append(f"| {r['problem']} | {r['step']} | {r['predictor']} | {r['mse']:.4f} | {r['rho']:.3f} | {ci} | "
                      f"{r['verdict']} |")
+    tested = corr.groupby(["problem", "step"]).size()
     lines += ["", "Features whose Spearman correlation with the final loss has a 95 % bootstrap interval that "
-              "excludes zero:", "", "| problem | step | feature | rho [95 % CI] |", "|---|---|---|---|"]
+              f"excludes zero ({tested.min()} to {tested.max()} features tested per problem and step; q: "
+              "Benjamini-Hochberg over them; *correlates* when q < 0.05 as well):", "",
+              "| problem | step | feature | rho [95 % CI] | p | q | verdict |", "|---|---|---|---|---|---|---|"]
     strong = corr[(corr["low"] > 0) | (corr["high"] < 0)]
     for _, r in strong.iterrows():
         lines.append(f"| {r['problem']} | {r['step']} | {r['feature']} | {r['rho']:+.3f} "
-                     f"[{r['low']:+.3f}, {r['high']:+.3f}] |")
+                     f"[{r['low']:+.3f}, {r['high']:+.3f}] | {r['p']:.3g} | {r['q']:.3g} | "
+                     f"{'correlates' if r['q'] < 0.05 else 'not after correction'} |")
     if strong.empty:
-        lines.append("| - | - | none | - |")
+        lines.append("| - | - | none | - | - | - | - |")
     return "\n".join(lines) + "\n"
 
 

@@ -377,6 +377,26 @@ def test_the_noise_verdict_follows_its_stated_rule(monkeypatch):
     assert verdict(clean - 5, clean)[1] == pytest.approx(1 / 252)
 
 
+def test_the_predict_correlations_carry_benjamini_hochberg_q_values_over_the_features_of_a_step(monkeypatch):
+    """``sec_4_1_predict.correlations``: Spearman's rho and p per feature of step k, and q-values that are
+    SciPy's Benjamini-Hochberg adjustment of those p over the features of that step only."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from scipy.stats import false_discovery_control, spearmanr
+    from sec_4_1_predict import correlations
+
+    rng = np.random.default_rng(0)
+    final = rng.lognormal(size=30)
+    table = pd.DataFrame({"final_loss": final, "loss_5": np.log10(final) + 0.1 * rng.normal(size=30),
+                          "noise_5": rng.normal(size=30), "other_5": rng.normal(size=30),
+                          "loss_0": rng.normal(size=30)})
+    corr = correlations(table, 5).set_index("feature")
+    assert list(corr.index) == ["loss", "noise", "other"]        # step 5's features only
+    assert corr.loc["loss", "rho"] == pytest.approx(spearmanr(table["loss_5"], final).statistic)
+    np.testing.assert_allclose(corr["q"], false_discovery_control(corr["p"].to_numpy()))
+    assert corr.loc["loss", "q"] < 0.05 < corr.loc["noise", "q"] and (corr["q"] >= corr["p"]).all()
+    assert corr.loc["loss", "low"] > 0
+
+
 def test_the_noise_summary_counts_diverged_and_risen_runs_of_each_cell_and_its_baseline(monkeypatch):
     """``sec_4_1_noise.summarize``: a run that rose without diverging counts as rose, a diverged one only as
     diverged; the noise-free baseline's counts come with every noisy cell of its model and optimizer."""
