@@ -130,11 +130,12 @@ def order_verdict(a, b, lower: str, higher: str, alpha: float = 0.05) -> tuple[s
     """Which sample ends lower, by one-sided Mann-Whitney U tests at ``alpha``: ``(word, p_lower, p_higher)``.
 
     ``word`` is ``lower`` when ``a`` is stochastically below ``b`` (p < alpha), ``higher`` when above, and
-    ``"no significant difference"`` otherwise, also when the two samples are the same values.
+    ``"no significant difference"`` otherwise, also when the two samples are the same values. A NaN (a run
+    whose loss became NaN) ranks as +inf, above every finite value, instead of making the p-values NaN.
     """
     import numpy as np
     from scipy.stats import mannwhitneyu
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = (np.nan_to_num(np.asarray(x, dtype=float), nan=np.inf, posinf=np.inf, neginf=-np.inf) for x in (a, b))
     if np.array_equal(np.sort(a), np.sort(b)):
         return "no significant difference", 1.0, 1.0
     p_lower = float(mannwhitneyu(a, b, alternative="less").pvalue)
@@ -152,10 +153,12 @@ def setup(args):
 
 
 def run_cases(study: str, axes: dict, steps: int, workers: int = 2, progress: bool = True, precision: str = "mixed",
-              threads: int | None = None, **extra):
-    """Run (or reuse) the product of ``axes`` for ``steps`` steps; returns the sweep index DataFrame."""
+              threads: int | None = None, folder: str | None = None, **extra):
+    """Run (or reuse) the product of ``axes`` for ``steps`` steps; returns the sweep index DataFrame.
+
+    The sweep is named ``study`` and runs in ``runs/<folder>`` (default ``runs/<study>``)."""
     from landscape import sweep
-    config = {"name": study, "out": str(RUNS / study), "steps": steps,
+    config = {"name": study, "out": str(RUNS / (folder or study)), "steps": steps,
               "axes": {"precision": [precision], **axes}, "threads": threads, **extra}
     with interrupted_cleanly():
         return sweep.run_sweep(sweep.expand(config), workers=workers, progress=progress)

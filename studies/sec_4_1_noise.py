@@ -10,13 +10,18 @@ estimate of the Hessian's diagonal).
 Protocol: problem A, p = 3, random-start pixels and the thesis's CNN (``cnn_transpose``); GD at the
 step re-tuned here (``figures/tuned_step_sizes.csv``, appendix B.7 protocol; the thesis's CNN step
 diverges) for 700 steps, and GD_LS for 300 steps; noise scales 0 (the noise-free baseline, the
-wrapped optimizer bit for bit), 0.1, 0.5 and 2 of each structure; seeds 0-9 (the start; the noise's
-own generator is seeded with 0) [quick: 2 seeds, scale 0.5, 60 and 30 steps].
+wrapped optimizer bit for bit), 0.1, 0.5 and 2 of each structure; seeds 0-9 (the start, and the seed of
+the noise's own generator, so that each seed draws its own noise) [quick: 2 seeds, scale 0.5, 60 and 30
+steps]. The noise reaches every evaluation, the line search's trials too: GD_LS's Wolfe tests compare
+noisy slopes, so a GD_LS verdict measures what the noise does to the line search as well as to the path.
 
 Rule, per (model, optimizer, structure, scale) against the baseline over the seeds: one-sided
 Mann-Whitney U tests at 5 % on the final losses: *helps* when the noisy runs end lower, *hurts* when
-they end higher, *no significant difference* otherwise; a diverged run counts with its last loss, and so does a
-GD_LS run whose line search failed (noise can break the Wolfe conditions; the table counts those runs).
+they end higher, *no significant difference* otherwise; a diverged run counts with its last loss (a NaN one
+as +inf), and so does a GD_LS run whose line search failed (noise can break the Wolfe conditions; the table
+counts those runs). With 36 cells tested against their baselines, some verdicts come by chance: the table
+also gives each cell's Benjamini-Hochberg q-value over all cells (from the two-sided p-value, twice the
+smaller one-sided one), and the verdicts with q < 0.05 survive that correction.
 A run *rose* when it did not diverge but ended no lower than its start (``landscape.statuses.rose``); the
 table and the figure count those too.
 
@@ -24,7 +29,8 @@ table and the figure count those too.
     python studies/sec_4_1_noise.py --workers 2
 
 Writes ``sec_4_1_noise[_quick].csv`` (one row per run), ``_summary.csv``, ``.md`` and ``.png`` into the
-output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}_{pixel,cnn_transpose}[_quick]/``.
+output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}_{pixel,cnn_transpose}[_quick]/seed_<seed>/`` (one sweep
+per seed, since the noise's seed follows the start's).
 """
 from __future__ import annotations
 
@@ -36,6 +42,7 @@ import json
 import numpy as np
 import pandas as pd
 from matrix import model_entry, tuned_step_size
+from scipy.stats import false_discovery_control
 
 import landscape as L
 from landscape.optim.noise import NOISE_KINDS
@@ -64,19 +71,37 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, optimizer), group in runs.groupby(["model", "optimizer"], sort=False):
         baseline = group[group["noise_scale"] == 0]
-        clean = baseline["final_loss"].to_numpy()
+        clean = _ranked(baseline["final_loss"])
         clean_failures = {f"clean_{key}": value for key, value in _failures(baseline).items()}
         for (kind, scale), cell in group[group["noise_scale"] > 0].groupby(["noise", "noise_scale"], sort=False):
-            losses = cell["final_loss"].to_numpy()
+            losses = _ranked(cell["final_loss"])
             word, lower, higher = verdict(losses, clean)
             rows.append({"model": model, "optimizer": optimizer, "noise": kind, "noise_scale": scale,
                          "seeds": len(losses), "median": np.median(losses), "min": losses.min(),
                          "max": losses.max(), **_failures(cell),
                          "search_failed": int((cell["status"] == "line_search_failed").sum()), **clean_failures,
+                         "clean_search_failed": int((baseline["status"] == "line_search_failed").sum()),
                          "clean_median": np.median(clean), "clean_min": clean.min(), "clean_max": clean.max(),
                          "change": np.median(losses) / np.median(clean) - 1, "p_lower": lower,
                          "p_higher": higher, "verdict": word})
-    return pd.DataFrame(rows)
+    summary = pd.DataFrame(rows)
+    if len(summary):
+        two_sided = np.minimum(1.0, 2 * np.minimum(summary["p_lower"], summary["p_higher"]))
+        summary["q"] = false_discovery_control(two_sided.to_numpy())
+    return summary
+
+
+def _ranked(losses: pd.Series) -> np.ndarray:
+    """Final losses for the medians and the tests, a NaN one (a run whose loss became NaN) as +inf."""
+    return np.nan_to_num(losses.to_numpy(dtype=float), nan=np.inf, posinf=np.inf)
+
+
+def entries(optimizer: str, lr: float, scales, seed: int) -> list[dict]:
+    """The sweep's optimizer entries for one seed: the noise-free baseline (scale 0) and every structure at
+    every scale, the noise's generator seeded with the run's seed (so each seed draws its own noise)."""
+    base = {"name": "noisy", "base": optimizer, **({"lr": lr} if optimizer == "gd" else {}), "noise_seed": seed}
+    return [{**base, "noise": "gaussian", "noise_scale": 0.0}] + [
+        {**base, "noise": kind, "noise_scale": scale} for kind in NOISE_KINDS for scale in scales]
 
 
 def _failure_text(diverged: int, risen: int) -> str:
@@ -95,18 +120,19 @@ def markdown(summary: pd.DataFrame, steps: dict, seeds: int, lrs: dict) -> str:
              "GD at the re-tuned step (" + ", ".join(f"{m}: {lr:.3g}" for m, lr in lrs.items()) + f") for "
              f"{steps['gd']} steps, GD_LS for {steps['gd_ls']} steps. Final loss: median [min, max] over seeds; "
              "change: of the median against the noise-free runs; diverged and rose (did not diverge but ended no "
-             "lower than its start): runs of the noisy cell (of the noise-free runs in brackets). Rule: one-sided "
-             f"Mann-Whitney U at {ALPHA:g} (helps / hurts / no significant difference).", "",
+             "lower than its start), line search failed: runs of the noisy cell (of the noise-free runs in "
+             f"brackets). Rule: one-sided Mann-Whitney U at {ALPHA:g} (helps / hurts / no significant difference); "
+             "q: Benjamini-Hochberg over all cells (a verdict with q < 0.05 survives the correction).", "",
              "| model | optimizer | noise | scale | final loss | noise-free | change | diverged | rose | line "
-             "search failed | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "search failed | verdict | q |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in summary.iterrows():
         lines.append(f"| {r['model']} | {r['optimizer']} | {r['noise']} | {r['noise_scale']:g} | "
                      f"{r['median']:.4g} [{r['min']:.4g}, {r['max']:.4g}] | {r['clean_median']:.4g} "
                      f"[{r['clean_min']:.4g}, {r['clean_max']:.4g}] | {100 * r['change']:+.1f} % | "
                      f"{r['diverged']} ({r['clean_diverged']}) | {r['rose']} ({r['clean_rose']}) | "
-                     f"{r['search_failed']} | {r['verdict']} "
-                     f"(p = {min(r['p_lower'], r['p_higher']):.3g}) |")
+                     f"{r['search_failed']} ({r['clean_search_failed']}) | {r['verdict']} "
+                     f"(p = {min(r['p_lower'], r['p_higher']):.3g}) | {r['q']:.3g} |")
     return "\n".join(lines) + "\n"
 
 
@@ -120,14 +146,11 @@ def main(argv=None):
     frames = []
     for optimizer, budget in steps.items():
         for model in MODELS:
-            base = {"base": optimizer, **({"lr": lrs[model]} if optimizer == "gd" else {})}
-            entries = [{"name": "noisy", **base, "noise": "gaussian", "noise_scale": 0.0}]
-            entries += [{"name": "noisy", **base, "noise": kind, "noise_scale": scale}
-                        for kind in NOISE_KINDS for scale in scales]
-            index = run_cases(f"sec_4_1_noise_{optimizer}_{model}{suffix}", {
-                "problem": [PROBLEM], "model": [model_entry(model)], "penal": [PENAL], "seed": seeds,
-                "optimizer": entries}, steps=budget, workers=args.workers, precision=args.precision,
-                threads=args.threads)
+            index = pd.concat([run_cases(f"sec_4_1_noise_{optimizer}_{model}{suffix}_seed_{seed}", {
+                "problem": [PROBLEM], "model": [model_entry(model)], "penal": [PENAL], "seed": [seed],
+                "optimizer": entries(optimizer, lrs[model], scales, seed)}, steps=budget, workers=args.workers,
+                precision=args.precision, threads=args.threads,
+                folder=f"sec_4_1_noise_{optimizer}_{model}{suffix}/seed_{seed}") for seed in seeds], ignore_index=True)
             failed = index[index["status"] == "failed"]
             if len(failed):
                 raise SystemExit(f"{len(failed)} runs failed, e.g. {failed.iloc[0]['name']}: "
@@ -158,14 +181,17 @@ def main(argv=None):
         for k, kind in enumerate(NOISE_KINDS):
             rows = cell[cell.noise == kind]
             x = np.searchsorted(scales, rows["noise_scale"].to_numpy()) + 0.18 * (k - 1)     # side by side
-            ax.errorbar(x, rows["median"], yerr=[rows["median"] - rows["min"], rows["max"] - rows["median"]],
-                        fmt="o", color=f"C{k}", capsize=2, label=kind)
-            for xi, (_, r) in zip(x, rows.iterrows()):
-                if failures := _failure_text(r["diverged"], r["rose"]):
-                    ax.annotate(failures, (xi, r["median"]), xytext=(4, 0), textcoords="offset points",
-                                fontsize=6, color=f"C{k}", va="center")
+            low, mid, high = (rows[c].where(np.isfinite(rows[c])) for c in ("min", "median", "max"))  # no inf bars
+            ax.errorbar(x, mid, yerr=[mid - low, high - mid], fmt="o", color=f"C{k}", capsize=2, label=kind)
+            for xi, top, (_, r) in zip(x, high.fillna(mid), rows.iterrows()):
+                if (failures := _failure_text(r["diverged"], r["rose"])) and np.isfinite(top):
+                    ax.annotate(failures, (xi, top), xytext=(0, 3), textcoords="offset points", rotation=90,
+                                fontsize=6, color=f"C{k}", ha="center", va="bottom")   # upright: no overlap
+        ax.set_yscale("log")
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top * (top / bottom) ** 0.3)       # room for the upright counts above the bars
         ax.set_xticks(range(len(scales)), [f"{scale:g}" for scale in scales])
-        ax.set(yscale="log", xlim=(-0.6, len(scales) - 0.4),
+        ax.set(xlim=(-0.6, len(scales) - 0.4),
                xlabel="noise scale (rms, relative to |g|)" if i == len(MODELS) - 1 else "")
         clean_failures = _failure_text(clean["clean_diverged"], clean["clean_rose"])
         ax.set_title(f"{model}, {optimizer.upper()}" + (f" (noise-free: {clean_failures})" if clean_failures else ""),

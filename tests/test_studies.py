@@ -375,6 +375,19 @@ def test_the_noise_verdict_follows_its_stated_rule(monkeypatch):
     assert verdict(clean + 0.5, clean)[0] == "no significant difference"
     assert verdict(clean.copy(), clean) == ("no significant difference", 1.0, 1.0)
     assert verdict(clean - 5, clean)[1] == pytest.approx(1 / 252)
+    assert verdict(np.full(5, np.nan), clean)[0] == "hurts"          # a NaN loss ranks as +inf, not as no result
+
+
+def test_each_seed_of_the_noise_study_draws_its_own_noise(monkeypatch):
+    """``sec_4_1_noise.entries``: the baseline (scale 0) first, then every structure at every scale, all with the
+    noise generator seeded by the run's seed and GD's step only for GD."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from sec_4_1_noise import entries
+
+    gd = entries("gd", 0.1, (0.1, 2.0), seed=7)
+    assert len(gd) == 1 + 3 * 2 and gd[0]["noise_scale"] == 0.0
+    assert {e["noise_seed"] for e in gd} == {7} and {e["lr"] for e in gd} == {0.1}
+    assert all("lr" not in e for e in entries("gd_ls", 0.1, (0.5,), seed=3))
 
 
 def test_the_predict_correlations_carry_benjamini_hochberg_q_values_over_the_features_of_a_step(monkeypatch):
