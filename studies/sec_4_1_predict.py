@@ -23,16 +23,23 @@ Analysis, per problem and per step k, with the features measured up to step k an
 ``log10(final loss)``:
 
 * each feature's Spearman correlation with the final loss, with a 95 % bootstrap interval (BCa, 2000
-  resamples over seeds), its p-value and its Benjamini-Hochberg q-value over the features of the same
-  problem and step (about 20 features are tested at once, so one interval in 20 excludes zero by chance); a
-  feature *correlates* when its interval excludes zero and q < 0.05;
+  resamples over seeds; the percentile interval where BCa is undefined), its p-value and its
+  Benjamini-Hochberg q-value over the features of the same problem and step (10 to 15 features are tested
+  at once, so an interval that excludes zero by chance is to be expected); a feature *correlates* when its
+  interval excludes zero and q < 0.05;
 * out-of-fold predictions of 5-fold cross-validation repeated 5 times (averaged per seed) of the
-  baseline (a line through ``log10 loss_k``), ridge regression on the standardized features (its
+  baseline (a line through ``log10 loss_k``), of the constant prediction (the training seeds' mean,
+  which tells whether the baseline itself knows anything), ridge regression on the standardized features (its
   penalty chosen by an inner cross-validation) and gradient boosting (depth and rate chosen by an
   inner 3-fold grid search): nested cross-validation, scikit-learn;
-* Rule: a predictor *beats the baseline* when the 95 % bootstrap interval (over seeds, 2000
-  resamples) of the mean of its squared error minus the baseline's lies below zero; *loses* when it
-  lies above; *no significant difference* otherwise.
+* Rule: a predictor *beats the baseline* when the 95 % interval of the mean difference of its test-fold
+  mean squared error and the baseline's, over the 25 folds, lies below zero; *loses* when it lies above;
+  *no significant difference* otherwise. The interval is the corrected resampled t-test's (Nadeau and
+  Bengio 2003): folds share training seeds, so the variance of the fold differences is inflated by
+  ``1/J + n_test/n_train`` instead of ``1/J``, with ``J - 1`` degrees of freedom.
+
+A run whose final loss is not finite is left out of both analyses and counted in the Markdown table; a
+feature that is not finite (a log of 0) is missing, as for a step the run did not reach.
 
     python studies/sec_4_1_predict.py --quick
     python studies/sec_4_1_predict.py --workers 2
@@ -48,7 +55,7 @@ from common import FIGURES, add_run_options, run_cases, setup, study_parser
 
 import numpy as np
 import pandas as pd
-from scipy.stats import bootstrap, false_discovery_control, spearmanr
+from scipy.stats import bootstrap, false_discovery_control, spearmanr, t
 
 import landscape as L
 from landscape.optional import require
@@ -72,6 +79,7 @@ def probes(quick: bool) -> list[dict]:
 
 def _moments(nodes, weights):
     """Mean, standard deviation and negative mass of an SLQ density from its nodes and weights (runs x w)."""
+    nodes = np.where(weights > 0, nodes, 0.0)        # a Lanczos run that ended early pads with NaN nodes
     w = weights / weights.sum(axis=1, keepdims=True)
     mean = float(np.mean((w * nodes).sum(axis=1)))
     second = float(np.mean((w * nodes ** 2).sum(axis=1)))
@@ -119,6 +127,20 @@ def columns_up_to(table: pd.DataFrame, k: int) -> list[str]:
     return [c for c in table.columns if c.rsplit("_", 1)[-1].isdigit() and int(c.rsplit("_", 1)[-1]) <= k]
 
 
+def _interval(x: np.ndarray, y: np.ndarray, seed: int):
+    """The 95 % BCa bootstrap interval of Spearman's rho (2000 resamples), the percentile interval where BCa
+    is undefined (e.g. a feature constant on all but a few seeds)."""
+    import warnings
+    for method in ("bca", "percentile"):
+        with warnings.catch_warnings():       # resamples that repeat one seed only: rho undefined, said here
+            warnings.simplefilter("ignore")
+            interval = bootstrap((x, y), lambda a, b: spearmanr(a, b).statistic, paired=True, vectorized=False,
+                                 n_resamples=2000, method=method, random_state=seed).confidence_interval
+        if np.isfinite([interval.low, interval.high]).all():
+            break
+    return interval
+
+
 def correlations(table: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
     """Spearman's rho of each feature of step k with the final loss, with a BCa bootstrap interval, its p-value
     and the Benjamini-Hochberg q-value over the features of step k (``scipy.stats.false_discovery_control``)."""
@@ -130,8 +152,7 @@ def correlations(table: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
         if keep.sum() < 4 or np.ptp(x[keep]) == 0:
             continue
         rho, p = spearmanr(x[keep], target[keep])
-        interval = bootstrap((x[keep], target[keep]), lambda a, b: spearmanr(a, b).statistic, paired=True,
-                             vectorized=False, n_resamples=2000, method="bca", random_state=seed).confidence_interval
+        interval = _interval(x[keep], target[keep], seed)
         rows.append({"step": k, "feature": column.rsplit("_", 1)[0], "rho": rho, "low": interval.low,
                      "high": interval.high, "p": p, "seeds": int(keep.sum())})
     frame = pd.DataFrame(rows)
@@ -140,10 +161,18 @@ def correlations(table: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def predictions(table: pd.DataFrame, k: int, folds: int, repeats: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
-    """Out-of-fold predictions of log10(final loss), averaged over repeats, for the baseline, ridge and
-    gradient boosting (nested cross-validation; see the module docstring)."""
+def predictions(table: pd.DataFrame, k: int, folds: int, repeats: int = 5,
+                seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
+    """Out-of-fold predictions of log10(final loss) for the baseline, ridge and gradient boosting (nested
+    cross-validation; see the module docstring).
+
+    Returns:
+        ``(predicted, fold_errors, test_share)``: per predictor the predictions averaged over the repeats (one
+        per seed) and the mean squared error on each test fold (``repeats * folds``, the same splits for every
+        predictor), and ``n_test / n_train`` of the splits, for :func:`judge`.
+    """
     require("sklearn", "the section 4.1 predictors")      # a clear error naming the extra when it is missing
+    from sklearn.dummy import DummyRegressor
     from sklearn.ensemble import GradientBoostingRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LinearRegression, RidgeCV
@@ -154,6 +183,7 @@ def predictions(table: pd.DataFrame, k: int, folds: int, repeats: int = 5, seed:
     inner = min(3, folds)
     models = {
         "baseline": (make_pipeline(SimpleImputer(), LinearRegression()), [f"loss_{k}"]),
+        "constant": (DummyRegressor(), [f"loss_{k}"]),        # the training mean: no information at all
         "ridge": (make_pipeline(SimpleImputer(), StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13),
                                                                             cv=inner)), columns_up_to(table, k)),
         "boosting": (GridSearchCV(make_pipeline(SimpleImputer(), GradientBoostingRegressor(random_state=seed)),
@@ -162,26 +192,41 @@ def predictions(table: pd.DataFrame, k: int, folds: int, repeats: int = 5, seed:
                                    "gradientboostingregressor__n_estimators": [100]},
                                   cv=KFold(inner, shuffle=True, random_state=seed)), columns_up_to(table, k)),
     }
-    out = {}
+    out, fold_errors = {}, {}
+    splits = list(RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(y))
     for name, (model, columns) in models.items():
         X = table[columns].to_numpy(dtype=float)
-        total, count = np.zeros_like(y), np.zeros_like(y)
-        for train, test in RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(X):
+        total, count, errors = np.zeros_like(y), np.zeros_like(y), []
+        for train, test in splits:
             model.fit(X[train], y[train])
-            total[test] += model.predict(X[test])
+            predicted = model.predict(X[test])
+            total[test] += predicted
             count[test] += 1
-        out[name] = total / count
-    return out
+            errors.append(np.mean((predicted - y[test]) ** 2))
+        out[name], fold_errors[name] = total / count, np.array(errors)
+    test_share = np.mean([len(test) / len(train) for train, test in splits])
+    return out, fold_errors, float(test_share)
 
 
-def judge(errors: np.ndarray, baseline: np.ndarray, seed: int = 0) -> tuple[str, float, float, float]:
-    """``(verdict, mean difference, low, high)`` of the rule in the module docstring, on squared errors."""
-    difference = errors - baseline
-    interval = bootstrap((difference,), np.mean, n_resamples=2000, method="percentile",
-                         random_state=seed).confidence_interval
-    word = ("beats the baseline" if interval.high < 0 else "loses to the baseline" if interval.low > 0
-            else "no significant difference")
-    return word, float(difference.mean()), float(interval.low), float(interval.high)
+def judge(errors: np.ndarray, baseline: np.ndarray, test_share: float,
+          level: float = 0.95) -> tuple[str, float, float, float]:
+    """``(verdict, mean difference, low, high)`` of the rule in the module docstring.
+
+    Args:
+        errors, baseline: a predictor's and the baseline's mean squared errors on the same test folds.
+        test_share: ``n_test / n_train`` of the folds.
+        level: the interval's confidence (default 0.95).
+
+    Formula: the corrected resampled t interval of Nadeau and Bengio (2003), ``mean(d) +- t_{J-1}
+    sqrt((1/J + n_test/n_train) var(d))`` over the ``J`` fold differences ``d``.
+    """
+    difference = np.asarray(errors, dtype=float) - np.asarray(baseline, dtype=float)
+    J = len(difference)
+    mean = float(difference.mean())
+    half = float(t.ppf(0.5 + level / 2, J - 1) * np.sqrt((1 / J + test_share) * difference.var(ddof=1)))
+    low, high = mean - half, mean + half
+    word = "beats the baseline" if high < 0 else "loses to the baseline" if low > 0 else "no significant difference"
+    return word, mean, low, high
 
 
 def main(argv=None):
@@ -198,6 +243,10 @@ def main(argv=None):
         raise SystemExit(f"{len(failed)} runs failed, e.g. {failed.iloc[0]['name']}: {failed.iloc[0]['error']}")
     table = pd.DataFrame([{"problem": row.problem, "seed": row.seed, **features(row.trace)}
                           for row in index.itertuples()]).sort_values(["problem", "seed"])
+    table = table.replace([np.inf, -np.inf], np.nan)            # a log of 0: missing, like a step not reached
+    unfinished = table[table["final_loss"].isna()]
+    table = table.drop(unfinished.index)
+    left_out = unfinished.groupby("problem").size().reindex(list(PROBLEMS), fill_value=0).to_dict()
     folds = 5 if len(seeds) >= 10 else 3
     corr, scores = [], []
     for problem, group in table.groupby("problem"):
@@ -205,35 +254,41 @@ def main(argv=None):
         y = np.log10(group["final_loss"].to_numpy())
         for k in STEPS:
             corr.append(correlations(group, k).assign(problem=problem))
-            predicted = predictions(group, k, folds)
-            base = (predicted["baseline"] - y) ** 2
+            predicted, fold_errors, test_share = predictions(group, k, folds)
             for name, values in predicted.items():
                 errors = (values - y) ** 2
-                word, mean, low, high = judge(errors, base) if name != "baseline" else ("-", 0.0, 0.0, 0.0)
+                word, mean, low, high = (judge(fold_errors[name], fold_errors["baseline"], test_share)
+                                         if name != "baseline" else ("-", 0.0, 0.0, 0.0))
                 scores.append({"problem": problem, "step": k, "predictor": name, "mse": errors.mean(),
-                               "rho": spearmanr(values, y).statistic, "difference": mean, "low": low,
+                               # the constant's out-of-fold means anti-correlate with y by construction
+                               "rho": spearmanr(values, y).statistic if name != "constant" else np.nan,
+                               "difference": mean, "low": low,
                                "high": high, "verdict": word})
     corr, scores = pd.concat(corr, ignore_index=True), pd.DataFrame(scores)
     out = FIGURES / f"sec_4_1_predict{suffix}"
     table.to_csv(f"{out}_features.csv", index=False, float_format="%.6g")
     corr.to_csv(f"{out}_correlations.csv", index=False, float_format="%.4g")
     scores.to_csv(f"{out}_predictors.csv", index=False, float_format="%.4g")
-    text = markdown(corr, scores, len(seeds), evaluations, folds)
+    text = markdown(corr, scores, len(seeds), evaluations, folds, left_out)
     out.with_suffix(".md").write_text(text)
     print(text)
     print(f"wrote {plot(corr, scores, len(seeds), out.with_suffix('.png'))} and its tables")
 
 
-def markdown(corr, scores, seeds, evaluations, folds) -> str:
+def markdown(corr, scores, seeds, evaluations, folds, left_out) -> str:
+    dropped = "; ".join(f"{problem}: {count}" for problem, count in left_out.items())
     lines = [f"# Section 4.1: predicting the final loss from early landscape information ({MODEL}, p = {PENAL:g}, "
              f"{seeds} seeds per problem, L-BFGS-B with {evaluations} evaluations)", "",
-             f"Out-of-fold ({folds}-fold, 5 repeats, nested) squared error of log10(final loss); the difference to "
-             "the baseline (the loss at step k) with its 95 % bootstrap interval over seeds.", "",
+             f"Runs left out for a final loss that is not finite: {dropped}.", "",
+             f"Out-of-fold ({folds}-fold, 5 repeats, nested) squared error of log10(final loss), averaged over the "
+             "repeats per seed; the difference of the test-fold mean squared errors to the baseline's (the loss at "
+             "step k) with its 95 % corrected resampled t interval (Nadeau and Bengio 2003).", "",
              "| problem | step | predictor | MSE | Spearman (prediction, truth) | difference [95 % CI] | verdict |",
              "|---|---|---|---|---|---|---|"]
     for _, r in scores.iterrows():
+        rho = "-" if np.isnan(r["rho"]) else f"{r['rho']:.3f}"
         ci = "-" if r["predictor"] == "baseline" else f"{r['difference']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]"
-        lines.append(f"| {r['problem']} | {r['step']} | {r['predictor']} | {r['mse']:.4f} | {r['rho']:.3f} | {ci} | "
+        lines.append(f"| {r['problem']} | {r['step']} | {r['predictor']} | {r['mse']:.4f} | {rho} | {ci} | "
                      f"{r['verdict']} |")
     tested = corr.groupby(["problem", "step"]).size()
     lines += ["", "Features whose Spearman correlation with the final loss has a 95 % bootstrap interval that "
@@ -260,15 +315,18 @@ def plot(corr, scores, seeds, path):
         for j, k in enumerate(STEPS):
             rows = cell[cell["step"] == k].set_index("feature").reindex(features)
             y = np.arange(len(features)) + 0.25 * (j - 1)
-            ax.errorbar(rows["rho"], y, xerr=[rows["rho"] - rows["low"], rows["high"] - rows["rho"]], fmt="o",
-                        ms=3, color=f"C{j}", label=f"step {k}", capsize=1.5)
+            xerr = np.clip([rows["rho"] - rows["low"], rows["high"] - rows["rho"]], 0, None)   # percentile CIs
+            ax.errorbar(rows["rho"], y, xerr=xerr, fmt="o", ms=3.5, mfc="white", color=f"C{j}",
+                        label=f"step {k}", capsize=1.5)
+            correlates = ((rows["low"] > 0) | (rows["high"] < 0)) & (rows["q"] < 0.05)
+            ax.plot(rows["rho"][correlates], y[correlates.to_numpy()], "o", ms=3.5, color=f"C{j}")
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_yticks(range(len(features)), features, fontsize=7)
         ax.set(xlim=(-1, 1), xlabel="Spearman rho with the final loss (95 % CI)", title=f"problem {problem}")
         ax.invert_yaxis()
     axes[0].legend(fontsize=7)
     ax = axes[-1]
-    for j, name in enumerate(("baseline", "ridge", "boosting")):
+    for j, name in enumerate(("baseline", "ridge", "boosting", "constant")):
         for i, problem in enumerate(PROBLEMS):
             rows = scores[(scores["predictor"] == name) & (scores["problem"] == problem)]
             ax.plot(rows["step"], rows["mse"], marker="o", color=f"C{j}", ls="-" if i == 0 else "--",
@@ -277,7 +335,8 @@ def plot(corr, scores, seeds, path):
            title="predictors", xticks=STEPS)
     ax.legend(fontsize=7)
     fig.suptitle(f"Section 4.1: does early landscape information predict the final loss? ({MODEL}, p = "
-                 f"{PENAL:g}, {seeds} seeds per problem)", fontsize=10)
+                 f"{PENAL:g}, {seeds} seeds per problem)\nfilled: the feature correlates (interval excludes 0 and "
+                 "Benjamini-Hochberg q < 0.05); hollow: it does not", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 

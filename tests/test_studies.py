@@ -410,6 +410,26 @@ def test_the_predict_correlations_carry_benjamini_hochberg_q_values_over_the_fea
     assert corr.loc["loss", "low"] > 0
 
 
+def test_the_predict_verdict_is_the_corrected_resampled_t_interval(monkeypatch):
+    """``sec_4_1_predict.judge``: mean(d) +- t_{J-1} sqrt((1/J + n_test/n_train) var(d)) over the fold differences
+    d (Nadeau and Bengio 2003); beats the baseline only when the whole interval is below zero."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    from scipy.stats import t
+    from sec_4_1_predict import judge
+
+    baseline = np.linspace(1.0, 2.0, 25)
+    d = np.random.default_rng(1).normal(-0.05, 0.1, 25)
+    word, mean, low, high = judge(baseline + d, baseline, 0.25)
+    half = t.ppf(0.975, 24) * np.sqrt((1 / 25 + 0.25) * d.var(ddof=1))
+    assert mean == pytest.approx(d.mean()) and (low, high) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert word == ("beats the baseline" if high < 0 else "loses to the baseline" if low > 0
+                    else "no significant difference")
+    assert judge(baseline - 0.1 + 0.001 * d, baseline, 0.25)[0] == "beats the baseline"
+    assert judge(baseline + 0.1 + 0.001 * d, baseline, 0.25)[0] == "loses to the baseline"
+    # the correction widens the naive interval: the same differences with n_test/n_train = 0 are narrower
+    assert judge(baseline + d, baseline, 0.0)[3] - judge(baseline + d, baseline, 0.0)[2] < high - low
+
+
 def test_the_noise_summary_counts_diverged_and_risen_runs_of_each_cell_and_its_baseline(monkeypatch):
     """``sec_4_1_noise.summarize``: a run that rose without diverging counts as rose, a diverged one only as
     diverged; the noise-free baseline's counts come with every noisy cell of its model and optimizer."""
