@@ -16,8 +16,10 @@ and 20 (features of step k are named ``<feature>_<k>``):
 * SLQ (2 runs of 30 steps): the density's mean and standard deviation (``asinh``) and its mass
   below zero;
 * at steps 5 and 20, the L-BFGS matrix B (SLQ of its compact form): largest and smallest node
-  (log10), and the trajectory: distance from the start, step norm (log10), cosine of successive
-  gradients.
+  (log10), and the trajectory: distance from the start and the norm of step k (log10, from the
+  trace's steps), and ``grad_cosine_prev``, the cosine of the gradient at step k with the gradient at
+  the previous probed step (0 for k = 5, 5 for k = 20; the ``trajectory`` probe compares with its own
+  previous call, and it is called at steps 0, 5 and 20 only).
 
 Analysis, per problem and per step k, with the features measured up to step k and the target
 ``log10(final loss)``:
@@ -116,9 +118,9 @@ def features(path) -> dict:
             nodes = value("lbfgs_density", "nodes")
             row[f"lbfgs_max_{k}"] = np.log10(np.nanmax(nodes)) if np.size(nodes) > 1 else np.nan
             row[f"lbfgs_min_{k}"] = np.log10(np.nanmin(nodes)) if np.size(nodes) > 1 else np.nan
-            row[f"distance_{k}"] = np.log10(value("trajectory", "distance"))
-            row[f"step_norm_{k}"] = np.log10(value("trajectory", "step_norm"))
-            row[f"grad_cosine_{k}"] = value("trajectory", "grad_cosine")
+            row[f"distance_{k}"] = np.log10(steps["distance"][at[0]]) if len(at) else np.nan
+            row[f"step_norm_{k}"] = np.log10(steps["step_norm"][at[0]]) if len(at) else np.nan
+            row[f"grad_cosine_prev_{k}"] = value("trajectory", "grad_cosine")
     return row
 
 
