@@ -321,7 +321,7 @@ def plot(corr, scores, seeds, path):
             ax.errorbar(rows["rho"], y, xerr=xerr, fmt="o", ms=3.5, mfc="white", color=f"C{j}",
                         label=f"step {k}", capsize=1.5)
             correlates = ((rows["low"] > 0) | (rows["high"] < 0)) & (rows["q"] < 0.05)
-            ax.plot(rows["rho"][correlates], y[correlates.to_numpy()], "o", ms=3.5, color=f"C{j}")
+            ax.plot(rows["rho"][correlates], y[correlates.to_numpy()], "o", ms=3.5, color=f"C{j}", zorder=3)
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_yticks(range(len(features)), features, fontsize=7)
         ax.set(xlim=(-1, 1), xlabel="Spearman rho with the final loss (95 % CI)", title=f"problem {problem}")
@@ -331,11 +331,12 @@ def plot(corr, scores, seeds, path):
     for j, name in enumerate(("baseline", "ridge", "boosting", "constant")):
         for i, problem in enumerate(PROBLEMS):
             rows = scores[(scores["predictor"] == name) & (scores["problem"] == problem)]
-            ax.plot(rows["step"], rows["mse"], marker="o", color=f"C{j}", ls="-" if i == 0 else "--",
-                    label=f"{name}, {problem}")
+            ax.plot(rows["step"], rows["mse"], marker="o", ms=4, color=f"C{j}", ls="-" if i == 0 else "--")
     ax.set(xlabel="step k of the features", ylabel="out-of-fold MSE of log10(final loss)",
-           title="predictors", xticks=STEPS)
-    ax.legend(fontsize=7)
+           title="predictors (A solid, B dashed)", xticks=STEPS)
+    from matplotlib.lines import Line2D
+    ax.legend([Line2D([], [], color=f"C{j}", marker="o", ms=4) for j in range(4)],
+              ["baseline: loss at step k", "ridge", "boosting", "constant"], fontsize=7, loc="center left")
     fig.suptitle(f"Section 4.1: does early landscape information predict the final loss? ({MODEL}, p = "
                  f"{PENAL:g}, {seeds} seeds per problem)\nfilled: the feature correlates (interval excludes 0 and "
                  "Benjamini-Hochberg q < 0.05); hollow: it does not", fontsize=10)
