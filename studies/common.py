@@ -144,6 +144,14 @@ def order_verdict(a, b, lower: str, higher: str, alpha: float = 0.05) -> tuple[s
     return word, p_lower, p_higher
 
 
+def failure_counts(cell) -> dict:
+    """``{"diverged": n, "rose": m}`` for a table of runs with ``status`` and ``rose`` columns: the runs that
+    diverged, and those that rose (did not diverge but ended no lower than their start,
+    ``landscape.statuses.rose``), so that no run counts twice."""
+    diverged = cell["status"] == "diverged"
+    return {"diverged": int(diverged.sum()), "rose": int((~diverged & cell["rose"].astype(bool)).sum())}
+
+
 def setup(args):
     """Apply the thread policy to this process (the study's own evaluations outside the sweep runner)."""
     from landscape import threads

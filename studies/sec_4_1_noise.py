@@ -35,7 +35,7 @@ per seed, since the noise's seed follows the start's).
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, add_run_options, order_verdict, run_cases, setup, study_parser
+from common import FIGURES, add_run_options, failure_counts, order_verdict, run_cases, setup, study_parser
 
 import json
 
@@ -59,12 +59,6 @@ def verdict(noisy: np.ndarray, clean: np.ndarray) -> tuple[str, float, float]:
     return order_verdict(noisy, clean, "helps", "hurts", ALPHA)
 
 
-def _failures(cell: pd.DataFrame) -> dict:
-    """Diverged runs, and runs that rose (did not diverge but ended no lower than their start)."""
-    diverged = cell["status"] == "diverged"
-    return {"diverged": int(diverged.sum()), "rose": int((~diverged & cell["rose"]).sum())}
-
-
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per noisy configuration: medians, the relative change of the median, the verdict, and the
     diverged and risen runs of it and of the noise-free baseline (``clean_diverged``, ``clean_rose``)."""
@@ -72,13 +66,13 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     for (model, optimizer), group in runs.groupby(["model", "optimizer"], sort=False):
         baseline = group[group["noise_scale"] == 0]
         clean = _ranked(baseline["final_loss"])
-        clean_failures = {f"clean_{key}": value for key, value in _failures(baseline).items()}
+        clean_failures = {f"clean_{key}": value for key, value in failure_counts(baseline).items()}
         for (kind, scale), cell in group[group["noise_scale"] > 0].groupby(["noise", "noise_scale"], sort=False):
             losses = _ranked(cell["final_loss"])
             word, lower, higher = verdict(losses, clean)
             rows.append({"model": model, "optimizer": optimizer, "noise": kind, "noise_scale": scale,
                          "seeds": len(losses), "median": np.median(losses), "min": losses.min(),
-                         "max": losses.max(), **_failures(cell),
+                         "max": losses.max(), **failure_counts(cell),
                          "search_failed": int((cell["status"] == "line_search_failed").sum()), **clean_failures,
                          "clean_search_failed": int((baseline["status"] == "line_search_failed").sum()),
                          "clean_median": np.median(clean), "clean_min": clean.min(), "clean_max": clean.max(),

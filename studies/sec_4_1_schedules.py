@@ -39,7 +39,7 @@ stopped early, e.g. diverged, keeps its last loss) into the output folder; trace
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, add_run_options, order_verdict, run_cases, setup, study_parser
+from common import FIGURES, add_run_options, failure_counts, order_verdict, run_cases, setup, study_parser
 
 import json
 
@@ -118,8 +118,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
             reached = cell["seconds_to_target"].dropna()
             row = {"model": model, "optimizer": name, "lr": cell["lr"].iloc[0], "seeds": len(losses),
                    "median": np.median(losses), "min": losses.min(), "max": losses.max(),
-                   "diverged": int((cell["status"] == "diverged").sum()),
-                   "rose": int(((cell["status"] != "diverged") & cell["rose"]).sum()),
+                   **failure_counts(cell),
                    "wall_median": cell["wall_time"].median(), "target": cell["target"].iloc[0],
                    "reached": len(reached), "evaluations_to_target": cell["evaluations_to_target"].median(),
                    "seconds_to_target": reached.median()}
