@@ -27,15 +27,18 @@ table and the figure count those too.
 
     python studies/sec_4_1_noise.py --quick
     python studies/sec_4_1_noise.py --workers 2
+    python studies/sec_4_1_noise.py --from-csv     # summary, table and figure again from the per-run CSV
 
-Writes ``sec_4_1_noise[_quick].csv`` (one row per run), ``_summary.csv``, ``.md`` and ``.png`` into the
-output folder; traces in ``runs/sec_4_1_noise_{gd,gd_ls}_{pixel,cnn_transpose}[_quick]/seed_<seed>/`` (one sweep
-per seed, since the noise's seed follows the start's).
+Writes ``sec_4_1_noise[_quick].csv`` (one row per run; its ``rose`` column is the test of
+``landscape.statuses.rose`` alone, true for a diverged run too, while the tables count a run once, as
+diverged or as rose), ``_summary.csv``, ``.md`` and ``.png`` into the output folder; traces in
+``runs/sec_4_1_noise_{gd,gd_ls}_{pixel,cnn_transpose}[_quick]/seed_<seed>/`` (one sweep per seed, since the
+noise's seed follows the start's).
 """
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, add_run_options, failure_counts, order_verdict, run_cases, setup, study_parser
+from common import FIGURES, add_run_options, failure_counts, find, order_verdict, run_cases, setup, study_parser
 
 import json
 
@@ -60,8 +63,9 @@ def verdict(noisy: np.ndarray, clean: np.ndarray) -> tuple[str, float, float]:
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per noisy configuration: medians, the relative change of the median, the verdict, and the
-    diverged and risen runs of it and of the noise-free baseline (``clean_diverged``, ``clean_rose``)."""
+    """One row per noisy configuration: median, quartiles and range of the final losses, the relative change of
+    the median, the verdict, and the diverged, risen and line-search-failed runs of it and of the noise-free
+    baseline (the ``clean_`` columns)."""
     rows = []
     for (model, optimizer), group in runs.groupby(["model", "optimizer"], sort=False):
         baseline = group[group["noise_scale"] == 0]
@@ -72,10 +76,12 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
             word, lower, higher = verdict(losses, clean)
             rows.append({"model": model, "optimizer": optimizer, "noise": kind, "noise_scale": scale,
                          "seeds": len(losses), "median": np.median(losses), "min": losses.min(),
-                         "max": losses.max(), **failure_counts(cell),
+                         "max": losses.max(), "q25": np.percentile(losses, 25), "q75": np.percentile(losses, 75),
+                         **failure_counts(cell),
                          "search_failed": int((cell["status"] == "line_search_failed").sum()), **clean_failures,
                          "clean_search_failed": int((baseline["status"] == "line_search_failed").sum()),
                          "clean_median": np.median(clean), "clean_min": clean.min(), "clean_max": clean.max(),
+                         "clean_q25": np.percentile(clean, 25), "clean_q75": np.percentile(clean, 75),
                          "change": np.median(losses) / np.median(clean) - 1, "p_lower": lower,
                          "p_higher": higher, "verdict": word})
     summary = pd.DataFrame(rows)
@@ -96,11 +102,6 @@ def entries(optimizer: str, lr: float, scales, seed: int) -> list[dict]:
     base = {"name": "noisy", "base": optimizer, **({"lr": lr} if optimizer == "gd" else {}), "noise_seed": seed}
     return [{**base, "noise": "gaussian", "noise_scale": 0.0}] + [
         {**base, "noise": kind, "noise_scale": scale} for kind in NOISE_KINDS for scale in scales]
-
-
-def _failure_text(diverged: int, risen: int) -> str:
-    """``"2 div., 1 rose"``, the counts that are not zero, for the figure ("" when both are)."""
-    return ", ".join(text for count, text in ((diverged, f"{diverged} div."), (risen, f"{risen} rose")) if count)
 
 
 def _rose(path) -> bool:
@@ -131,12 +132,21 @@ def markdown(summary: pd.DataFrame, steps: dict, seeds: int, lrs: dict) -> str:
 
 
 def main(argv=None):
-    args = setup(add_run_options(study_parser(__doc__, 2, 10)).parse_args(argv))
+    parser = study_parser(__doc__, 2, 10)
+    parser.add_argument("--from-csv", action="store_true",
+                        help="run nothing: redo the summary, the table and the figure from the per-run CSV (this "
+                             "output folder's, else the committed one)")
+    args = setup(add_run_options(parser).parse_args(argv))
     suffix = "_quick" if args.quick else ""
     seeds = list(range(args.seeds or (2 if args.quick else 10)))
     scales = (0.5,) if args.quick else (0.1, 0.5, 2.0)
     steps = {"gd": 60, "gd_ls": 30} if args.quick else {"gd": 700, "gd_ls": 300}
     lrs = {model: tuned_step_size("gd", model, PENAL, PROBLEM) for model in MODELS}
+    if args.from_csv:
+        runs = pd.read_csv(find(f"sec_4_1_noise{suffix}.csv"))
+        report(runs, suffix, steps, tuple(sorted(runs.loc[runs.noise_scale > 0, "noise_scale"].unique())),
+               runs["seed"].nunique(), lrs)
+        return
     frames = []
     for optimizer, budget in steps.items():
         for model in MODELS:
@@ -156,48 +166,81 @@ def main(argv=None):
                 "final_loss": index["final_loss"], "steps_taken": index["steps_taken"],
                 "evaluations": index["evaluations"], "wall_time": index["wall_time"],
                 "rose": [_rose(path) for path in index["trace"]]}))
-    runs = pd.concat(frames, ignore_index=True)
+    report(pd.concat(frames, ignore_index=True), suffix, steps, scales, len(seeds), lrs)
+
+
+def report(runs: pd.DataFrame, suffix: str, steps: dict, scales, seeds: int, lrs: dict) -> None:
+    """Write the per-run CSV, the summary CSV, the Markdown table and the figure of ``runs`` (one row per run)."""
     summary = summarize(runs)
-    runs.to_csv(FIGURES / f"sec_4_1_noise{suffix}.csv", index=False, float_format="%.6g")
+    runs.to_csv(FIGURES / f"sec_4_1_noise{suffix}.csv", index=False, float_format="%.10g")   # --from-csv: same table
     summary.to_csv(FIGURES / f"sec_4_1_noise{suffix}_summary.csv", index=False, float_format="%.6g")
-    text = markdown(summary, steps, len(seeds), lrs)
+    text = markdown(summary, steps, seeds, lrs)
     (FIGURES / f"sec_4_1_noise{suffix}.md").write_text(text)
     print(text)
+    plot(summary, steps, scales, seeds, FIGURES / f"sec_4_1_noise{suffix}.png")
+    print(f"wrote {FIGURES / f'sec_4_1_noise{suffix}.png'} and its tables")
 
+
+LABELS = {"gaussian": "Gaussian", "multiplicative": "multiplicative", "hessian_diagonal": "Hessian-shaped"}
+
+
+def _failure_text(diverged: int, risen: int, search_failed: int = 0) -> str:
+    """``"2 div., 1 rose"``, the counts that are not zero, for the figure ("" when all are)."""
+    counts = ((diverged, "div."), (risen, "rose"), (search_failed, "LS failed"))
+    return ", ".join(f"{count} {text}" for count, text in counts if count)
+
+
+def plot(summary: pd.DataFrame, steps: dict, scales, seeds: int, path) -> None:
+    """One panel per model and optimizer: the final loss of each structure against the noise scale (median
+    marker, filled when the verdict is significant; thick bar: quartiles; thin bar: range), the noise-free
+    runs as a band, and the counts of failed runs above the bars."""
     plt = pyplot()
-    fig, axes = plt.subplots(len(MODELS), len(steps), figsize=(9, 6.4), squeeze=False)
+    fig, axes = plt.subplots(len(MODELS), len(steps), figsize=(9, 6.9), squeeze=False)
     for (i, model), (j, optimizer) in ((a, b) for a in enumerate(MODELS) for b in enumerate(steps)):
         ax = axes[i, j]
         cell = summary[(summary.model == model) & (summary.optimizer == optimizer)]
         clean = cell.iloc[0]
-        ax.axhspan(clean["clean_min"], clean["clean_max"], color="0.88", label="noise-free, min-max")
+        ax.axhspan(clean["clean_q25"], clean["clean_q75"], color="0.85", label="noise-free, quartiles")
         ax.axhline(clean["clean_median"], color="0.3", lw=1, label="noise-free, median")
         for k, kind in enumerate(NOISE_KINDS):
             rows = cell[cell.noise == kind]
             x = np.searchsorted(scales, rows["noise_scale"].to_numpy()) + 0.18 * (k - 1)     # side by side
-            low, mid, high = (rows[c].where(np.isfinite(rows[c])) for c in ("min", "median", "max"))  # no inf bars
-            ax.errorbar(x, mid, yerr=[mid - low, high - mid], fmt="o", color=f"C{k}", capsize=2, label=kind)
+            low, q25, mid, q75, high = (rows[c].where(np.isfinite(rows[c]))                  # no inf bars
+                                        for c in ("min", "q25", "median", "q75", "max"))
+            ax.vlines(x, low, high, color=f"C{k}", lw=0.8)
+            ax.vlines(x, q25, q75, color=f"C{k}", lw=3.5)
+            significant = (rows["verdict"] != "no significant difference").to_numpy()
+            ax.scatter(x, mid, s=28, zorder=3, color=f"C{k}", label=LABELS[kind])
+            ax.scatter(x[~significant], mid[~significant], s=12, zorder=4, color="white")   # hollow: n.s.
             for xi, top, (_, r) in zip(x, high.fillna(mid), rows.iterrows()):
-                if (failures := _failure_text(r["diverged"], r["rose"])) and np.isfinite(top):
+                if (failures := _failure_text(r["diverged"], r["rose"], r["search_failed"])) and np.isfinite(top):
                     ax.annotate(failures, (xi, top), xytext=(0, 3), textcoords="offset points", rotation=90,
                                 fontsize=6, color=f"C{k}", ha="center", va="bottom")   # upright: no overlap
-        ax.set_yscale("log")
-        bottom, top = ax.get_ylim()
-        ax.set_ylim(bottom, top * (top / bottom) ** 0.3)       # room for the upright counts above the bars
+        finite = cell[["min", "max", "clean_min", "clean_max"]].to_numpy()
+        finite = finite[np.isfinite(finite)]
+        if finite.max() / finite.min() > 10:
+            ax.set_yscale("log")
+            bottom, top = ax.get_ylim()
+            ax.set_ylim(bottom, top * (top / bottom) ** 0.3)   # room for the upright counts above the bars
+        else:
+            bottom, top = ax.get_ylim()
+            ax.set_ylim(bottom, top + 0.3 * (top - bottom))
         ax.set_xticks(range(len(scales)), [f"{scale:g}" for scale in scales])
         ax.set(xlim=(-0.6, len(scales) - 0.4),
                xlabel="noise scale (rms, relative to |g|)" if i == len(MODELS) - 1 else "")
-        clean_failures = _failure_text(clean["clean_diverged"], clean["clean_rose"])
+        clean_failures = _failure_text(clean["clean_diverged"], clean["clean_rose"], clean["clean_search_failed"])
         ax.set_title(f"{model}, {optimizer.upper()}" + (f" (noise-free: {clean_failures})" if clean_failures else ""),
                      fontsize=9)
         if j == 0:
             ax.set_ylabel("final loss")
-    axes[0, 0].legend(fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(f"Section 4.1: gradient noise, problem {PROBLEM}, p = {PENAL:g}, GD {steps['gd']} steps, GD_LS "
-                 f"{steps['gd_ls']}; median and min-max over {len(seeds)} seeds\n(div.: diverged runs; rose: "
-                 "ended no lower than the start without diverging)", fontsize=10)
-    fig.tight_layout()
-    print(f"wrote {save(fig, FIGURES / f'sec_4_1_noise{suffix}.png')} and its tables")
+                 f"{steps['gd_ls']}; {seeds} seeds: median (filled: significant by the rule), quartiles, range\n"
+                 "div.: diverged; rose: ended no lower than the start without diverging; LS failed: line search "
+                 "failed", fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))                     # the legend below the panels
+    save(fig, path)
 
 
 if __name__ == "__main__":

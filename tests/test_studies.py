@@ -537,3 +537,27 @@ def test_ctrl_c_during_a_studys_sweep_exits_130_with_one_line_and_no_traceback(t
     assert process.returncode == 130, err
     assert "Traceback" not in err, err
     assert "interrupted" in err and "index written" in err and "run it again to go on" in err, err
+
+
+def test_the_noise_study_redoes_its_tables_and_figure_from_a_per_run_table(monkeypatch, tmp_path):
+    """``sec_4_1_noise.report`` (behind ``--from-csv``): from one row per run it writes the per-run CSV, the
+    summary with quartiles, the Markdown table with one row per noisy cell, and the figure."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import sec_4_1_noise as study
+
+    from landscape.optim.noise import NOISE_KINDS
+
+    monkeypatch.setattr(study, "FIGURES", tmp_path)
+    rng = np.random.default_rng(0)
+    rows = [{"model": model, "optimizer": optimizer, "seed": seed, "status": "completed", "noise": kind,
+             "noise_scale": scale, "final_loss": 60 + 10 * scale + rng.random(), "rose": False}
+            for model in study.MODELS for optimizer in ("gd", "gd_ls") for seed in range(4)
+            for kind, scale in [("gaussian", 0.0)] + [(kind, 0.5) for kind in NOISE_KINDS]]
+    study.report(pd.DataFrame(rows), "_test", {"gd": 60, "gd_ls": 30}, (0.5,), 4, {"pixel": 0.1, "cnn_transpose": 1e-6})
+    summary = pd.read_csv(tmp_path / "sec_4_1_noise_test_summary.csv")
+    assert len(summary) == 2 * 2 * len(NOISE_KINDS)
+    assert (summary["q25"] <= summary["median"]).all() and (summary["median"] <= summary["q75"]).all()
+    assert (summary["verdict"] == "hurts").all()          # every noisy run ends 5 above every noise-free one
+    table = (tmp_path / "sec_4_1_noise_test.md").read_text()
+    assert table.count("| hurts (p =") == len(summary)
+    assert (tmp_path / "sec_4_1_noise_test.png").stat().st_size > 0
