@@ -418,6 +418,14 @@ def difference_text(median: float, thesis: float) -> str:
     return f"{ratio:.3g} x" if ratio > 10 else f"{ratio - 1:+.1%}"
 
 
+def stalled(step: int | None, budget: int) -> bool:
+    """Whether a run (or a median curve) whose converged step is ``step`` stalled: it was within the convergence
+    tolerance of its final value from step 1 on, in a budget of more than 10 steps, so that all its progress was
+    its first step (HD at the re-tuned CNN steps: the first step, along -g, moves the design; the later ones,
+    scaled by the curvature pairs, hardly do)."""
+    return step is not None and step <= 1 and budget > 10
+
+
 def converged_step(median: np.ndarray, tolerance: float = 0.05) -> int | None:
     """First step after which the median curve stays within ``tolerance`` (5 %) of its final value; None if the
     curve was still moving in the last 10 % of its budget (a capped run has no converged step).

@@ -127,6 +127,37 @@ def test_findings_judge_constant_steps_at_both_step_sizes_and_say_untested_where
     assert verdicts()["GD re-tuned"] == "fails"
 
 
+def test_findings_test_the_texts_direction_on_a_tie_and_leave_stalled_memory_comparisons_untested():
+    """``order_claim``: the thesis's table direction, the text's on a tie ("HD_M1 converges in fewer steps", with
+    equal thesis steps), the p-value named for the claim; a stalled cell (all progress in step 1) leaves a
+    comparison of memories untested but its final loss is still judged."""
+    import sys
+    sys.path.insert(0, str(STUDIES))
+    import findings
+
+    def cell(finals, steps, stalled_runs=0, label="HD_M1"):
+        summary = {"median": float(np.median(finals)), "seeds": len(finals), "diverged": 0, "rose": 0}
+        return findings.Cell(label, np.asarray(finals, float), np.asarray(steps, float), summary, "-",
+                             stalled_runs=stalled_runs)
+
+    fast, slow = cell(np.ones(10), np.arange(10) + 10), cell(np.ones(10), np.arange(10) + 30, label="L-BFGS")
+    rows = findings.order_claim("HD_M1 {what} L-BFGS", "Table 3.3", [slow], [fast], 19, 19, steps=True)
+    (claim, _, _, _, verdict, numbers), = rows
+    assert claim == "HD_M1 converges in fewer steps than L-BFGS" and verdict == "fails"
+    assert "p = 1 for the claim" in numbers and "against it" in numbers
+    rows = findings.order_claim("HD_M1 {what} L-BFGS", "Table 3.3", [slow], [fast], 25, 19, steps=True)
+    assert rows[0][0] == "HD_M1 converges in more steps than L-BFGS" and rows[0][4] == "holds"
+
+    stuck = cell(np.full(10, 3000.0) + np.arange(10), np.ones(10), stalled_runs=10)
+    stuck_too = cell(np.full(10, 3000.0) + np.arange(10) + 0.5, np.ones(10), stalled_runs=10, label="HD_M10")
+    line_search = cell(np.full(10, 60.0) + np.arange(10), np.arange(10) + 50, label="GD_LS")
+    memory = findings.order_claim("HD_M1 ends {direction} HD_M10", "Table 3.3", [stuck], [stuck_too], 362, 113,
+                                  stall=True)
+    assert memory[0][4] == "untested" and memory[0][5].startswith("stalled")
+    judged = findings.order_claim("GD_LS ends {direction} HD_M1", "Table 3.3", [line_search], [stuck], 53, 362)
+    assert judged[0][4] == "holds"
+
+
 def test_findings_rules_on_separated_equal_and_overlapping_samples():
     """The order rule (one-sided Mann-Whitney U at 5 %) and the equivalence rule (bootstrap interval of the median
     ratio within 5 %) on samples whose answer is known."""
