@@ -27,6 +27,10 @@ a file value ``v`` when ``v`` rounds to ``q``; a percentage ``q %`` is also held
 ``100 |v - 1|`` rounding to ``q`` ("7.5 % higher" from a ratio of 1.075). Negative numbers are matched
 by their magnitude, so "-9 %" is held by a difference of -0.09.
 
+What the check cannot tell: a quoted number that some cited file holds for another reason (an
+unrelated cell that rounds to it) passes. It catches numbers that no file holds, including stale ones
+whose file has moved on, not numbers taken from the wrong row.
+
     python studies/gallery_numbers.py          # list every number of the page that no file holds; exit 1 if any
 """
 from __future__ import annotations
@@ -52,7 +56,7 @@ PROTOCOL_WORDS = ("seeds?", "steps?", "evaluations?", "trials?", "points?", "lin
                   "snapshots?", "runs?", "tasks?", "digits?", "problems?", "cells?", "parameters?", "samples?",
                   "vectors?", "directions?", "iterations?", "probes?", "panels?", "rows?", "columns?", "files?",
                   "threads?", "layers?", "channels?", "pairs?", "claims?", "initializations?", "bins?")
-PROTOCOL = re.compile(r"\b\d+(?:,\d{3})*(?:\s*(?:to|-|and|or)\s*\d+(?:,\d{3})*)*[\s-]+(?:\w+[- ]){0,2}?(?:"
+PROTOCOL = re.compile(r"(?<![\d.,])\b\d+(?:,\d{3})*(?:\s*(?:to|-|and|or)\s*\d+(?:,\d{3})*)*[\s-]+(?:\w+[- ]){0,2}?(?:"
                       + "|".join(PROTOCOL_WORDS) + r")\b"
                       r"|\b(?:p|m|k|o|seed|seeds|step|a|lr|log10 lr)\s*=\s*[\d.,\s]+(?:and\s+\d+)?"
                       r"|\b(?:seeds?|widths?)\s+\d+(?:\s*-\s*\d+)?|\bsteps?\s+\d+(?:\s*(?:-|to|and)\s*\d+)?"

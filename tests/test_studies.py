@@ -326,6 +326,9 @@ def test_the_number_check_catches_what_no_cited_file_holds(tmp_path, monkeypatch
     assert g.unheld(page, tmp_path) == []
     page.write_text(held + "It ends at 61.8 on B.\n")
     assert g.unheld(page, tmp_path) == [(4, "61.8")]
+    # a number before a count of the protocol is checked whole, not cut at its decimal point
+    page.write_text(held + "L-BFGS's 51.32 after 300 evaluations, 1.075 over 10 seeds.\n")
+    assert g.unheld(page, tmp_path) == [(4, "51.32")]
     page.write_text(held + "Beside it, 51.17.\n\n## Other\n\n8.125 from `table_y.md`, and 51.16 from nowhere.\n")
     assert g.unheld(page, tmp_path) == [(4, "51.17"), (8, "51.16")]
 
