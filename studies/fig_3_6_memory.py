@@ -29,7 +29,7 @@ from matrix import (
     run_matrix,
     summarize,
 )
-from plotting import band, clipped_log_axis
+from plotting import band, clipped_log_axis, panel_title
 from table_3_3_decomposition import THESIS as TABLE_3_3
 
 from landscape.plots import pyplot, save
@@ -52,17 +52,18 @@ def main(argv=None):
         summaries, ends = {}, {}
         for color, label in (("C3", "L-BFGS_M1"), ("C0", "L-BFGS")):
             losses, statuses = require_cell(model, penal, code, label, "thesis", args.quick)
-            band(ax, losses, statuses, color, f"{label} (median, min-max)")
+            band(ax, losses, statuses, color, label)
             summaries[label], ends[label] = summarize(losses, statuses), losses.iloc[-1]
         m1, m10 = summaries["L-BFGS_M1"], summaries["L-BFGS"]
         per_seed = (ends["L-BFGS_M1"] / ends["L-BFGS"]).dropna()
         thesis = TABLE_3_3.get(("pixel" if model == "pixel" else "cnn", int(penal), code), {})   # Table 3.3's medians
         clipped_log_axis(ax)
         ratio = m1["median"] / m10["median"]
-        ax.set_title(f"{model}, p = {penal:g}, {code}: m=1 / m=10 = {ratio:.3f}", fontsize=9)
+        panel_title(ax, f"{model}, p = {penal:g}, {code}: m=1 / m=10 = {ratio:.3f}")
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
-        rows.append({"model": model, "penal": penal, "problem": code, "seeds": len(budgets.seeds),
+        rows.append({"model": model, "penal": penal, "problem": code, "seeds": min(len(ends["L-BFGS_M1"]),
+                                                                                    len(ends["L-BFGS"])),
                      "median_m1": m1["median"], "min_m1": m1["min"], "max_m1": m1["max"],
                      "median_m10": m10["median"], "min_m10": m10["min"], "max_m10": m10["max"],
                      "ratio": ratio, "per_seed_ratio_median": per_seed.median(), "per_seed_ratio_min": per_seed.min(),
@@ -70,8 +71,13 @@ def main(argv=None):
                      "thesis_m10": thesis.get("L-BFGS", (None,))[0]})
         print(f"{model:14s} p={penal:g} {code}: median final m = 1 {m1['median']:.4g}, "
               f"m = 10 {m10['median']:.4g}, ratio {ratio:.3f}")
-    fig.suptitle(f"Figure 3.6: L-BFGS memory m = 1 vs m = 10, {len(budgets.seeds)} seeds, "
-                 f"{budgets.lbfgs} evaluations", fontsize=10)
+    # the thesis's Figure 3.6 shows the large problems, its C.5 the small ones
+    number = "Figure 3.6" if {code for _, _, code in cases} <= {"D", "E"} else \
+        "Figure C.5" if {code for _, _, code in cases} <= {"A", "B"} else "Figures 3.6 and C.5"
+    counts = sorted({row["seeds"] for row in rows})
+    fig.suptitle(f"{number}: L-BFGS memory m = 1 vs m = 10, median and min-max band over "
+                 f"{'-'.join(map(str, sorted({counts[0], counts[-1]})))} seeds, {budgets.lbfgs} evaluations",
+                 fontsize=10)
     fig.tight_layout()
     out = save(fig, FIGURES / f"fig_3_6_memory{figure_suffix(args)}.png")
     pd.DataFrame(rows).to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")   # the page's numbers

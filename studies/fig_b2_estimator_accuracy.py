@@ -66,15 +66,18 @@ def plot(table: pd.DataFrame, n: int, problem: str, png) -> None:
     axes[1].axhline(1e-6, color="0.5", ls="--", lw=1, label="goal 1e-6")
     axes[1].legend()
     axes[1].set(xlabel="Lanczos steps", ylabel="max relative error, top-5 eigenvalues", title="Lanczos")
-    for label, style in (("slq_thesis", "-"), ("slq_ghorbani", "--")):
+    # the two settings differ in line and marker (solid dots, dashed open squares), so the legend tells them apart
+    for label, style, marker, face in (("slq_thesis", "-", "o", None), ("slq_ghorbani", "--", "s", "none")):
         for key, color in (("l1", "k"), ("moment1", "C0"), ("moment2", "C1"), ("moment3", "C2"), ("moment4", "C3")):
             part = table[table.estimator == f"{label}_{key}"]
-            axes[2].semilogy(part.budget, np.maximum(part.error, 1e-17), style, marker="o", color=color, ms=3,
+            axes[2].semilogy(part.budget, np.maximum(part.error, 1e-17), ls=style, marker=marker, color=color, ms=4,
+                             markerfacecolor=face,
                              label=f"{key} ({'k=3, s2=1e-4' if label == 'slq_thesis' else 'k=10, s2=1e-5'})")
     axes[2].axhline(0.02, color="0.5", ls=":", lw=1, label="2 % goal")
     axes[2].set(xlabel="Lanczos steps o", ylabel="L1 distance to the exact density;\nmoment p error / mean |lambda|^p",
                 title="SLQ")
-    axes[2].legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    axes[2].legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False,
+                   handlelength=3.5)
     fig.suptitle(f"Estimator accuracy on a small CNN ({n} parameters, {problem}, p = 3)", fontsize=10)
     fig.tight_layout()
     fig.savefig(png, dpi=130)

@@ -30,7 +30,7 @@ from matrix import (
     run_matrix,
     summarize,
 )
-from plotting import clipped_log_axis, per_seed
+from plotting import clipped_log_axis, panel_title, per_seed
 
 from landscape.plots import pyplot, save
 
@@ -60,13 +60,15 @@ def main(argv=None):
                             "start_min": losses.iloc[0].min(), "start_max": losses.iloc[0].max(),
                             "median": s["median"], "min": s["min"], "max": s["max"], "max_over_min": spread,
                             "diverged": s["diverged"], "rose": s["rose"]})
-            ax.set_title(f"{label}, {model}, p = {penal:g}, {code}: final max/min over seeds {spread:.3g}",
-                         fontsize=8)
+            panel_title(ax, f"{label}, {model}, p = {penal:g}, {code}: final max/min over seeds {spread:.4g}",
+                        fontsize=8)
             ax.set_xlabel("step" if row == len(cases) - 1 else "")
             print(f"{label:6s} {model:14s} p={penal:g} {code}: final median {s['median']:.4g}, "
                   f"[{s['min']:.4g}, {s['max']:.4g}], diverged {s['diverged']}/{s['seeds']}")
         axes[row, 0].set_ylabel("loss (one line per seed)")
-    fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, {len(budgets.seeds)} seeds", fontsize=10)
+    counts = sorted({row["seeds"] for row in summary})
+    fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, "
+                 f"{'-'.join(map(str, sorted({counts[0], counts[-1]})))} seeds per panel", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))   # room for the title
     print(f"wrote {save(fig, FIGURES / f'fig_c3_c4_per_seed{figure_suffix(args)}.png')}")
     pd.DataFrame(summary).to_csv(FIGURES / f"fig_c3_c4_per_seed{figure_suffix(args)}.csv", index=False,

@@ -23,7 +23,7 @@ import argparse
 import numpy as np
 import pandas as pd
 from matrix import add_matrix_options, difference_text, figure_suffix, matrix_cases, read_cell, run_matrix, summarize
-from plotting import band, clipped_log_axis, per_seed
+from plotting import band, clipped_log_axis, panel_title, per_seed
 
 from experiments.thesis import TABLE_3_2 as THESIS
 
@@ -88,9 +88,9 @@ def main(argv=None):
         lines.append(f"| {code} | {label.replace(' short', '').replace(' long', '')} ({budget}) | {policy} | "
                      + " | ".join(cells) + " |")
     gd_lr = "re-tuned here (figures/tuned_step_sizes.csv)" if args.step_sizes == "tuned" else "the thesis's table B.1"
-    ran = table[table.seeds > 0].groupby("problem", sort=False)["seeds"].max()
-    seeds = "; ".join(f"{n} seeds on {', '.join(group.index)}" for n, group in ran.groupby(ran, sort=False)) \
-        or "nothing run yet"
+    counts = sorted(set(table.loc[table.seeds > 0, "seeds"]))
+    seeds = ("nothing run yet" if not counts else f"{counts[0]} seeds per cell" if len(counts) == 1
+             else f"{counts[0]} to {counts[-1]} seeds per cell (each entry's '/ n')")
     markdown = (f"p = {penal:g}; {seeds}; pixel from random starts, {args.model} ({args.precision} "
                 f"precision); SciPy L-BFGS-B with {budgets.lbfgs} evaluations; GD step sizes from {gd_lr}. "
                 "Loss at the listed step: median [min, max] over seeds (runs that diverged, runs that ended no lower "
@@ -115,7 +115,7 @@ def main(argv=None):
             for color, label in (("C0", "L-BFGS"), ("C1", "GD")):
                 found = read_cell(model, p, code, label, args.step_sizes, args.quick)
                 if found is not None:
-                    band(ax, *found, color, f"{label} (median, min-max)")
+                    band(ax, *found, color, label)
                 else:
                     missing.append(label)
             if missing:
@@ -127,12 +127,13 @@ def main(argv=None):
                 clipped_log_axis(ax)
                 ax.set_xscale("symlog", linthresh=10)     # L-BFGS's 300 evaluations and GD's 2000 steps both show
                 ax.set_xlim(left=0)
-            ax.set_title(f"{code}, {model}, p = {p:g}", fontsize=9)
+            panel_title(ax, f"{code}, {model}, p = {p:g}")
             ax.set_xlabel("step" if row == len(panels) - 1 else "")
             ax.set_ylabel("loss" if col == 0 else "")
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7)
-    fig.suptitle(f"Figure 3.4 / C.2: L-BFGS vs GD, {seeds}; GD step sizes: "
+    fig.suptitle("Figure 3.4 / C.2: L-BFGS vs GD, median and min-max band over the seeds in the legend (dashed: "
+                 "half the runs or more diverged or rose); GD step sizes: "
                  f"{'re-tuned here' if args.step_sizes == 'tuned' else 'the thesis tables'}", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_3_4_lbfgs_vs_gd{suffix}.png')}")
@@ -147,10 +148,10 @@ def main(argv=None):
                 clipped_log_axis(ax)
             else:
                 ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
-            ax.set_title(f"GD on {code}, {model}, p = {penal:g}", fontsize=9)
+            panel_title(ax, f"GD on {code}, {model}, p = {penal:g}")
             ax.set_xlabel("step" if row else "")
         axes[row, 0].set_ylabel("loss (one line per seed)")
-    fig.suptitle(f"Figure C.1: every GD seed, {seeds}; step sizes: "
+    fig.suptitle("Figure C.1: every GD seed (diverged in red; counts under each title); step sizes: "
                  f"{'re-tuned here' if args.step_sizes == 'tuned' else 'the thesis tables'}", fontsize=10)
     fig.tight_layout()
     print(f"wrote {save(fig, FIGURES / f'fig_c1_gd_per_seed{suffix}.png')}")

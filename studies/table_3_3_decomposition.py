@@ -52,7 +52,7 @@ from matrix import (
     summarize,
     tuned_step_size,
 )
-from plotting import band, clipped_log_axis
+from plotting import band, clipped_log_axis, panel_title
 
 from experiments.thesis import step_size
 
@@ -187,6 +187,8 @@ def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: st
                        f"[{r.min:.4g}, {r.max:.4g}] | {r.seeds} | {_status(r)} | {step} | {thesis} | {difference} |")
         out.append("")
     timed = table[table["wall_hours"].notna()] if "wall_hours" in table else table.iloc[:0]
+    if timed.empty:         # the quick cells and those made before 1 December 2026 do not record it
+        return "\n".join(out)
     out.append(f"Wall time: {len(timed)} of {int((table['seeds'] > 0).sum())} cells recorded it (the cells run "
                f"since 1 December 2026), {timed['wall_hours'].sum():.1f} hours of runs in all (the sum over their "
                f"runs, each on one thread; per cell in the CSV's wall_hours column). Runs made before 13:30 UTC on "
@@ -251,10 +253,10 @@ def decomposition_figure(cases, budgets, args, number: str, path):
         clipped_log_axis(ax)
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlim(left=0)
-        ax.set_title(f"{model}, p = {penal:g}, {code}", fontsize=9)
+        panel_title(ax, f"{model}, p = {penal:g}, {code}")
         ax.set_xlabel("step")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6, loc="upper right")
+            ax.legend(fontsize=6)
         else:
             ax.text(0.5, 0.5, "not run yet", transform=ax.transAxes, ha="center", va="center", color="0.5")
             ax.set_xticks([])
@@ -264,8 +266,8 @@ def decomposition_figure(cases, budgets, args, number: str, path):
     for ax in axes[:, 0]:
         ax.set_ylabel("loss")
     over = "-".join(str(n) for n in sorted({min(seeds), max(seeds)})) if seeds else "0"
-    fig.suptitle(f"{number}: L-BFGS taken apart\n(median and min-max over {over} seeds; "
-                 f"GD/HD step sizes: {args.step_sizes})", fontsize=10)
+    fig.suptitle(f"{number}: L-BFGS taken apart\n(median and min-max over {over} seeds, dashed where half the "
+                 f"runs or more diverged or rose; GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 

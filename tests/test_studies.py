@@ -158,6 +158,34 @@ def test_findings_test_the_texts_direction_on_a_tie_and_leave_stalled_memory_com
     assert judged[0][4] == "holds"
 
 
+def test_study_panels_count_diverged_and_risen_runs_and_keep_the_clipping_note_off_the_curves(monkeypatch):
+    """``plotting``: the legend of a band counts the runs that diverged and those that rose; the band leaves out
+    diverged runs; the runs that leave the clipped axis are named in the panel's title, not drawn over the plot."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import plotting
+
+    from landscape.plots import pyplot
+    plt = pyplot()
+    steps = np.arange(4)
+    good = pd.DataFrame({"seed_0": [100.0, 50, 20, 10], "seed_1": [120.0, 60, 25, 12], "seed_2": [90.0, 40, 15, 9]},
+                        index=steps)
+    assert plotting.status_text(good, {}) == ""
+    bad = good.assign(seed_1=[120.0, 1e9, 1e9, 1e9], seed_2=[90.0, 95, 96, 97])
+    statuses = {"seed_1": "diverged"}
+    assert plotting.status_text(bad, statuses) == "1 diverged, 1 rose of 3"
+    fig, ax = plt.subplots()
+    plotting.band(ax, good, {}, "C0", "L-BFGS")
+    plotting.band(ax, bad.assign(seed_2=[90.0, 40, 15, 9]), statuses, "C1", "GD")
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["L-BFGS, 3 seeds", "GD: 1 diverged of 3"]
+    band_top = ax.collections[-1].get_paths()[0].vertices[:, 1].max()
+    assert band_top < 1e3                                   # the diverged run is not in the band
+    plotting.clipped_log_axis(ax)
+    plotting.panel_title(ax, "A, pixel, p = 3")
+    assert ax.get_title() == "A, pixel, p = 3\n▲ 1 run(s) leave the axes" and not ax.texts
+    plt.close(fig)
+
+
 def test_findings_rules_on_separated_equal_and_overlapping_samples():
     """The order rule (one-sided Mann-Whitney U at 5 %) and the equivalence rule (bootstrap interval of the median
     ratio within 5 %) on samples whose answer is known."""
