@@ -95,8 +95,14 @@ def main(argv=None) -> int:
     lines = ["| rule | cells | median abs log10(step / thesis step) | within a factor of 2 |", "|---|---|---|---|"]
     lines += [f"| {r.rule} | {r.cells} | {r.median_abs_log10_ratio:.3f} | {r.within_factor_2:.0%} |"
               for r in scores.itertuples()]
+    total = sum(len(cells) for cells in THESIS.values())
+    most = scores.sort_values("within_factor_2", ascending=False, kind="stable").iloc[0]
     text = ("Converged-step rules against the thesis's Table 3.3 steps (studies/converged_step_rules.py; "
-            "per-cell steps in converged_step_rules.csv). Best first.\n\n" + "\n".join(lines) + "\n")
+            f"per-cell steps in converged_step_rules.csv), over {len(table)} of the {total} cells of the table: "
+            "the others have a median that diverged or rose, which has no converged step, or have not run. "
+            "Ranked by the median |log10 ratio| alone, best first"
+            + (f"; by the share within a factor of 2, {most.rule} leads ({most.within_factor_2:.0%})"
+               if most.rule != scores.iloc[0].rule else "") + ".\n\n" + "\n".join(lines) + "\n")
     (FIGURES / "converged_step_rules.md").write_text(text)
     print(text)
     return 0
