@@ -146,7 +146,7 @@ def equivalence(a: np.ndarray, b: np.ndarray, seed: int = 0, resamples: int = 10
 
 def _tag(*cells: Cell) -> str:
     used = [f"{c.label} {'thesis' if c.policy == 'thesis' else 're-tuned'}" for c in cells if c.label in CONSTANT]
-    return ", ".join(used) or "-"
+    return ", ".join(dict.fromkeys(used)) or "-"      # one optimizer on two models is named once
 
 
 def _untested(cells, stall: bool = False) -> str | None:
