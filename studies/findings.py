@@ -37,6 +37,9 @@ progress in the first step: within 5 % of the final value from step 1 on, as HD 
 CNN steps), its converged steps and its memory say nothing, so claims about steps and the HD_M1 vs
 HD_M10 comparison are *untested*; its final loss is still the result of its step size and is judged.
 
+Not tested, because the thesis names no margin: "at p = 1 the optimizers converge in a similar
+number of steps" (section 3.3); Table 3.3 shows each cell's converged step beside the thesis's.
+
     python studies/findings.py --quick      # after the quick studies (make run does this)
     python studies/findings.py              # after the full ones
 """
