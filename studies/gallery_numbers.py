@@ -60,7 +60,7 @@ PROTOCOL = re.compile(r"(?<![\d.,])\b\d+(?:,\d{3})*(?:\s*(?:to|-|and|or)\s*\d+(?
                       + "|".join(PROTOCOL_WORDS) + r")\b"
                       r"|\b(?:p|m|k|o|seed|seeds|step|a|lr|log10 lr)\s*=\s*[\d.,\s]+(?:and\s+\d+)?"
                       r"|\b(?:seeds?|widths?)\s+\d+(?:\s*-\s*\d+)?|\bsteps?\s+\d+(?:\s*(?:-|to|and)\s*\d+)?"
-                      r"|\b(?:m|p)\s+\d+\b|\b\d+\s+of\s+\d+\b|\bof\s+\d+\b")
+                      r"|\b(?:m|p)\s+\d+\b|(?<![\d.,])\b\d+\s+of\s+\d+\b|\bof\s+\d+\b")
 STRIP = (re.compile(r"```.*?```", re.S), re.compile(r"<!--.*?-->", re.S), re.compile(r"`[^`]*`"),
          re.compile(r"\]\([^)]*\)"), re.compile(r"!\[[^\]]*\]"), re.compile(r"https?://\S+"),
          re.compile(r"\b[\w./-]+\.(?:png|csv|md|json|jsonl|py|h5|html)\b"),

@@ -419,11 +419,19 @@ def difference_text(median: float, thesis: float) -> str:
 
 
 def stalled(step: int | None, budget: int) -> bool:
-    """Whether a run (or a median curve) whose converged step is ``step`` stalled: it was within the convergence
-    tolerance of its final value from step 1 on, in a budget of more than 10 steps, so that all its progress was
-    its first step (HD at the re-tuned CNN steps: the first step, along -g, moves the design; the later ones,
-    scaled by the curvature pairs, hardly do)."""
+    """Whether a run whose converged step is ``step`` stalled: it was within the convergence tolerance of its
+    final value from step 1 on, in a budget of more than 10 steps, so that all its progress was its first step
+    (HD at the re-tuned CNN steps: the first step, along -g, moves the design; the later ones, scaled by the
+    curvature pairs, hardly do). A run that truly converged in one step would be counted too; none does in
+    the thesis's matrix, whose starts are random."""
     return step is not None and step <= 1 and budget > 10
+
+
+def stalled_runs(losses: pd.DataFrame, statuses: dict) -> int:
+    """How many runs of a cell stalled (:func:`stalled`): ended below their start, not diverged, with all their
+    progress in the first step. Table 3.3 and the findings both count them with this."""
+    return sum(statuses.get(column) != "diverged" and losses[column].iloc[-1] < losses[column].iloc[0]
+               and stalled(converged_step(losses[column].to_numpy()), len(losses) - 1) for column in losses)
 
 
 def converged_step(median: np.ndarray, tolerance: float = 0.05) -> int | None:

@@ -127,9 +127,9 @@ def test_findings_judge_constant_steps_at_both_step_sizes_and_say_untested_where
     assert verdicts()["GD re-tuned"] == "fails"
 
 
-def test_findings_test_the_texts_direction_on_a_tie_and_leave_stalled_memory_comparisons_untested():
-    """``order_claim``: the thesis's table direction, the text's on a tie ("HD_M1 converges in fewer steps", with
-    equal thesis steps), the p-value named for the claim; a stalled cell (all progress in step 1) leaves a
+def test_findings_test_ties_as_level_text_claims_in_the_texts_direction_and_leave_stalled_memory_untested():
+    """``order_claim``: the thesis's table direction, a two-sided "level" claim on a tie, the text's direction for
+    a sentence of the text, the p-value named for the claim; a stalled cell (all progress in step 1) leaves a
     comparison of memories untested but its final loss is still judged."""
     import sys
     sys.path.insert(0, str(STUDIES))
@@ -141,12 +141,20 @@ def test_findings_test_the_texts_direction_on_a_tie_and_leave_stalled_memory_com
                              stalled_runs=stalled_runs)
 
     fast, slow = cell(np.ones(10), np.arange(10) + 10), cell(np.ones(10), np.arange(10) + 30, label="L-BFGS")
-    rows = findings.order_claim("HD_M1 {what} L-BFGS", "Table 3.3", [slow], [fast], 19, 19, steps=True)
-    (claim, _, _, _, verdict, numbers), = rows
-    assert claim == "HD_M1 converges in fewer steps than L-BFGS" and verdict == "fails"
-    assert "p = 1 for the claim" in numbers and "against it" in numbers
+    (claim, _, rule, _, verdict, numbers), = findings.order_claim("HD_M1 {what} L-BFGS", "Table 3.3", [slow],
+                                                                  [fast], 19, 19, steps=True)
+    assert claim == "HD_M1 converges in as many steps as L-BFGS" and verdict == "fails"     # a tie: level
+    assert rule.startswith("two-sided") and "two-sided U" in numbers
+    level = findings.order_claim("HD_M1 {what} L-BFGS", "Table 3.3", [fast], [fast], 19, 19, steps=True)
+    assert level[0][4] == "no significant difference"
     rows = findings.order_claim("HD_M1 {what} L-BFGS", "Table 3.3", [slow], [fast], 25, 19, steps=True)
     assert rows[0][0] == "HD_M1 converges in more steps than L-BFGS" and rows[0][4] == "holds"
+    assert "for the claim" in rows[0][5] and "against it" in rows[0][5]
+    # a sentence of the text is tested in the text's direction even where the thesis's table goes the other way
+    text = findings.order_claim("HD_M10 {what} GD_LS", "section 3.3", [slow], [fast], 122, 57, steps=True,
+                                text="below")
+    assert text[0][0] == "HD_M10 converges in fewer steps than GD_LS" and text[0][4] == "fails"
+    assert text[0][5].endswith("(the thesis's table goes the other way)")
 
     stuck = cell(np.full(10, 3000.0) + np.arange(10), np.ones(10), stalled_runs=10)
     stuck_too = cell(np.full(10, 3000.0) + np.arange(10) + 0.5, np.ones(10), stalled_runs=10, label="HD_M10")
@@ -184,6 +192,20 @@ def test_study_panels_count_diverged_and_risen_runs_and_keep_the_clipping_note_o
     plotting.panel_title(ax, "A, pixel, p = 3")
     assert ax.get_title() == "A, pixel, p = 3\n▲ 1 run(s) leave the axes" and not ax.texts
     plt.close(fig)
+
+
+def test_a_run_stalls_when_all_its_progress_is_its_first_step(monkeypatch):
+    """``matrix.stalled_runs``: a run that drops in step 1 and then stays within 5 % of its end stalled; one that
+    keeps descending, one that rose and one that diverged did not."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import matrix
+
+    steps = np.arange(50)
+    losses = pd.DataFrame({"seed_0": np.r_[1e5, np.linspace(3000, 2990, 49)],          # stalled after step 1
+                           "seed_1": 1e5 * 0.9 ** steps,                                  # descends throughout
+                           "seed_2": np.r_[1e5, np.full(49, 2e5)],                        # rose
+                           "seed_3": np.r_[1e5, np.full(49, 1e9)]}, index=steps)          # diverged
+    assert matrix.stalled_runs(losses, {"seed_3": "diverged"}) == 1
 
 
 def test_findings_rules_on_separated_equal_and_overlapping_samples():
@@ -355,8 +377,8 @@ def test_the_number_check_catches_what_no_cited_file_holds(tmp_path, monkeypatch
     page.write_text(held + "It ends at 61.8 on B.\n")
     assert g.unheld(page, tmp_path) == [(4, "61.8")]
     # a number before a count of the protocol is checked whole, not cut at its decimal point
-    page.write_text(held + "L-BFGS's 51.32 after 300 evaluations, 1.075 over 10 seeds.\n")
-    assert g.unheld(page, tmp_path) == [(4, "51.32")]
+    page.write_text(held + "L-BFGS's 51.32 after 300 evaluations, 1.075 over 10 seeds, 1.139 of 3.\n")
+    assert g.unheld(page, tmp_path) == [(4, "51.32"), (4, "1.139")]
     page.write_text(held + "Beside it, 51.17.\n\n## Other\n\n8.125 from `table_y.md`, and 51.16 from nowhere.\n")
     assert g.unheld(page, tmp_path) == [(4, "51.17"), (8, "51.16")]
 
