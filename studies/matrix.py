@@ -22,7 +22,8 @@ figure scripts share traces; a finished cell also leaves its loss curves in
 with one column per seed and each seed's status in the first line. That is what
 the repository keeps, and a full-setting cell whose CSV is there with every seed
 finished is not run again (delete the CSV to rerun it), so the long matrix can be
-spread over sittings on different machines. Quick cells always run (reusing traces
+spread over sittings on different machines. A cell committed with fewer seeds (3 of
+the 10) runs only the seeds it lacks; its first seeds are read back from the CSV. Quick cells always run (reusing traces
 in ``runs/`` when they exist), so ``make run`` reproduces them.
 """
 from __future__ import annotations
@@ -187,8 +188,10 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
 
     All tasks go to one local Dask cluster at once; each cell's loss curves are
     written to ``curves/`` in the output folder as soon as its last seed finishes. Full-setting cells whose
-    curves are already there or in the reference, made in this numerics mode, are skipped, and a re-tuned
-    cell whose step is the thesis's own is copied from the thesis-step cell (:func:`copy_thesis_cell`).
+    curves are already there or in the reference, made in this numerics mode, are skipped; a full-setting
+    cell committed with fewer seeds (3 of the 10) runs only the seeds it lacks and is written with the
+    committed ones read back (:func:`committed_seeds`, :func:`write_curves`); and a re-tuned cell whose step
+    is the thesis's own is copied from the thesis-step cell (:func:`copy_thesis_cell`).
     """
     from landscape import sweep
     study = "matrix" + ("_quick" if quick else "")
@@ -201,11 +204,15 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
             entry, steps = optimizer_entry(label, model, penal, code, budgets, step_sizes, quick)
             if not quick and step_sizes == "tuned" and copy_thesis_cell(model, penal, code, label, entry, budgets):
                 continue   # the re-tuned step is the thesis's own: the thesis-step cell is this cell
+            found = None if quick else found_curve_path(model, penal, code, label, step_sizes, quick)
+            kept = committed_seeds(found, budgets.seeds)      # e.g. seeds 0-2 of a cell growing to 10
             config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
                       "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
-                               "seed": list(budgets.seeds), "optimizer": [entry], "precision": [precision]}}
+                               "seed": [s for s in budgets.seeds if s not in kept], "optimizer": [entry],
+                               "precision": [precision]}}
             cell = sweep.expand(config)
-            cells[path] = {"tasks": {t.name for t in cell.tasks}, "rows": {}, "model": model}
+            cells[path] = {"tasks": {t.name for t in cell.tasks}, "rows": {}, "model": model,
+                           "kept": found if kept else None}
             tasks += cell.tasks
     if not tasks:
         return
@@ -218,12 +225,28 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
         if len(cell["rows"]) == len(cell["tasks"]):
             index = pd.DataFrame(list(cell["rows"].values())).sort_values("seed")
             if (index["status"] != "failed").all():
-                write_curves(index, path)
+                write_curves(index, path, kept=cell["kept"])
 
     combined = sweep.Sweep(study, RUNS / study, tasks, retries=2, raw={"name": study, "cells": len(cells)})
     # a failed task gives no curves; rerun it (its failure was a bug, since fixed, or the cell stays unwritten)
     with interrupted_cleanly():
         sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result, retry_failed=True)
+
+
+def committed_seeds(path: Path | None, seeds) -> set[int]:
+    """The seeds of a committed full-setting cell that need not be rerun when it grows to ``seeds``: all of its
+    seeds when it holds finished runs of a subset of them, made in this process's numerics mode (the mode
+    makes a rerun bit-identical: every cell grown from 3 to 10 seeds by rerunning reproduced its first 3
+    digit for digit); none otherwise."""
+    from landscape import numerics
+    from landscape.statuses import STOPS
+    if path is None or not path.exists() or read_header(path).get("numerics", "native") != numerics.mode():
+        return set()
+    _, statuses = read_curves(path)
+    have = {int(column.split("_")[1]) for column in statuses}
+    if not have < set(seeds) or not set(statuses.values()) <= set(STOPS):
+        return set()
+    return have
 
 
 def copy_thesis_cell(model, penal, code, label, entry, budgets: Budgets) -> bool:
@@ -302,19 +325,34 @@ def curve_digest(table: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def write_curves(index: pd.DataFrame, path: Path) -> None:
+def write_curves(index: pd.DataFrame, path: Path, kept: Path | None = None) -> None:
     """One cell's losses (steps x seeds): the first line gives each seed's status, the second the numerics mode
     and the digest of the exact values (:func:`curve_digest`). Each seed's wall time goes beside it into
-    ``<cell>.wall.json`` (:func:`read_wall_seconds`), so that the curves stay byte-identical from run to run."""
+    ``<cell>.wall.json`` (:func:`read_wall_seconds`), so that the curves stay byte-identical from run to run.
+
+    With ``kept`` (a committed curve CSV of some of the cell's seeds, :func:`committed_seeds`) its seeds are
+    read back and written beside the new ones, in seed order, and the second line names them
+    (``read_back=seed_0,seed_1,seed_2``) in place of the digest, which needs exact values: the CSV holds 10
+    significant digits, which is also all that a rerun of those seeds writes."""
     from landscape import numerics
     path.parent.mkdir(parents=True, exist_ok=True)
     table = loss_table(index)
     statuses = dict(zip((f"seed_{s}" for s in index["seed"]), index["status"]))
+    walls = loss_table(index, "wall_time").iloc[-1].to_dict()
+    stamp = f"sha256={curve_digest(table)}"
+    if kept is not None:
+        old, old_statuses = read_curves(kept)
+        order = sorted([*old.columns, *table.columns], key=lambda column: int(column.split("_")[1]))
+        table = pd.concat([old, table], axis=1).ffill()[order]      # a run that stopped early keeps its last value
+        table.index.name = "step"
+        statuses = {column: {**old_statuses, **statuses}[column] for column in order}
+        walls = {**read_wall_seconds(kept), **walls}
+        stamp = "read_back=" + ",".join(old.columns)
     header = "# status " + " ".join(f"{k}={v}" for k, v in statuses.items()) + "\n"
-    header += f"# numerics={numerics.mode()} sha256={curve_digest(table)}\n"
+    header += f"# numerics={numerics.mode()} {stamp}\n"
     path.write_text(header + table.to_csv(float_format="%.10g"))
-    walls = loss_table(index, "wall_time").iloc[-1]
-    wall_path(path).write_text(json.dumps({k: round(float(v), 1) for k, v in walls.items()}) + "\n")
+    order = sorted(walls, key=lambda column: int(column.split("_")[1]))
+    wall_path(path).write_text(json.dumps({k: round(float(walls[k]), 1) for k in order}) + "\n")
 
 
 def wall_path(curves: Path) -> Path:

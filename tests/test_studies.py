@@ -57,6 +57,38 @@ def test_a_matrix_study_rerun_from_scratch_writes_the_same_curves_bit_for_bit(tm
         assert set(walls) == {"seed_0", "seed_1"} and all(w > 0 for w in walls.values())
 
 
+def test_a_committed_cell_grows_by_running_only_the_seeds_it_lacks(tmp_path, monkeypatch):
+    """A full-setting cell committed with seeds 0-1, asked for 0-2: only seed 2 runs, and the curves written
+    equal, to the CSV's 10 digits, those of all three seeds run from scratch; the second line names the seeds
+    read back, and the wall times of all three are kept."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import common
+
+    import matrix
+
+    from landscape import sweep
+
+    monkeypatch.setattr(common, "REFERENCE", tmp_path / "no-reference")
+    cases = [("pixel", 3.0, "A")]
+    grown, scratch = tmp_path / "grown", tmp_path / "scratch"
+    ran = []
+    real_run = sweep.run_sweep
+    monkeypatch.setattr(sweep, "run_sweep", lambda combined, **kw: (ran.append(len(combined.tasks)),
+                                                                      real_run(combined, **kw))[1])
+    for folder, seed_sets in ((grown, ((0, 1), (0, 1, 2))), (scratch, ((0, 1, 2),))):
+        monkeypatch.setattr(matrix, "RUNS", folder / "runs")
+        monkeypatch.setattr(matrix, "CURVES", folder / "curves")
+        for seeds in seed_sets:
+            budgets = matrix.Budgets(lbfgs=6, gd=6, gd_short=3, descent=6, seeds=seeds)
+            matrix.run_matrix(cases, ("GD",), budgets, workers=1, progress=False)
+    assert ran == [2, 1, 3]                                 # the grown cell ran seed 2 alone
+    name = matrix.curve_path("pixel", 3.0, "A", "GD", "thesis", quick=False).relative_to(matrix.CURVES)
+    a, b = ((f / "curves" / name).read_text().splitlines() for f in (grown, scratch))
+    assert a[0] == b[0] and a[2:] == b[2:]                  # statuses and every value to 10 digits
+    assert a[1].endswith("read_back=seed_0,seed_1") and "sha256=" in b[1]
+    assert set(matrix.read_wall_seconds(grown / "curves" / name)) == {"seed_0", "seed_1", "seed_2"}
+
+
 def test_a_retuned_cell_whose_step_is_the_thesis_s_is_copied_not_rerun(tmp_path, monkeypatch):
     """``matrix.run_matrix --step-sizes tuned``: when the re-tuned step equals the thesis's (GD at 10 on pixels,
     p = 1, E), the committed thesis-step curves are the cell's, copied byte for byte without running anything;
