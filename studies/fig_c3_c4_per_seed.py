@@ -60,7 +60,7 @@ def main(argv=None):
                             "start_min": losses.iloc[0].min(), "start_max": losses.iloc[0].max(),
                             "median": s["median"], "min": s["min"], "max": s["max"], "max_over_min": spread,
                             "diverged": s["diverged"], "rose": s["rose"]})
-            panel_title(ax, f"{label}, {model}, p = {penal:g}, {code}: final max/min over seeds {spread:.4g}",
+            panel_title(ax, f"{label}, {model}, p = {penal:g}, {code}: final max/min over seeds {spread:.6g}",
                         fontsize=8)
             ax.set_xlabel("step" if row == len(cases) - 1 else "")
             print(f"{label:6s} {model:14s} p={penal:g} {code}: final median {s['median']:.4g}, "
