@@ -29,7 +29,7 @@ from matrix import (
     run_matrix,
     summarize,
 )
-from plotting import band, clipped_log_axis, panel_title
+from plotting import band, clipped_log_axis, panel_title, seed_range
 from table_3_3_decomposition import THESIS as TABLE_3_3
 
 from landscape.plots import pyplot, save
@@ -74,10 +74,8 @@ def main(argv=None):
     # the thesis's Figure 3.6 shows the large problems, its C.5 the small ones
     number = "Figure 3.6" if {code for _, _, code in cases} <= {"D", "E"} else \
         "Figure C.5" if {code for _, _, code in cases} <= {"A", "B"} else "Figures 3.6 and C.5"
-    counts = sorted({row["seeds"] for row in rows})
     fig.suptitle(f"{number}: L-BFGS memory m = 1 vs m = 10, median and min-max band over "
-                 f"{'-'.join(map(str, sorted({counts[0], counts[-1]})))} seeds, {budgets.lbfgs} evaluations",
-                 fontsize=10)
+                 f"{seed_range([row['seeds'] for row in rows])} seeds, {budgets.lbfgs} evaluations", fontsize=10)
     fig.tight_layout()
     out = save(fig, FIGURES / f"fig_3_6_memory{figure_suffix(args)}.png")
     pd.DataFrame(rows).to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")   # the page's numbers

@@ -30,7 +30,7 @@ from matrix import (
     run_matrix,
     summarize,
 )
-from plotting import clipped_log_axis, panel_title, per_seed
+from plotting import clipped_log_axis, panel_title, per_seed, seed_range
 
 from landscape.plots import pyplot, save
 
@@ -66,9 +66,8 @@ def main(argv=None):
             print(f"{label:6s} {model:14s} p={penal:g} {code}: final median {s['median']:.4g}, "
                   f"[{s['min']:.4g}, {s['max']:.4g}], diverged {s['diverged']}/{s['seeds']}")
         axes[row, 0].set_ylabel("loss (one line per seed)")
-    counts = sorted({row["seeds"] for row in summary})
-    fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, "
-                 f"{'-'.join(map(str, sorted({counts[0], counts[-1]})))} seeds per panel", fontsize=10)
+    fig.suptitle(f"Figures C.3 (CNN) and C.4 (pixel): every seed, {seed_range([row['seeds'] for row in summary])} "
+                 "seeds per panel", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))   # room for the title
     print(f"wrote {save(fig, FIGURES / f'fig_c3_c4_per_seed{figure_suffix(args)}.png')}")
     pd.DataFrame(summary).to_csv(FIGURES / f"fig_c3_c4_per_seed{figure_suffix(args)}.csv", index=False,

@@ -130,6 +130,13 @@ def policies(model, penal, code, label, quick, at=None) -> list[Cell | None]:
     return out + ([tuned] if tuned is not None else [])
 
 
+def by_model(penal, code, label, quick, at=None) -> dict[str, list[Cell | None]]:
+    """One optimizer's cells on both models, named by model ("pixel L-BFGS"), for the claims that compare them."""
+    return {model: [replace(c, name=f"{model} {label}") if c else c for c in policies(model, penal, code, label,
+                                                                                      quick, at=at)]
+            for model in (CNN, "pixel")}
+
+
 # -- the rules ----------------------------------------------------------------------------------
 def order(a: np.ndarray, b: np.ndarray) -> tuple[str, str]:
     """``a`` below ``b``? One-sided Mann-Whitney U both ways: (verdict, "p = ... for the claim, ... against")."""
@@ -283,16 +290,13 @@ def stiff_findings(quick: bool, problems, penal: float = 3.0) -> list[tuple]:
                                         steps=True, text=text)
                 rows += order_claim(f"HD_M10 {{what}} GD_LS on pixels ({code})", "section 3.3, Figures C.7-C.8",
                                     hd["HD_M10"], gd_ls, t33["HD_M10"][1], t33["GD_LS"][1], steps=True, text="below")
-        named = {model: [replace(c, name=f"{model} L-BFGS") if c else c for c in policies(model, penal, code, "L-BFGS",
-                                                                                          quick)]
-                 for model in (CNN, "pixel")}
+        named = by_model(penal, code, "L-BFGS", quick)
         rows += order_claim(f"the CNN {{what}} pixels with L-BFGS ({code})", "Table 3.2", named[CNN], named["pixel"],
                             t32["L-BFGS"][0], t32["L-BFGS"][1])
         if code in FIGURE_3_4:      # "the solution is reached in slightly fewer steps for the PixelModel"
-            lbfgs_steps = {model: _t33(model, penal, code)["L-BFGS"][1] for model in (CNN, "pixel")}
             rows += order_claim(f"the pixel model {{what}} the CNN with L-BFGS ({code})", "section 3.2, Figure 3.4",
-                                named["pixel"], named[CNN], lbfgs_steps["pixel"], lbfgs_steps[CNN], steps=True,
-                                text="below")
+                                named["pixel"], named[CNN], _t33("pixel", penal, code)["L-BFGS"][1],
+                                _t33(CNN, penal, code)["L-BFGS"][1], steps=True, text="below")
         rows += divergence_claim(code, penal, quick)
     return rows
 
@@ -308,17 +312,17 @@ def divergence_claim(code, penal, quick) -> list[tuple]:
     rows = []
     for policy in ("thesis", "tuned"):
         cnn, pixel = cell(CNN, penal, code, "GD", quick, policy), cell("pixel", penal, code, "GD", quick, policy)
-        tag = f"GD {'thesis' if policy == 'thesis' else 're-tuned'}"
         if cnn is None or pixel is None:
             if policy == "thesis":
-                rows.append((claim, "Figure C.1", rule, tag, "untested", "runs missing"))
+                rows.append((claim, "Figure C.1", rule, "GD thesis", "untested", "runs missing"))
             continue
         if pixel.summary["rose"] or cnn.summary["rose"]:
             verdict = "holds" if cnn.summary["rose"] >= 1 and pixel.summary["rose"] == 0 else "fails"
         else:   # no CNN run failed: with fewer seeds than the thesis's 10 that is no evidence against "some seeds"
             verdict = "fails" if cnn.summary["seeds"] >= len(FULL.seeds) else "inconclusive"
-        rows.append((claim, "Figure C.1", rule, tag, verdict, f"diverged or rose: CNN {cnn.summary['rose']} of "
-                     f"{cnn.summary['seeds']}, pixels {pixel.summary['rose']} of {pixel.summary['seeds']}"))
+        rows.append((claim, "Figure C.1", rule, _tag(cnn, pixel), verdict,
+                     f"diverged or rose: CNN {cnn.summary['rose']} of {cnn.summary['seeds']}, "
+                     f"pixels {pixel.summary['rose']} of {pixel.summary['seeds']}"))
     return rows
 
 
@@ -337,12 +341,10 @@ def convex_findings(quick: bool, problems) -> list[tuple]:
                                           policies(model, 1.0, code, label, quick, at=at), lbfgs)
         for label in ("GD", "L-BFGS") if code in FIGURE_3_4 else ():    # "lower for the CNNModel" (Figure 3.4)
             at = budgets.gd_short if label == "GD" else None
-            cells = {model: [replace(c, name=f"{model} {label}") if c else c
-                             for c in policies(model, 1.0, code, label, quick, at=at)] for model in (CNN, "pixel")}
-            steps = {model: _t33(model, 1.0, code)[label][1] for model in (CNN, "pixel")}
+            cells = by_model(1.0, code, label, quick, at=at)
             rows += order_claim(f"at p = 1 the CNN {{what}} pixels with {label} ({code})", "section 3.2",
-                                cells[CNN], cells["pixel"], steps[CNN], steps["pixel"], steps=True, paired=True,
-                                text="below")
+                                cells[CNN], cells["pixel"], _t33(CNN, 1.0, code)[label][1],
+                                _t33("pixel", 1.0, code)[label][1], steps=True, paired=True, text="below")
         for model in ("pixel", CNN):      # Figures C.4 (pixels) and C.3 (the CNN)
             found = cell(model, 1.0, code, "L-BFGS", quick)
             claim = f"at p = 1 every random start reaches the same loss ({model}, L-BFGS, {code})"

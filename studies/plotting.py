@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matrix import summarize
 
 _STATE = "_landscape_curves"
 
@@ -37,12 +38,16 @@ def _note(ax, losses: pd.DataFrame, statuses: dict, color: str):
 
 def status_text(losses: pd.DataFrame, statuses: dict) -> str:
     """``"2 diverged, 1 rose of 10"``: the runs of a cell that diverged and those that ended no lower than they
-    started without diverging; ``""`` when every run descended."""
-    diverged = sum(statuses.get(column) == "diverged" for column in losses)
-    rose = sum(statuses.get(column) != "diverged" and not losses[column].iloc[-1] < losses[column].iloc[0]
-               for column in losses)
+    started without diverging, as :func:`matrix.summarize` counts them; ``""`` when every run descended."""
+    s = summarize(losses, statuses)
+    diverged, rose = s["diverged"], s["rose"] - s["diverged"]
     parts = [f"{diverged} diverged" if diverged else "", f"{rose} rose" if rose else ""]
-    return ", ".join(p for p in parts if p) + f" of {losses.shape[1]}" if diverged or rose else ""
+    return ", ".join(p for p in parts if p) + f" of {s['seeds']}" if diverged or rose else ""
+
+
+def seed_range(counts) -> str:
+    """``"3-10"`` (or ``"10"``): the fewest and most seeds of the cells a figure draws."""
+    return "-".join(str(n) for n in sorted({min(counts), max(counts)}))
 
 
 def band(ax, losses: pd.DataFrame, statuses: dict, color: str, label: str):
@@ -57,9 +62,7 @@ def band(ax, losses: pd.DataFrame, statuses: dict, color: str, label: str):
     values = losses.to_numpy()
     steps = losses.index.to_numpy()
     status = status_text(losses, statuses)
-    failed = sum(statuses.get(column) == "diverged" or not losses[column].iloc[-1] < losses[column].iloc[0]
-                 for column in losses)
-    if values.shape[1] > 1 and 2 * failed >= values.shape[1]:
+    if values.shape[1] > 1 and 2 * summarize(losses, statuses)["rose"] >= values.shape[1]:   # diverged or rose
         ax.plot(steps, np.median(values, axis=1), color=color, lw=0.9, ls="--", label=f"{label}: {status}")
         return
     seeds = f"{values.shape[1]} seeds" if values.shape[1] > 1 else "one seed"

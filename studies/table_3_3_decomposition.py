@@ -52,7 +52,7 @@ from matrix import (
     summarize,
     tuned_step_size,
 )
-from plotting import band, clipped_log_axis, panel_title
+from plotting import band, clipped_log_axis, panel_title, seed_range
 
 from experiments.thesis import step_size
 
@@ -266,7 +266,7 @@ def decomposition_figure(cases, budgets, args, number: str, path):
             ax.set_xlabel("")
     for ax in axes[:, 0]:
         ax.set_ylabel("loss")
-    over = "-".join(str(n) for n in sorted({min(seeds), max(seeds)})) if seeds else "0"
+    over = seed_range(seeds) if seeds else "0"
     fig.suptitle(f"{number}: L-BFGS taken apart\n(median and min-max over {over} seeds, dashed where half the "
                  f"runs or more diverged or rose; GD/HD step sizes: {args.step_sizes})", fontsize=10)
     fig.tight_layout()
