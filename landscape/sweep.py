@@ -659,6 +659,23 @@ def _check_same_sweep(sweep: Sweep) -> None:
 WORKER_ENVIRON_UNSET = ("MALLOC_TRIM_THRESHOLD_",)
 
 
+def _worker_threads_environ(tasks) -> dict[str, str]:
+    """The environment a sweep's own workers start in, for the tasks' thread counts.
+
+    One thread for every task (the default policy): OpenMP capped at one thread
+    (:func:`landscape.threads.worker_environ`, which says why). Any task with more: nothing capped.
+
+    Args:
+        tasks: the tasks to run (their ``config["threads"]``: an int or None for the policy).
+
+    Returns:
+        ``{variable: value}`` for Dask's ``distributed.nanny.pre-spawn-environ``.
+    """
+    from .threads import Threads, policy, worker_environ
+    most = max((policy(task.config.get("threads")) for task in tasks), key=lambda t: t.torch, default=Threads())
+    return worker_environ(most)
+
+
 def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_failed=False):
     from .optional import require
     require("distributed", "landscape sweep")
@@ -689,7 +706,9 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_fai
             # rescheduled at most `retries` times before it counts as failed; the workers keep glibc's own
             # malloc policy (WORKER_ENVIRON_UNSET)
             unset = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in WORKER_ENVIRON_UNSET}
-            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries, **unset}), \
+            environ = {f"distributed.nanny.pre-spawn-environ.{key}": value
+                       for key, value in _worker_threads_environ(todo).items()}
+            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries, **unset, **environ}), \
                     _sigint_ignored():
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=":0")   # any free port: two sweeps at once

@@ -167,3 +167,32 @@ def test_direct_objective_calls_get_the_policy_for_the_solvers_blas():
     with L.threads.limited(L.threads.Threads(torch=1, blas=2)):
         L.threads.blas_for_solver()
         assert L.threads.current().blas == 2
+
+
+def test_capping_openmp_changes_no_number_and_refuses_more_torch_threads():
+    """A worker started with threads.worker_environ (OMP_THREAD_LIMIT=1) gives bit-identical losses to an uncapped
+    process, CHOLMOD opens no OpenMP team in it (an uncapped process gains threads), and asking for two torch
+    threads there is refused instead of leaving MKL waiting for threads OpenMP will not start."""
+    import os
+    code = ("import json, os, landscape as L\n"
+            "p = L.problems.get('michell_centered_both_32x64_0.12')\n"
+            "o = L.Objective(p, L.models.build('pixel', p), penal=3.0)\n"
+            "r = L.run(o, L.optim.build('gd', lr=0.01), steps=6, progress=False)\n"
+            "try:\n    L.threads.apply(2); refused = ''\nexcept ValueError as error:\n    refused = str(error)\n"
+            "print(json.dumps([[float(x).hex() for x in r.losses], len(os.listdir('/proc/self/task')), "
+            "L.physics.backend(), L.threads.openmp_limit(), refused]))")
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_THREAD_LIMIT", "LANDSCAPE_THREADS")}
+    base.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    outcome = {}
+    for name, environ in (("capped", {**base, **threads.worker_environ(threads.Threads())}), ("uncapped", base)):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=600)
+        assert done.returncode == 0, done.stderr
+        outcome[name] = json.loads(done.stdout.splitlines()[-1])
+    (capped, tasks_capped, solver, limit, refused), (uncapped, tasks_uncapped, _, no_limit, allowed) = \
+        outcome["capped"], outcome["uncapped"]
+    assert len(capped) == 7 and capped == uncapped
+    assert limit == 1 and "OMP_THREAD_LIMIT=1" in refused and "2 torch threads" in refused
+    assert no_limit is None and allowed == ""
+    if solver == "cholmod":
+        assert tasks_uncapped >= tasks_capped + 3       # CHOLMOD's team of four, in the uncapped process only
+    assert threads.worker_environ(threads.Threads(torch=2, blas=2)) == {}

@@ -321,9 +321,9 @@ def test_a_trace_made_by_an_optimizer_built_differently_is_rerun_not_reused(tmp_
         assert trace.config["optimizer_options"]["search"] == "wolfe"
 
 
-def test_the_local_workers_keep_glibcs_malloc_policy(tmp_path, monkeypatch):
-    """Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers, which makes every large tensor fault
-    its pages in afresh (benchmarks/bench_sweep_malloc.py); the LocalCluster a sweep starts does not."""
+def _watch_workers_environ(monkeypatch, variable: str) -> dict:
+    """Unset ``variable`` here and make the LocalCluster a sweep starts report it from its workers (``"unset"``
+    when absent) into the returned dict, keyed by worker."""
     import distributed
     seen = {}
 
@@ -331,10 +331,18 @@ def test_the_local_workers_keep_glibcs_malloc_policy(tmp_path, monkeypatch):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             with distributed.Client(self) as probe:
-                seen.update(probe.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset")))
+                seen.update(probe.run(lambda: os.environ.get(variable, "unset")))
 
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(distributed, "LocalCluster", Watched)
+    return seen
+
+
+def test_the_local_workers_keep_glibcs_malloc_policy(tmp_path, monkeypatch):
+    """Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers, which makes every large tensor fault
+    its pages in afresh (benchmarks/bench_sweep_malloc.py); the LocalCluster a sweep starts does not."""
+    import distributed
+    seen = _watch_workers_environ(monkeypatch, "MALLOC_TRIM_THRESHOLD_")
     cfg = config(tmp_path / "m", steps=2, optimizers=("lbfgs",))
     cfg["axes"]["penal"] = [3]
     index = sweeps.run_sweep(sweeps.expand(cfg), workers=1, progress=False)
@@ -345,3 +353,19 @@ def test_the_local_workers_keep_glibcs_malloc_policy(tmp_path, monkeypatch):
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         assert list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == ["65536"]
+
+
+@pytest.mark.parametrize("threads, limit", [(None, "1"), (2, "unset")])
+def test_the_local_workers_cap_openmp_at_one_thread_unless_a_task_asks_for_more(tmp_path, monkeypatch, threads,
+                                                                                 limit):
+    """CHOLMOD's four-thread OpenMP teams are capped in one-thread workers (landscape.threads.worker_environ); the
+    cap is in the workers' environment when they start, and each trace records it."""
+    seen = _watch_workers_environ(monkeypatch, "OMP_THREAD_LIMIT")
+    cfg = config(tmp_path / "t", steps=2, optimizers=("lbfgs",), threads=threads)
+    cfg["axes"]["penal"] = [3]
+    index = sweeps.run_sweep(sweeps.expand(cfg), workers=1, progress=False)
+    assert list(index["status"]) == ["completed"]
+    assert list(seen.values()) == [limit]
+    with open_trace(index["trace"][0]) as trace:
+        recorded = trace.numerics["environment"].get("OMP_THREAD_LIMIT", "unset")
+        assert recorded == limit and trace.config["threads"]["torch"] == (threads or 1)
