@@ -659,6 +659,20 @@ def _check_same_sweep(sweep: Sweep) -> None:
 WORKER_ENVIRON_UNSET = ("MALLOC_TRIM_THRESHOLD_",)
 
 
+def _restore_environ(saved: dict[str, str]) -> None:
+    """Put this process's ``os.environ`` back to ``saved``.
+
+    Dask's nanny writes its workers' pre-spawn environment (Dask's ``OMP_NUM_THREADS=1`` and the like, and
+    the OpenMP cap of :func:`_worker_threads_environ`) into the process that starts them, where it would
+    reach the next sweep's workers, subprocesses, and the environment traces record.
+    """
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
 def _worker_threads_environ(tasks) -> dict[str, str]:
     """The environment a sweep's own workers start in, for the tasks' thread counts.
 
@@ -700,18 +714,23 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_fai
         return load(sweep.index_path)
     import dask
     owned = []
+    environ_before = dict(os.environ)
     if client is None:
         if scheduler is None:
             # the scheduler reads allowed-failures when it starts: a task whose worker died is
             # rescheduled at most `retries` times before it counts as failed; the workers keep glibc's own
-            # malloc policy (WORKER_ENVIRON_UNSET)
+            # malloc policy (WORKER_ENVIRON_UNSET) and one-thread workers cap OpenMP at one thread
+            # (_worker_threads_environ)
             unset = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in WORKER_ENVIRON_UNSET}
             environ = {f"distributed.nanny.pre-spawn-environ.{key}": value
                        for key, value in _worker_threads_environ(todo).items()}
-            with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries, **unset, **environ}), \
-                    _sigint_ignored():
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")   # any free port: two sweeps at once
+            try:
+                with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries, **unset,
+                                      **environ}), _sigint_ignored():
+                    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0")   # any free port: two sweeps at once
+            finally:
+                _restore_environ(environ_before)
             owned.append(cluster)
             client = Client(cluster)
         else:
@@ -754,6 +773,7 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_fai
             bar.close()
             for resource in owned:
                 resource.close()
+            _restore_environ(environ_before)     # a restarted worker's nanny wrote it again
     _write_index(sweep, rows)
     frame = load(sweep.index_path)
     frame.attrs["seconds"] = time.perf_counter() - start

@@ -22,8 +22,9 @@ opens four-thread OpenMP teams in its supernodal factorization whatever
 ``OMP_NUM_THREADS`` or torch's count say (the team size is the compile-time
 ``CHOLMOD_OMP_NUM_THREADS``); only ``OMP_THREAD_LIMIT`` caps it, and only if
 it is in the environment when the OpenMP runtime loads. A sweep therefore
-starts its one-thread workers with :func:`worker_environ` (``OMP_THREAD_LIMIT=1``
-beside Dask's ``OMP_NUM_THREADS=1`` and ``MKL_NUM_THREADS=1``). Those loops
+starts the one-thread workers of its own local cluster with :func:`worker_environ`
+(``OMP_THREAD_LIMIT=1``, and ``OMP_NUM_THREADS=1`` and ``MKL_NUM_THREADS=1`` to
+match); workers of a cluster passed in are the caller's. Those loops
 only zero and scatter entries, so the numbers do not change (bit-identical
 losses, tested). Measured: 40 steps of GD on the pixel model, problem D,
 p = 3, beside a two-worker sweep on the 2 cores: 7.8 to 11.0 s uncapped,
@@ -38,6 +39,7 @@ one thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import asdict, dataclass
 
@@ -253,36 +255,70 @@ def apply(threads: int | Threads | None = None) -> Threads:
     return chosen
 
 
-def worker_environ(threads: Threads) -> dict[str, str]:
+def worker_environ(threads: Threads, environ=None) -> dict[str, str]:
     """The environment to start a worker process in that runs everything with ``threads`` (a sweep's workers).
 
     One torch thread: OpenMP capped at one thread (``OMP_THREAD_LIMIT=1``), with OpenMP's and MKL's default
-    counts at one to match (MKL asked for more threads than the cap allows waits for them); see the module
-    docstring for why and what it gains. More threads: nothing is capped (an empty dict).
+    counts set to one as well (MKL asked for more threads than the cap allows waits for them); see the module
+    docstring for why and what it gains. Nothing is capped (an empty dict) when ``threads`` asks for more
+    than one torch thread, or when ``environ`` sets ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` to another
+    count: Dask passes such values of the starting process on to its workers, over any it is given.
 
     Args:
         threads: the counts every run in the worker uses.
+        environ: the environment of the process that starts the worker (default ``None``: ``os.environ``).
 
     Returns:
         ``{variable: value}`` to set before the worker process starts.
     """
-    if threads.torch > 1:
+    environ = os.environ if environ is None else environ
+    capped = {OPENMP_LIMIT: "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if threads.torch > 1 or any(environ.get(key, value).strip() != value for key, value in capped.items()
+                                if key != OPENMP_LIMIT):
         return {}
-    return {OPENMP_LIMIT: "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return capped
 
 
 #: ``$OMP_THREAD_LIMIT`` when this module was imported (with landscape, in practice before any OpenMP work)
 _OPENMP_LIMIT_AT_START = os.environ.get(OPENMP_LIMIT, "").strip()
+#: OpenMP's "no limit" as ``omp_get_thread_limit`` reports it (libgomp and LLVM's libomp: INT_MAX)
+_NO_LIMIT = 2**31 - 1
+
+
+@functools.lru_cache(maxsize=1)
+def _runtime_limit() -> tuple[bool, int | None]:
+    """``(asked, limit)``: the smallest ``omp_get_thread_limit()`` of the OpenMP runtimes loaded in this process."""
+    import ctypes
+
+    import torch  # noqa: F401 - loads the OpenMP runtime, which then keeps its limit for the process's life
+    from threadpoolctl import threadpool_info
+    limits = []
+    for info in threadpool_info():
+        if info.get("user_api") != "openmp":
+            continue
+        try:
+            limits.append(int(ctypes.CDLL(info["filepath"]).omp_get_thread_limit()))
+        except (OSError, AttributeError, KeyError):
+            continue
+    if not limits:
+        return False, None
+    least = min(limits)
+    return True, least if 0 < least < _NO_LIMIT else None
 
 
 def openmp_limit() -> int | None:
-    """OpenMP's thread limit in this process: ``$OMP_THREAD_LIMIT`` as it was when landscape was imported.
+    """OpenMP's thread limit in this process (``OMP_THREAD_LIMIT`` as the runtime read it when it loaded).
 
-    The OpenMP runtime reads the variable once, when it loads (with torch), so a later change has no effect.
+    Asked from the loaded OpenMP runtimes (``omp_get_thread_limit`` through ctypes, the runtimes found by
+    threadpoolctl; the smallest if there are several); when none can be asked, ``$OMP_THREAD_LIMIT`` as it was
+    when landscape was imported. The runtime reads the variable once, so the answer is computed once.
 
     Returns:
-        The limit, a positive integer, or None when the variable was not set (or not a positive integer).
+        The limit, a positive integer, or None when there is none.
     """
+    asked, limit = _runtime_limit()
+    if asked:
+        return limit
     text = _OPENMP_LIMIT_AT_START
     return int(text) if text.isdigit() and int(text) > 0 else None
 

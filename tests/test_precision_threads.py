@@ -178,8 +178,9 @@ def test_capping_openmp_changes_no_number_and_refuses_more_torch_threads():
             "p = L.problems.get('michell_centered_both_32x64_0.12')\n"
             "o = L.Objective(p, L.models.build('pixel', p), penal=3.0)\n"
             "r = L.run(o, L.optim.build('gd', lr=0.01), steps=6, progress=False)\n"
+            "tasks = len(os.listdir('/proc/self/task'))\n"
             "try:\n    L.threads.apply(2); refused = ''\nexcept ValueError as error:\n    refused = str(error)\n"
-            "print(json.dumps([[float(x).hex() for x in r.losses], len(os.listdir('/proc/self/task')), "
+            "print(json.dumps([[float(x).hex() for x in r.losses], tasks, "
             "L.physics.backend(), L.threads.openmp_limit(), refused]))")
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_THREAD_LIMIT", "LANDSCAPE_THREADS")}
     base.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -195,4 +196,8 @@ def test_capping_openmp_changes_no_number_and_refuses_more_torch_threads():
     assert no_limit is None and allowed == ""
     if solver == "cholmod":
         assert tasks_uncapped >= tasks_capped + 3       # CHOLMOD's team of four, in the uncapped process only
-    assert threads.worker_environ(threads.Threads(torch=2, blas=2)) == {}
+    assert threads.worker_environ(threads.Threads(torch=2, blas=2), environ={}) == {}
+    assert threads.worker_environ(threads.Threads(), environ={"OMP_NUM_THREADS": "1"})["OMP_THREAD_LIMIT"] == "1"
+    # a count set in the starting process reaches Dask's workers over ours: then nothing is capped
+    assert threads.worker_environ(threads.Threads(), environ={"OMP_NUM_THREADS": "4"}) == {}
+    assert threads.worker_environ(threads.Threads(), environ={"MKL_NUM_THREADS": "2"}) == {}

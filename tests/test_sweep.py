@@ -360,12 +360,16 @@ def test_the_local_workers_cap_openmp_at_one_thread_unless_a_task_asks_for_more(
                                                                                  limit):
     """CHOLMOD's four-thread OpenMP teams are capped in one-thread workers (landscape.threads.worker_environ); the
     cap is in the workers' environment when they start, and each trace records it."""
+    for variable in ("LANDSCAPE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
     seen = _watch_workers_environ(monkeypatch, "OMP_THREAD_LIMIT")
+    before = dict(os.environ)
     cfg = config(tmp_path / "t", steps=2, optimizers=("lbfgs",), threads=threads)
     cfg["axes"]["penal"] = [3]
     index = sweeps.run_sweep(sweeps.expand(cfg), workers=1, progress=False)
     assert list(index["status"]) == ["completed"]
     assert list(seen.values()) == [limit]
+    assert dict(os.environ) == before       # Dask's nanny wrote the workers' environment here; it is put back
     with open_trace(index["trace"][0]) as trace:
         recorded = trace.numerics["environment"].get("OMP_THREAD_LIMIT", "unset")
         assert recorded == limit and trace.config["threads"]["torch"] == (threads or 1)
