@@ -36,18 +36,24 @@ L.run_spec(spec, sys.argv[4], progress=False, overwrite=True)
 """
 
 
-def timed_run(problem, model, steps, trace: Path, malloc: str | None) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """One run in a fresh process: (losses, per-step wall times, user seconds, system seconds)."""
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+def timed_runs(problem, model, steps, traces: list[Path], environ: dict[str, str | None]) -> list[tuple]:
+    """``len(traces)`` copies of one run at once, each in a fresh process started with ``environ`` applied.
+
+    ``environ`` maps variables to their value, or to None to remove them; the deterministic mode is always
+    on. Returns one ``(losses, per-step wall times, user seconds, system seconds)`` per copy, the CPU
+    times summed over all copies (the children's resource usage)."""
+    env = {k: v for k, v in os.environ.items() if k not in environ}
+    env.update({k: v for k, v in environ.items() if v is not None})
     env["LANDSCAPE_DETERMINISTIC"] = "1"
-    if malloc is not None:
-        env["MALLOC_TRIM_THRESHOLD_"] = malloc
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", RUN, problem, model, str(steps), str(trace)], env=env, check=True)
+    processes = [subprocess.Popen([sys.executable, "-c", RUN, problem, model, str(steps), str(trace)], env=env)
+                 for trace in traces]
+    if any(process.wait() != 0 for process in processes):
+        raise RuntimeError(f"a run of {model} on {problem} failed")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    frame = L.open_trace(trace).frame()
-    return (frame["loss"].to_numpy(), np.diff(frame["wall_time"].to_numpy()),
-            after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    frames = [L.open_trace(trace).frame() for trace in traces]
+    return [(frame["loss"].to_numpy(), np.diff(frame["wall_time"].to_numpy()), user, system) for frame in frames]
 
 
 def main(argv=None):
@@ -57,8 +63,10 @@ def main(argv=None):
     parser.add_argument("--model", default="cnn_transpose")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        dask_way = timed_run(args.problem, args.model, args.steps, Path(tmp) / "dask.h5", "65536")
-        glibc_way = timed_run(args.problem, args.model, args.steps, Path(tmp) / "glibc.h5", None)
+        dask_way, = timed_runs(args.problem, args.model, args.steps, [Path(tmp) / "dask.h5"],
+                               {"MALLOC_TRIM_THRESHOLD_": "65536"})
+        glibc_way, = timed_runs(args.problem, args.model, args.steps, [Path(tmp) / "glibc.h5"],
+                                {"MALLOC_TRIM_THRESHOLD_": None})
     for name, (_, steps, user, system) in (("MALLOC_TRIM_THRESHOLD_=65536 (Dask's workers)", dask_way),
                                            ("glibc's default (landscape's workers)", glibc_way)):
         print(f"{name}: {1000 * steps.mean():.0f} ms a step; process CPU user {user:.1f} s, system {system:.1f} s")
