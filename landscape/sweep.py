@@ -721,12 +721,11 @@ def _run_sweep(sweep, scheduler, workers, progress, client, on_result, retry_fai
             # rescheduled at most `retries` times before it counts as failed; the workers keep glibc's own
             # malloc policy (WORKER_ENVIRON_UNSET) and one-thread workers cap OpenMP at one thread
             # (_worker_threads_environ)
-            unset = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in WORKER_ENVIRON_UNSET}
-            environ = {f"distributed.nanny.pre-spawn-environ.{key}": value
-                       for key, value in _worker_threads_environ(todo).items()}
+            environ = {**dict.fromkeys(WORKER_ENVIRON_UNSET), **_worker_threads_environ(todo)}
+            environ = {f"distributed.nanny.pre-spawn-environ.{key}": value for key, value in environ.items()}
             try:
-                with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries, **unset,
-                                      **environ}), _sigint_ignored():
+                with dask.config.set({"distributed.scheduler.allowed-failures": sweep.retries, **environ}), \
+                        _sigint_ignored():
                     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=":0")   # any free port: two sweeps at once
             finally:
