@@ -102,14 +102,16 @@ def _cell_row(model, penal, code, label, policy, budgets, quick) -> dict:
     row = {"model": model, "penal": penal, "problem": code, "optimizer": label, "step_sizes": policy,
            "lr": lr_of(label, model, penal, code, policy, quick), "read_at": np.nan, "median": np.nan,
            "min": np.nan, "max": np.nan, "seeds": 0, "diverged": 0, "rose": 0, "converged_step": None,
-           "stalled": 0, "thesis": thesis[0], "thesis_step": thesis[1], "difference": np.nan, "wall_hours": np.nan}
+           "stalled": 0, "thesis": thesis[0], "thesis_step": thesis[1], "difference": np.nan, "wall_hours": np.nan,
+           "timed_seeds": 0}
     found = read_cell_at(model, penal, code, label, policy, quick, at=read_at)
     if found is None:
         return row
     losses, statuses = found
     walls = read_wall_seconds(cell_path_at(model, penal, code, label, policy, quick))
-    if set(walls) == set(statuses):    # recorded for every seed (cells written before 1 December 2026 did not)
-        row["wall_hours"] = sum(walls.values()) / 3600
+    timed = [walls[seed] for seed in statuses if seed in walls]   # runs made before 1 December 2026 did not record it
+    if timed:
+        row.update(wall_hours=sum(timed) / 3600, timed_seeds=len(timed))
     s = summarize(losses, statuses)
     # no converged step for a median that is a diverged run or one that ended no lower than its start
     step = None if 2 * s["rose"] >= s["seeds"] else converged_step(np.median(losses.to_numpy(), axis=1))
@@ -190,9 +192,13 @@ def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: st
     timed = table[table["wall_hours"].notna()] if "wall_hours" in table else table.iloc[:0]
     if timed.empty:         # the quick cells and those made before 1 December 2026 do not record it
         return "\n".join(out)
-    out.append(f"Wall time: {len(timed)} of {int((table['seeds'] > 0).sum())} cells recorded it (the cells run "
-               f"since 1 December 2026), {timed['wall_hours'].sum():.1f} hours of runs in all (the sum over their "
-               f"runs, each on one thread; per cell in the CSV's wall_hours column). Runs made before 13:30 UTC on "
+    every = timed["timed_seeds"] == timed["seeds"]
+    partly = timed[~every]
+    out.append(f"Wall time: recorded for every run of {int(every.sum())} of {int((table['seeds'] > 0).sum())} "
+               f"cells and for {int(partly['timed_seeds'].sum())} runs of {len(partly)} more (the runs made since "
+               f"1 December 2026; older runs did not record it), {timed['wall_hours'].sum():.1f} hours of runs in "
+               f"all (the sum over those runs, each on one thread; per cell in the CSV's wall_hours column, over its "
+               f"timed_seeds runs). Runs made before 13:30 UTC on "
                f"1 December 2026 took about 1.8 times as long as they needed: their sweep workers ran with Dask's "
                f"malloc setting (docs/reference/performance.md, bench_sweep_malloc.py).")
     return "\n".join(out)

@@ -276,8 +276,11 @@ def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_conv
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame({f"seed_{i}": c for i, c in enumerate(columns)}, index=pd.RangeIndex(2001, name="step"))
         path.write_text("# status seed_0=completed seed_1=completed seed_2=completed\n" + frame.to_csv())
-    # the tuned cell recorded its wall times (3 runs of 1200 s: 1 hour); the thesis-step one is older and did not
+    # the tuned cell recorded its wall times (3 runs of 1200 s: 1 hour); of the thesis-step one, only a seed
+    # rerun since (its other runs are older and did not record it)
     matrix.wall_path(path).write_text('{"seed_0": 1200.0, "seed_1": 1200.0, "seed_2": 1200.0}')
+    thesis_path = matrix.curve_path(matrix.CNN, 3.0, "A", "GD", "thesis", quick=False)
+    matrix.wall_path(thesis_path).write_text('{"seed_2": 360.0}')
     monkeypatch.setattr(t33, "tuned_step_size", lambda *a, **k: 1e-7)
     table = t33.decomposition_table([(matrix.CNN, 3.0, "A")], matrix.FULL, quick=False)
     gd = table[table.optimizer == "GD"].set_index("step_sizes")
@@ -287,8 +290,9 @@ def test_table_3_3_reads_gd_at_step_700_counts_risen_runs_and_gives_them_no_conv
     assert gd.loc["tuned", "rose"] == 2 and pd.isna(gd.loc["tuned", "converged_step"])
     text = t33.decomposition_markdown(table, matrix.FULL, matrix.CNN, "mixed")
     assert "2 rose" in text and "re-tuned 1e-07" in text and "79.67 (573)" in text
-    assert gd.loc["tuned", "wall_hours"] == 1.0 and pd.isna(gd.loc["thesis", "wall_hours"])
-    assert "Wall time: 1 of 2 cells recorded it" in text and "1.0 hours of runs" in text
+    assert gd.loc["tuned", "wall_hours"] == 1.0 and gd.loc["tuned", "timed_seeds"] == 3
+    assert gd.loc["thesis", "wall_hours"] == pytest.approx(0.1) and gd.loc["thesis", "timed_seeds"] == 1
+    assert "recorded for every run of 1 of 2 cells and for 1 runs of 1 more" in text and "1.1 hours of runs" in text
 
 
 def test_the_full_table_3_3_lists_all_96_cells_and_draws_each_size_under_its_thesis_number(tmp_path):
