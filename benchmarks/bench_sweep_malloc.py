@@ -36,12 +36,13 @@ L.run_spec(spec, sys.argv[4], progress=False, overwrite=True)
 """
 
 
-def timed_runs(problem, model, steps, traces: list[Path], environ: dict[str, str | None]) -> list[tuple]:
+def timed_runs(problem, model, steps, traces: list[Path],
+               environ: dict[str, str | None]) -> tuple[list[tuple[np.ndarray, np.ndarray]], float, float]:
     """``len(traces)`` copies of one run at once, each in a fresh process started with ``environ`` applied.
 
     ``environ`` maps variables to their value, or to None to remove them; the deterministic mode is always
-    on. Returns one ``(losses, per-step wall times, user seconds, system seconds)`` per copy, the CPU
-    times summed over all copies (the children's resource usage)."""
+    on. Returns ``(runs, user seconds, system seconds)``: one ``(losses, per-step wall times)`` per copy, and
+    the CPU times of all copies together (the children's resource usage)."""
     env = {k: v for k, v in os.environ.items() if k not in environ}
     env.update({k: v for k, v in environ.items() if v is not None})
     env["LANDSCAPE_DETERMINISTIC"] = "1"
@@ -53,7 +54,7 @@ def timed_runs(problem, model, steps, traces: list[Path], environ: dict[str, str
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     frames = [L.open_trace(trace).frame() for trace in traces]
-    return [(frame["loss"].to_numpy(), np.diff(frame["wall_time"].to_numpy()), user, system) for frame in frames]
+    return [(frame["loss"].to_numpy(), np.diff(frame["wall_time"].to_numpy())) for frame in frames], user, system
 
 
 def main(argv=None):
@@ -63,10 +64,12 @@ def main(argv=None):
     parser.add_argument("--model", default="cnn_transpose")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        dask_way, = timed_runs(args.problem, args.model, args.steps, [Path(tmp) / "dask.h5"],
-                               {"MALLOC_TRIM_THRESHOLD_": "65536"})
-        glibc_way, = timed_runs(args.problem, args.model, args.steps, [Path(tmp) / "glibc.h5"],
-                                {"MALLOC_TRIM_THRESHOLD_": None})
+        ways = {}
+        for name, value in (("dask", "65536"), ("glibc", None)):
+            [(losses, steps)], user, system = timed_runs(args.problem, args.model, args.steps,
+                                                         [Path(tmp) / f"{name}.h5"], {"MALLOC_TRIM_THRESHOLD_": value})
+            ways[name] = losses, steps, user, system
+        dask_way, glibc_way = ways["dask"], ways["glibc"]
     for name, (_, steps, user, system) in (("MALLOC_TRIM_THRESHOLD_=65536 (Dask's workers)", dask_way),
                                            ("glibc's default (landscape's workers)", glibc_way)):
         print(f"{name}: {1000 * steps.mean():.0f} ms a step; process CPU user {user:.1f} s, system {system:.1f} s")

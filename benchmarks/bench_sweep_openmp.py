@@ -50,11 +50,11 @@ def main(argv=None):
             order = list(settings) if round_ % 2 == 0 else list(settings)[::-1]
             for name in order:
                 traces = [Path(tmp) / f"{round_}_{len(curves)}_{copy}.h5" for copy in range(args.copies)]
-                runs = timed_runs(args.problem, args.model, args.steps, traces, settings[name])
-                step_ms[name].append(1000 * np.mean([steps.mean() for _, steps, _, _ in runs]))
-                curves += [losses for losses, _, _, _ in runs]
+                runs, user, system = timed_runs(args.problem, args.model, args.steps, traces, settings[name])
+                step_ms[name].append(1000 * np.mean([steps.mean() for _, steps in runs]))
+                curves += [losses for losses, _ in runs]
                 print(f"round {round_ + 1}, {name}: {step_ms[name][-1]:.0f} ms a step; CPU of the {args.copies} "
-                      f"processes: user {runs[0][2]:.1f} s, system {runs[0][3]:.1f} s", flush=True)
+                      f"processes: user {user:.1f} s, system {system:.1f} s", flush=True)
     uncapped, capped = step_ms.values()
     ratios = np.divide(uncapped, capped)
     print(f"ratio of step times, uncapped / capped: median {np.median(ratios):.2f} x over {args.rounds} rounds "
