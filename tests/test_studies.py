@@ -1,4 +1,5 @@
 """Every study script explains itself: ``--help`` exits 0 and lists the options the thesis varies."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -26,9 +27,10 @@ def test_study_help_lists_its_options(script):
     expected = VARIED.get(script.stem, ())
     # run_quick, findings, reference_check, converged_step_rules, gallery_tables and gallery_numbers run no
     # optimization;
-    # report_screenshots makes the README's pictures
+    # report_screenshots makes the README's pictures; gd_ls_failed_searches replays recorded searches in both
+    # precisions, in this process
     if script.stem not in ("run_quick", "findings", "report_screenshots", "reference_check", "converged_step_rules",
-                           "gallery_tables", "gallery_numbers"):
+                           "gallery_tables", "gallery_numbers", "gd_ls_failed_searches"):
         expected += ("--precision", "--threads", "--workers")
     for option in expected:
         assert option in done.stdout, f"{script.name} --help does not list {option}"
@@ -681,3 +683,26 @@ def test_the_noise_study_redoes_its_tables_and_figure_from_a_per_run_table(monke
     table = (tmp_path / "sec_4_1_noise_test.md").read_text()
     assert table.count("| hurts (p =") == len(summary)
     assert (tmp_path / "sec_4_1_noise_test.png").stat().st_size > 0
+
+
+def test_the_gd_ls_replay_remakes_a_failed_search_trial_for_trial(tmp_path, monkeypatch):
+    """gd_ls_failed_searches replays the failed search from the trace's last iterate with the optimizer's own
+    arithmetic: in the run's precision it makes the recorded trials and fails as the run did."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import gd_ls_failed_searches as study
+
+    import landscape as L
+    problem = "mbb_beam_16x8_0.5"
+    spec = L.RunSpec(problem=problem, model="pixel", optimizer="gd_ls", optimizer_options={"maxls": 1}, steps=40,
+                     seed=1)
+    L.run_spec(spec, trace=tmp_path / "traces" / "X_pixel_gd_ls_p3_s1.h5", progress=False)
+    L.run_spec(dataclasses.replace(spec, optimizer_options={}, steps=3),
+               trace=tmp_path / "traces" / "X_pixel_gd_ls_p3_s2.h5", progress=False)
+    found = study.failed_runs(tmp_path, [problem], [3.0], "pixel")
+    assert [path.name for _, path in found] == ["X_pixel_gd_ls_p3_s1.h5"]   # the completed run is not replayed
+    rows = pd.DataFrame(study.replay_run(found[0][1], problem))
+    mixed = rows[rows.precision == "mixed"]
+    assert mixed.reproduces.all() and not mixed.found_step.any() and len(mixed) == 1
+    assert set(rows.precision) == {"mixed", "float64"}
+    summary = study.summarize(rows)
+    assert len(summary) == 2 and "| mbb_beam_16x8_0.5 | 3 | 1 |" in study.table(summary)
