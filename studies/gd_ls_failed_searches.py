@@ -15,8 +15,8 @@ the slope ratio ``g(a)'d / g'd``, and the fraction of the network's float32 weig
 ``theta + a d`` changes at all (a trial that moves few or none of them cannot lower the loss by ``a g'd``).
 
 Reads the traces of the Table 3.3 matrix (``runs/matrix/traces``; run
-``table_3_3_decomposition.py --problem D,E --penal 3 --seeds 10`` first) and replays the runs whose
-status is ``line_search_failed``.
+``table_3_3_decomposition.py --problem D,E --penal 3 --seeds 10`` first), or of the sweep folders given
+with ``--runs``, and replays the runs whose status is ``line_search_failed``.
 
     python studies/gd_ls_failed_searches.py                      # cnn_transpose, p = 3, D and E
     python studies/gd_ls_failed_searches.py --problem D --penal 3 --model cnn_transpose
@@ -46,10 +46,9 @@ STEM = "gd_ls_failed_searches"
 SEARCH_OPTIONS = ("ftol", "gtol", "xtol", "maxls")
 
 
-def failed_runs(folder: Path, problems, penals, model: str) -> list[tuple[str, Path]]:
+def failed_runs(folder: Path, problems, penals, model: str) -> list[tuple[str, float, int, Path]]:
     """The GD_LS traces under ``folder/traces`` of ``model`` on ``problems`` (codes) x ``penals`` whose run ended
-    with a failed line search, recorded in this process's numerics mode, as (code, path) pairs sorted by
-    problem, penalization and seed."""
+    with a failed line search, recorded in this process's numerics mode, as (code, penal, seed, path), sorted."""
     names = {problems_.get(code).name: code for code in problems}
     found = []
     for path in sorted(Path(folder, "traces").glob(f"*_{model}_gd_ls_*.h5")):
@@ -59,7 +58,7 @@ def failed_runs(folder: Path, problems, penals, model: str) -> list[tuple[str, P
                     and trace.status == "line_search_failed"
                     and trace.numerics.get("mode", "native") == numerics.mode()):
                 found.append((names[config["problem"]], float(config["penal"]), int(config["seed"]), path))
-    return [(code, path) for code, _, _, path in sorted(found)]
+    return sorted(found)
 
 
 def replay(objective, theta: torch.Tensor, options: dict) -> tuple[list[dict], object]:
@@ -195,8 +194,8 @@ def main(argv=None):
     parser.add_argument("--problem", default="D,E", help="comma-separated problems (default D,E)")
     parser.add_argument("--penal", default="3", help="comma-separated penalizations (default 3)")
     parser.add_argument("--model", default="cnn_transpose")
-    parser.add_argument("--runs", type=Path, default=RUNS / "matrix",
-                        help="the sweep folder whose traces are replayed (default runs/matrix)")
+    parser.add_argument("--runs", type=Path, nargs="+", default=[RUNS / "matrix"], metavar="DIR",
+                        help="the sweep folders whose traces are replayed (default runs/matrix)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch and BLAS threads (default: the thread policy, 1)")
     args = setup(add_output_options(parser).parse_args(argv))
@@ -205,13 +204,14 @@ def main(argv=None):
         penals = [float(p) for p in args.penal.split(",")]
     except ValueError:
         parser.error(f"--penal takes comma-separated numbers, got {args.penal!r}")
-    paths = failed_runs(args.runs, problems, penals, args.model)
+    paths = sorted(run for folder in args.runs for run in failed_runs(folder, problems, penals, args.model))
     if not paths:
-        parser.error(f"no {args.model} GD_LS trace on {args.problem}, p = {args.penal} under {args.runs}/traces ended "
+        folders = ", ".join(f"{folder}/traces" for folder in args.runs)
+        parser.error(f"no {args.model} GD_LS trace on {args.problem}, p = {args.penal} under {folders} ended "
                      f"with a failed line search in the {numerics.mode()} numerics mode; run "
                      "table_3_3_decomposition.py for these cases first")
     rows = []
-    for number, (code, path) in enumerate(paths, 1):
+    for number, (code, _, _, path) in enumerate(paths, 1):
         print(f"[{number}/{len(paths)}] {path.name}", flush=True)
         rows += replay_run(path, code)
     trials = pd.DataFrame(rows)

@@ -699,8 +699,9 @@ def test_the_gd_ls_replay_remakes_a_failed_search_trial_for_trial(tmp_path, monk
     L.run_spec(dataclasses.replace(spec, optimizer_options={}, steps=3),
                trace=tmp_path / "traces" / "X_pixel_gd_ls_p3_s2.h5", progress=False)
     found = study.failed_runs(tmp_path, [problem], [3.0], "pixel")
-    assert [path.name for _, path in found] == ["X_pixel_gd_ls_p3_s1.h5"]   # the completed run is not replayed
-    rows = pd.DataFrame(study.replay_run(found[0][1], problem))
+    # the completed run is not replayed
+    assert [(penal, seed, path.name) for _, penal, seed, path in found] == [(3.0, 1, "X_pixel_gd_ls_p3_s1.h5")]
+    rows = pd.DataFrame(study.replay_run(found[0][-1], problem))
     mixed = rows[rows.precision == "mixed"]
     assert mixed.reproduces.all() and not mixed.found_step.any() and len(mixed) == 1
     assert set(rows.precision) == {"mixed", "float64"}
