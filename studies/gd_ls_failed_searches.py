@@ -167,13 +167,14 @@ def plot(trials: pd.DataFrame, path: Path) -> None:
     for ax, precision in zip(axes, ("mixed", "float64")):
         part = trials[trials["precision"] == precision]
         for i, ((problem, seed), run) in enumerate(part.groupby(["problem", "seed"])):
+            color = plt.get_cmap("tab20")(i % 20)
             run = run.sort_values("alpha")
             ratio = run["delta"] / run["predicted"].abs()
-            ax.plot(run["alpha"], ratio, "-", color=f"C{i % 10}", lw=0.8, alpha=0.7)
+            ax.plot(run["alpha"], ratio, "-", color=color, lw=0.8, alpha=0.7)
             ok = run["armijo"].to_numpy()
-            ax.scatter(run["alpha"][ok], ratio[ok], color=f"C{i % 10}", marker="o", s=16,
+            ax.scatter(run["alpha"][ok], ratio[ok], color=color, marker="o", s=16,
                        label=f"{problem} seed {seed}")
-            ax.scatter(run["alpha"][~ok], ratio[~ok], facecolors="none", edgecolors=f"C{i % 10}", marker="o", s=16)
+            ax.scatter(run["alpha"][~ok], ratio[~ok], facecolors="none", edgecolors=color, marker="o", s=16)
         ax.axhline(-1.0, color="0.3", lw=0.8, ls=":")
         ax.axhline(-1e-3, color="0.3", lw=0.8, ls="--")
         ax.set_xscale("log")
@@ -182,10 +183,10 @@ def plot(trials: pd.DataFrame, path: Path) -> None:
         found = part.groupby(["problem", "seed"])["found_step"].first()
         ax.set_title(f"{precision}: a step found in {int(found.sum())} of {len(found)} replays", fontsize=9)
     axes[0].set_ylabel("(f(a) - f(0)) / |a g'd|")
-    axes[0].text(0.3, 0.42, "dotted: first-order prediction (-1); dashed: sufficient decrease (-ftol)\n"
-                 "filled: trial satisfies it; open: it does not", transform=axes[0].transAxes, fontsize=7)
     axes[1].legend(fontsize=7, loc="upper left", ncol=2)
-    fig.suptitle("GD_LS's failed line searches replayed from the same iterate", fontsize=10)
+    fig.suptitle("GD_LS's failed line searches replayed from the same iterate: every trial of each search\n"
+                 "dotted: the first-order prediction (-1); dashed: sufficient decrease (-ftol); "
+                 "filled: the trial satisfies it, open: it does not", fontsize=9)
     save(fig, path)
 
 
