@@ -6,17 +6,21 @@ started from (``/final/theta``) and every trial it made (``/evaluations``). This
 from that iterate:
 
 1. in the run's own precision (mixed: float32 network, float64 physics), checking that the replay makes the
-   recorded trials, step for step;
+   recorded trials exactly (the same step lengths and losses, trial for trial);
 2. in float64 end to end, from the same iterate (whose float32 rounding is what the mixed run's network saw).
 
 For every trial it records the step length ``a``, the change of the loss ``f(a) - f(0)``, the first-order
-prediction ``a g'd`` and the sufficient-decrease bound ``ftol a g'd`` (Armijo: ``f(a) <= f(0) + ftol a g'd``),
-the slope ratio ``g(a)'d / g'd``, and the fraction of the network's float32 weights that the step
-``theta + a d`` changes at all (a trial that moves few or none of them cannot lower the loss by ``a g'd``).
+prediction ``a g'd``, whether the sufficient-decrease condition ``f(a) <= f(0) + ftol a g'd`` holds, the
+slope ratio ``g(a)'d / g'd`` (the curvature condition asks ``|g(a)'d| <= gtol |g'd|``), the fraction of the
+network's float32 weights that the step ``theta + a d`` changes at all, and the fraction of those that change
+by exactly one unit in the last place (a trial that moves few weights, each by one float32 unit, cannot
+lower the loss by ``a g'd``).
 
-Reads the traces of the Table 3.3 matrix (``runs/matrix/traces``; run
-``table_3_3_decomposition.py --problem D,E --penal 3 --seeds 10`` first), or of the sweep folders given
-with ``--runs``, and replays the runs whose status is ``line_search_failed``.
+Which runs: the seeds whose status is ``line_search_failed`` in the committed GD_LS curves of the cells
+asked for (``curves/full/<model>_p<p>_<problem>_GD_LS.csv``). Their traces are looked up in
+``runs/matrix/traces`` (Table 3.3's matrix) and ``runs/gd_ls_failed_searches/traces``; a seed with no
+trace there (the matrix reads a committed cell's first seeds back from its CSV instead of rerunning them)
+is run again into the latter, with the matrix's own settings, before the replay.
 
     python studies/gd_ls_failed_searches.py                      # cnn_transpose, p = 3, D and E
     python studies/gd_ls_failed_searches.py --problem D --penal 3 --model cnn_transpose
@@ -27,92 +31,176 @@ Writes ``gd_ls_failed_searches.csv`` (one row per trial), ``gd_ls_failed_searche
 from __future__ import annotations
 
 # common first: it sets the output folder and pins the numerics before NumPy and torch load
-from common import FIGURES, RUNS, add_output_options, setup
+from common import FIGURES, RUNS, add_output_options, interrupted_cleanly, setup
 
 import argparse
 import dataclasses
 from pathlib import Path
 
+import matrix
 import numpy as np
 import pandas as pd
 import torch
 
-from landscape import numerics
+from landscape import numerics, threads
 from landscape import problems as problems_
 from landscape.optim.steps import MoreThuente
-from landscape.trace import open_trace
+from landscape.trace import TraceError, open_trace
 
 STEM = "gd_ls_failed_searches"
 SEARCH_OPTIONS = ("ftol", "gtol", "xtol", "maxls")
+MATRIX_RUNS = RUNS / "matrix"
+RERUNS = RUNS / STEM
 
 
-def failed_runs(folder: Path, problems, penals, model: str) -> list[tuple[str, float, int, Path]]:
-    """The GD_LS traces under ``folder/traces`` of ``model`` on ``problems`` (codes) x ``penals`` whose run ended
-    with a failed line search, recorded in this process's numerics mode, as (code, penal, seed, path), sorted."""
-    names = {problems_.get(code).name: code for code in problems}
-    found = []
-    for path in sorted(Path(folder, "traces").glob(f"*_{model}_gd_ls_*.h5")):
-        with open_trace(path) as trace:
-            config = trace.config
-            if (config["problem"] in names and float(config["penal"]) in penals and config["model"] == model
-                    and trace.status == "line_search_failed"
-                    and trace.numerics.get("mode", "native") == numerics.mode()):
-                found.append((names[config["problem"]], float(config["penal"]), int(config["seed"]), path))
-    return sorted(found)
+def failed_seeds(curve: Path) -> list[int]:
+    """The seeds whose status is ``line_search_failed`` in a committed cell's curve file (its first line).
+
+    Args:
+        curve: a cell's curve CSV (``matrix.write_curves``).
+
+    Returns:
+        The seeds, sorted.
+    """
+    _, statuses = matrix.read_curves(curve)
+    return sorted(int(column.split("_")[1]) for column, status in statuses.items() if status == "line_search_failed")
+
+
+def index_traces(folders, model: str) -> dict[tuple[str, float, int], Path]:
+    """The GD_LS traces with L-BFGS-B's search under ``folder/traces`` of each of ``folders`` whose run ended with
+    a failed line search in this process's numerics mode, keyed by (problem name, penalization, seed); where two
+    folders hold the same run, the first folder's trace is kept.
+
+    Args:
+        folders: sweep folders, in order of preference; a folder that does not exist holds nothing.
+        model: the model kind (``cnn_transpose``, ``pixel``, ...).
+
+    Returns:
+        ``{(problem name, penal, seed): trace path}``.
+    """
+    found = {}
+    for folder in folders:
+        for path in sorted(Path(folder, "traces").glob(f"*_{model}_gd_ls_*.h5")):
+            try:
+                with open_trace(path) as trace:
+                    config, status, mode = trace.config, trace.status, trace.numerics.get("mode", "native")
+            except TraceError:
+                continue
+            if (config["model"] == model and config["optimizer"] == "gd_ls" and status == "line_search_failed"
+                    and config["optimizer_options"].get("search", "lbfgsb") == "lbfgsb" and mode == numerics.mode()):
+                found.setdefault((config["problem"], float(config["penal"]), int(config["seed"])), path)
+    return found
+
+
+def rerun(missing, model: str, workers: int, threads) -> None:
+    """Run the GD_LS seeds ``missing`` (``(code, penal, seed)`` triples) again into ``runs/gd_ls_failed_searches``
+    with the matrix's own settings for the cell (the thesis's protocol: 700 steps, L-BFGS-B's search, mixed
+    precision), as one sweep with a progress bar."""
+    from landscape import sweep
+    tasks = []
+    for code, penal in sorted({(code, penal) for code, penal, _ in missing}):
+        entry, steps = matrix.optimizer_entry("GD_LS", model, penal, code, matrix.FULL)
+        seeds = sorted(seed for c, p, seed in missing if (c, p) == (code, penal))
+        tasks += sweep.expand({"name": STEM, "out": str(RERUNS), "steps": steps, "threads": threads,
+                               "axes": {"problem": [code], "model": [matrix.model_entry(model)], "penal": [penal],
+                                        "seed": seeds, "optimizer": [entry], "precision": ["mixed"]}}).tasks
+    with interrupted_cleanly():
+        sweep.run_sweep(sweep.Sweep(STEM, RERUNS, tasks, retries=2, raw={"name": STEM}), workers=workers)
+
+
+def matches_curve(path: Path, committed: pd.Series) -> bool:
+    """Whether a trace's losses are a committed curve column as written (10 significant digits), step for step,
+    with the column's later rows holding the last loss (a run that stopped early is padded so).
+
+    Args:
+        path: the run's trace.
+        committed: the seed's column of the committed curve CSV (:func:`matrix.read_curves`).
+    """
+    with open_trace(path) as trace:
+        losses = trace.steps()["loss"]
+    column = committed.to_numpy()
+    return (len(losses) <= len(column)
+            and all(float(f"{value:.10g}") == written for value, written in zip(losses, column))
+            and bool(np.all(column[len(losses):] == column[len(losses) - 1])))
 
 
 def replay(objective, theta: torch.Tensor, options: dict) -> tuple[list[dict], object]:
-    """Replay GD_LS's search from ``theta``: ``d = -g``, L-BFGS-B's first trial ``1 / |d|``, ``MoreThuente`` with the
-    run's constants; the same arithmetic as ``Decomposed._search`` (``theta + a d`` in float64).
+    """Replay GD_LS's search from ``theta`` with the optimizer's own arithmetic (``Decomposed._search``): ``d = -g``,
+    L-BFGS-B's first trial ``1 / |d|``, :class:`MoreThuente` with the run's constants, ``theta + a d`` in float64.
+
+    Args:
+        objective: the run's objective, in the precision to replay in.
+        theta: the iterate the search starts from, float64, shape (n,).
+        options: the run's optimizer options (``ftol``, ``gtol``, ``xtol``, ``maxls``; the defaults otherwise).
 
     Returns:
-        The trials (``alpha``, ``loss``, ``delta`` = f(a) - f(0), ``predicted`` = a g'd, ``armijo`` (bool),
-        ``slope_ratio`` = g(a)'d / g'd, ``changed_weights`` = fraction of float32 weights the step changes)
-        and the search's :class:`LineResult`.
+        The trials, each a dict (``alpha``; ``loss``; ``delta`` = f(a) - f(0); ``predicted`` = a g'd; ``armijo``:
+        the sufficient-decrease condition holds; ``slope_ratio`` = g(a)'d / g'd; ``changed_weights``: the
+        fraction of float32 weights the step changes; ``one_ulp``: the fraction of those that change by exactly
+        one unit in the last place; ``ftol``, ``gtol``, ``loss0``, ``grad_norm``), and the search's result.
     """
     loss0, grad0 = objective.value_and_grad(theta)
     d = -grad0
     slope0 = float(grad0 @ d)
     rule = MoreThuente(**{k: options[k] for k in SEARCH_OPTIONS if k in options})
     start32 = theta.to(torch.float32)
+    ulp = torch.from_numpy(np.spacing(np.abs(start32.numpy())))
     trials = []
 
     def line(alpha):
         point = torch.add(theta, d, alpha=alpha)
         loss, grad = objective.value_and_grad(point)
         slope = float(grad @ d)
+        moved = point.to(torch.float32) - start32
+        changed = moved != 0
         trials.append({"alpha": alpha, "loss": loss, "delta": loss - loss0, "predicted": alpha * slope0,
                        "armijo": bool(loss - loss0 <= rule.ftol * alpha * slope0), "slope_ratio": slope / slope0,
-                       "changed_weights": float((point.to(torch.float32) != start32).double().mean())})
+                       "changed_weights": float(changed.double().mean()),
+                       "one_ulp": float((moved[changed].abs() == ulp[changed]).double().mean())
+                       if bool(changed.any()) else np.nan})
         return loss, grad, slope
 
     result = rule.search(line, loss0, slope0, rule.first_trial(d, False))
     for trial in trials:
-        trial.update(loss0=loss0, grad_norm=float(grad0.norm()))
+        trial.update(ftol=rule.ftol, gtol=rule.gtol, loss0=loss0, grad_norm=float(grad0.norm()))
     return trials, result
 
 
+def recorded_trials(trace) -> pd.DataFrame:
+    """The trials of a trace's last, failed search: the evaluations after those its accepted steps used."""
+    used = int(trace.steps()["evaluations"][-1])
+    return trace.evaluations().iloc[used:]
+
+
 def replay_run(path: Path, code: str) -> list[dict]:
-    """Both replays of one failed run (of problem ``code``): one row per trial and precision, with the run's
-    identity, whether the
-    mixed replay made the recorded trials (``reproduces``), and whether the search found a step."""
+    """Both replays of one failed run.
+
+    Args:
+        path: the run's trace.
+        code: the problem's name as the tables give it (e.g. ``D``).
+
+    Returns:
+        One row per trial and precision: the run's identity (problem, model, penal, seed, ``step`` = the steps it
+        had taken), the trial (:func:`replay`), ``found_step`` and ``accepted_alpha`` (the search's result),
+        and for the run's own precision ``reproduces``: the replay made the recorded trials exactly (the same
+        number, step lengths and losses), with the run's thread counts.
+    """
     with open_trace(path) as trace:
         config, spec = trace.config, trace.spec()
         theta = torch.as_tensor(trace.final().theta, dtype=torch.float64)
-        evaluations = trace.evaluations()
-    failed_step = int(evaluations["step"].iloc[-1])
-    recorded = evaluations[evaluations["step"] == failed_step]["alpha"].to_numpy()[-int(config["optimizer_options"]
-                                                                                          .get("maxls", 20)):]
+        recorded, taken = recorded_trials(trace), trace.num_steps
     rows = []
     for precision in ("mixed", "float64"):
         objective = dataclasses.replace(spec, precision=precision).build_objective()
-        trials, result = replay(objective, theta, config["optimizer_options"])
-        alphas = np.array([t["alpha"] for t in trials])
-        same = (len(alphas) <= len(recorded)
-                and np.allclose(alphas, recorded[len(recorded) - len(alphas):], rtol=1e-9, atol=0.0))
+        # the run's thread counts: with more threads the float32 network sums in another order
+        with threads.limited(threads.Threads.from_config(config.get("threads")) or threads.policy()):
+            trials, result = replay(objective, theta, config["optimizer_options"])
+        same = (len(trials) == len(recorded)
+                and np.array_equal([t["alpha"] for t in trials], recorded["alpha"].to_numpy())
+                and np.array_equal([t["loss"] for t in trials], recorded["loss"].to_numpy()))
         for number, trial in enumerate(trials, 1):
             rows.append({"problem": code, "model": config["model"], "penal": float(config["penal"]),
-                         "seed": int(config["seed"]), "step": failed_step, "precision": precision, "trial": number,
+                         "seed": int(config["seed"]), "step": taken, "precision": precision, "trial": number,
                          **trial, "found_step": bool(result.ok),
                          "accepted_alpha": float(result.alpha) if result.ok else np.nan,
                          "reproduces": bool(same) if precision == spec.precision else np.nan})
@@ -120,63 +208,89 @@ def replay_run(path: Path, code: str) -> list[dict]:
 
 
 def summarize(trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per run and precision: the start, the first trial's rise, the trials spent, the shortest trial,
-    the first trial after the overshoot (the first whose step is below a thousandth of the first), and the result."""
+    """One row per run and precision, from the rows of :func:`replay_run`.
+
+    Returns:
+        The start (``step``, ``loss``, ``grad_norm``), the first trial (``first_alpha``, ``first_rise``), the
+        trials spent, the first *short* trial (the first whose step is below a thousandth of the first trial's:
+        ``short_trial``, ``short_alpha``, ``short_delta``, ``short_predicted``, ``short_changed_weights``,
+        ``short_one_ulp``), ``later_max_ratio`` (the longest later trial over the short one), the later trials
+        that satisfied the sufficient-decrease condition (``later_armijo``) and the smallest slope ratio
+        ``g(a)'d / g'd`` among them (above ``gtol``, the curvature condition fails), the result and ``reproduces``.
+    """
     rows = []
-    for (problem, penal, seed, precision), run in trials.groupby(["problem", "penal", "seed", "precision"],
-                                                                  sort=True):
+    for (problem, penal, seed, precision), run in trials.groupby(["problem", "penal", "seed", "precision"]):
+        run = run.sort_values("trial")
         first = run.iloc[0]
         short = run[run["alpha"] < 1e-3 * first["alpha"]]
         after = short.iloc[0] if len(short) else None
+        later = run[run["trial"] > after["trial"]] if after is not None else run.iloc[:0]
+        passed = later[later["armijo"]]
         rows.append({"problem": problem, "penal": penal, "seed": seed, "precision": precision,
                      "step": int(first["step"]), "loss": first["loss0"], "grad_norm": first["grad_norm"],
                      "first_alpha": first["alpha"], "first_rise": first["delta"], "trials": len(run),
-                     "short_alpha": np.nan if after is None else after["alpha"],
-                     "short_delta": np.nan if after is None else after["delta"],
-                     "short_predicted": np.nan if after is None else after["predicted"],
-                     "short_changed_weights": np.nan if after is None else after["changed_weights"],
+                     **{f"short_{k}": (np.nan if after is None else after[k])
+                        for k in ("trial", "alpha", "delta", "predicted", "changed_weights", "one_ulp")},
+                     "later_max_ratio": later["alpha"].max() / after["alpha"] if len(later) else np.nan,
+                     "later_armijo": len(passed),
+                     "later_armijo_min_slope_ratio": passed["slope_ratio"].min() if len(passed) else np.nan,
                      "found_step": bool(first["found_step"]), "accepted_alpha": first["accepted_alpha"],
                      "reproduces": run["reproduces"].iloc[0]})
     return pd.DataFrame(rows)
 
 
 def table(summary: pd.DataFrame) -> str:
-    """The summary as a markdown table, with a one-line header naming what was replayed."""
-    lines = [f"GD_LS runs that ended with a failed line search, the failed search replayed from the same iterate "
-             f"(`studies/{STEM}.py`). 'After the overshoot' is the first trial at most a thousandth of the first "
-             "trial's step: its loss change, the first-order prediction a g'd, and the fraction of float32 "
-             "weights that its step changes.", "",
-             "| problem | p | seed | step | loss | precision | first trial: rise | after the overshoot: a | "
-             "f(a) - f(0) | a g'd | weights changed | trials | step found | replay = run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    """The summary as a markdown table under a paragraph saying what each column is."""
+    lines = [f"GD_LS runs that ended with a failed line search, each failed search replayed from the iterate it "
+             f"started at (`studies/{STEM}.py`). 'Short trial': the first trial whose step is below a thousandth "
+             "of the first trial's; its loss change, the first-order prediction a g'd, the share of float32 "
+             "weights its step changes and the share of those that move by one unit in the last place. 'Later': "
+             "the longest later trial over the short one, and how many later trials satisfied the "
+             "sufficient-decrease condition (they failed the curvature condition: smallest g(a)'d / g'd). The last "
+             "column: the run's losses are its committed curve as written, step for step ('rerun': the matrix "
+             "had read the seed back from the curve file, and this study ran it again).", "",
+             "| problem | p | seed | step | loss | precision | first trial: rise | short trial: # | a | f(a) - f(0) | "
+             "a g'd | weights changed | by one ulp | later: longest / short | sufficient decrease (slope ratio) "
+             "| trials | step found | replay = run | trace = committed curve |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary.itertuples():
         reproduces = "-" if pd.isna(r.reproduces) else ("yes" if r.reproduces else "**no**")
+        curve = "-" if not hasattr(r, "matches_curve") else \
+            ("yes" if r.matches_curve else "**no**") + (" (rerun)" if r.rerun else "")
         found = f"yes, a = {r.accepted_alpha:.3g}" if r.found_step else "no"
+        passed = f"{r.later_armijo} ({r.later_armijo_min_slope_ratio:.4g})" if r.later_armijo else "0"
         lines.append(f"| {r.problem} | {r.penal:g} | {r.seed} | {r.step} | {r.loss:.4g} | {r.precision} | "
-                     f"{r.first_rise:.3g} | {r.short_alpha:.3g} | {r.short_delta:.3g} | {r.short_predicted:.3g} | "
-                     f"{r.short_changed_weights:.2%} | {r.trials} | {found} | {reproduces} |")
+                     f"{r.first_rise:.3g} | {r.short_trial:.0f} | {r.short_alpha:.3g} | {r.short_delta:.3g} | "
+                     f"{r.short_predicted:.3g} | {r.short_changed_weights:.2%} | {r.short_one_ulp:.1%} | "
+                     f"{r.later_max_ratio:.2g} | {passed} | {r.trials} | {found} | {reproduces} | {curve} |")
     return "\n".join(lines) + "\n"
 
 
 def plot(trials: pd.DataFrame, path: Path) -> None:
-    """Two panels (mixed, float64): every trial's loss change over its first-order prediction, against its step
-    length, one line per run; below -ftol the trial satisfies the sufficient-decrease condition."""
+    """Two panels (mixed, float64) sharing both axes: every trial's loss change over its first-order prediction
+    against its step length, one line per run; at or below ``-ftol`` the trial satisfies the sufficient-decrease
+    condition.
+
+    Args:
+        trials: the rows of :func:`replay_run`.
+        path: the image to write.
+    """
     from landscape.plots import pyplot, save
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True, layout="constrained")
+    palette = plt.get_cmap("tab20")
     for ax, precision in zip(axes, ("mixed", "float64")):
         part = trials[trials["precision"] == precision]
         for i, ((problem, seed), run) in enumerate(part.groupby(["problem", "seed"])):
-            color = plt.get_cmap("tab20")(i % 20)
+            color = palette((2 * i) % 20 + (2 * i // 20) % 2)      # the dark shades first, then the light ones
             run = run.sort_values("alpha")
             ratio = run["delta"] / run["predicted"].abs()
             ax.plot(run["alpha"], ratio, "-", color=color, lw=0.8, alpha=0.7)
             ok = run["armijo"].to_numpy()
-            ax.scatter(run["alpha"][ok], ratio[ok], color=color, marker="o", s=16,
-                       label=f"{problem} seed {seed}")
+            ax.scatter(run["alpha"][ok], ratio[ok], color=color, marker="o", s=16, label=f"{problem} seed {seed}")
             ax.scatter(run["alpha"][~ok], ratio[~ok], facecolors="none", edgecolors=color, marker="o", s=16)
         ax.axhline(-1.0, color="0.3", lw=0.8, ls=":")
-        ax.axhline(-1e-3, color="0.3", lw=0.8, ls="--")
+        ax.axhline(-float(part["ftol"].iloc[0]), color="0.3", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-4)
         ax.set_xlabel("trial step length a")
@@ -191,32 +305,60 @@ def plot(trials: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv=None):
+    """Find the failed GD_LS runs of the cells asked for, rerun the ones with no trace, replay all, write the
+    tables and the figure; exits with a message naming what is missing when there is nothing to replay."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problem", default="D,E", help="comma-separated problems (default D,E)")
     parser.add_argument("--penal", default="3", help="comma-separated penalizations (default 3)")
-    parser.add_argument("--model", default="cnn_transpose")
-    parser.add_argument("--runs", type=Path, nargs="+", default=[RUNS / "matrix"], metavar="DIR",
-                        help="the sweep folders whose traces are replayed (default runs/matrix)")
+    parser.add_argument("--model", default=matrix.CNN, help=f"the model kind (default {matrix.CNN})")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch and BLAS threads (default: the thread policy, 1)")
+    parser.add_argument("--workers", type=int, default=2, help="reruns in parallel (local Dask workers)")
     args = setup(add_output_options(parser).parse_args(argv))
-    problems = args.problem.split(",")
     try:
         penals = [float(p) for p in args.penal.split(",")]
     except ValueError:
         parser.error(f"--penal takes comma-separated numbers, got {args.penal!r}")
-    paths = sorted(run for folder in args.runs for run in failed_runs(folder, problems, penals, args.model))
-    if not paths:
-        folders = ", ".join(f"{folder}/traces" for folder in args.runs)
-        parser.error(f"no {args.model} GD_LS trace on {args.problem}, p = {args.penal} under {folders} ended "
-                     f"with a failed line search in the {numerics.mode()} numerics mode; run "
-                     "table_3_3_decomposition.py for these cases first")
+    cells = [(code, penal) for code in args.problem.split(",") for penal in penals]
+    wanted, committed = [], {}
+    for code, penal in cells:
+        try:
+            problems_.get(code)
+        except (KeyError, ValueError) as error:
+            parser.error(f"--problem: {error}")
+        curve = matrix.found_curve_path(args.model, penal, code, "GD_LS")
+        if curve is None:
+            parser.error(f"no committed GD_LS curves of {args.model} on {code}, p = {penal:g} "
+                         f"({matrix.curve_name(args.model, penal, code, 'GD_LS', 'thesis', False)}); run "
+                         f"table_3_3_decomposition.py --model {args.model} --problem {code} --penal {penal:g} first")
+        wanted += [(code, penal, seed) for seed in failed_seeds(curve)]
+        committed[(code, penal)] = matrix.read_curves(curve)[0]
+    if not wanted:
+        parser.error(f"no GD_LS run of {args.model} on {args.problem}, p = {args.penal} ended with a failed line "
+                     "search: nothing to replay")
+    name = {code: problems_.get(code).name for code, _ in cells}
+    traces = index_traces([MATRIX_RUNS, RERUNS], args.model)
+    missing = [(c, p, s) for c, p, s in wanted if (name[c], p, s) not in traces]
+    if missing:
+        print(f"{len(missing)} failed run(s) have no trace here (read back from the committed curves); running "
+              f"them again into {RERUNS}", flush=True)
+        rerun(missing, args.model, args.workers, args.threads)
+        traces = index_traces([MATRIX_RUNS, RERUNS], args.model)
+        still = [(c, p, s) for c, p, s in missing if (name[c], p, s) not in traces]
+        if still:
+            raise SystemExit(f"error: rerun, these runs did not end with a failed line search as their committed "
+                             f"curves say: {still}; the committed curves were made in another numerics mode or "
+                             "by another version")
     rows = []
-    for number, (code, _, _, path) in enumerate(paths, 1):
-        print(f"[{number}/{len(paths)}] {path.name}", flush=True)
-        rows += replay_run(path, code)
+    for number, (code, penal, seed) in enumerate(wanted, 1):
+        print(f"[{number}/{len(wanted)}] replaying {code}, p = {penal:g}, seed {seed}", flush=True)
+        rows += replay_run(traces[(name[code], penal, seed)], code)
     trials = pd.DataFrame(rows)
     summary = summarize(trials)
+    summary["matches_curve"] = [matches_curve(traces[(name[r.problem], r.penal, r.seed)],
+                                              committed[(r.problem, r.penal)][f"seed_{r.seed}"])
+                                for r in summary.itertuples()]
+    summary["rerun"] = [(r.problem, r.penal, r.seed) in missing for r in summary.itertuples()]
     FIGURES.mkdir(parents=True, exist_ok=True)
     trials.to_csv(FIGURES / f"{STEM}.csv", index=False)
     summary.to_csv(FIGURES / f"{STEM}_summary.csv", index=False)

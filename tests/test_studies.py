@@ -687,23 +687,30 @@ def test_the_noise_study_redoes_its_tables_and_figure_from_a_per_run_table(monke
 
 def test_the_gd_ls_replay_remakes_a_failed_search_trial_for_trial(tmp_path, monkeypatch):
     """gd_ls_failed_searches replays the failed search from the trace's last iterate with the optimizer's own
-    arithmetic: in the run's precision it makes the recorded trials and fails as the run did."""
+    arithmetic: in the run's precision (here the mixed-precision CNN on a tiny beam) it makes the recorded
+    trials exactly, loss for loss, and fails as the run did; runs that completed are not indexed."""
     monkeypatch.syspath_prepend(str(STUDIES))
     import gd_ls_failed_searches as study
 
     import landscape as L
     problem = "mbb_beam_16x8_0.5"
-    spec = L.RunSpec(problem=problem, model="pixel", optimizer="gd_ls", optimizer_options={"maxls": 1}, steps=40,
-                     seed=1)
-    L.run_spec(spec, trace=tmp_path / "traces" / "X_pixel_gd_ls_p3_s1.h5", progress=False)
-    L.run_spec(dataclasses.replace(spec, optimizer_options={}, steps=3),
-               trace=tmp_path / "traces" / "X_pixel_gd_ls_p3_s2.h5", progress=False)
-    found = study.failed_runs(tmp_path, [problem], [3.0], "pixel")
-    # the completed run is not replayed
-    assert [(penal, seed, path.name) for _, penal, seed, path in found] == [(3.0, 1, "X_pixel_gd_ls_p3_s1.h5")]
-    rows = pd.DataFrame(study.replay_run(found[0][-1], problem))
+    spec = L.RunSpec(problem=problem, model="cnn_transpose", optimizer="gd_ls", optimizer_options={"maxls": 3},
+                     steps=60, seed=0)
+    L.run_spec(spec, trace=tmp_path / "a" / "traces" / "X_cnn_transpose_gd_ls_p3_s0.h5", progress=False)
+    L.run_spec(dataclasses.replace(spec, optimizer_options={"maxls": 4}, seed=1),
+               trace=tmp_path / "b" / "traces" / "X_cnn_transpose_gd_ls_p3_s1.h5", progress=False)
+    found = study.index_traces([tmp_path / "a", tmp_path / "b", tmp_path / "missing"], "cnn_transpose")
+    assert list(found) == [(L.problems.get(problem).name, 3.0, 0)]    # seed 1 completed its 60 steps
+    rows = pd.DataFrame(study.replay_run(found[(L.problems.get(problem).name, 3.0, 0)], "beam"))
     mixed = rows[rows.precision == "mixed"]
-    assert mixed.reproduces.all() and not mixed.found_step.any() and len(mixed) == 1
-    assert set(rows.precision) == {"mixed", "float64"}
+    assert len(mixed) == 3 and mixed.reproduces.all() and not mixed.found_step.any()
+    assert set(rows.precision) == {"mixed", "float64"} and rows[rows.precision == "float64"].reproduces.isna().all()
+    assert ((mixed.changed_weights >= 0) & (mixed.changed_weights <= 1)).all()
     summary = study.summarize(rows)
-    assert len(summary) == 2 and "| mbb_beam_16x8_0.5 | 3 | 1 |" in study.table(summary)
+    assert len(summary) == 2 and "| beam | 3 | 0 |" in study.table(summary)
+    # the trace against a committed curve column: as written (10 digits), padded with the last loss
+    path = found[(L.problems.get(problem).name, 3.0, 0)]
+    with L.open_trace(path) as trace:
+        written = [float(f"{loss:.10g}") for loss in trace.steps()["loss"]]
+    assert study.matches_curve(path, pd.Series(written + [written[-1]] * 5))
+    assert not study.matches_curve(path, pd.Series(written[:-1] + [written[-1] * 1.001]))
