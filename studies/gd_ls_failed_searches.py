@@ -320,10 +320,10 @@ def main(argv=None):
     except ValueError:
         parser.error(f"--penal takes comma-separated numbers, got {args.penal!r}")
     cells = [(code, penal) for code in args.problem.split(",") for penal in penals]
-    wanted, committed = [], {}
+    wanted, committed, name = [], {}, {}
     for code, penal in cells:
         try:
-            problems_.get(code)
+            name[code] = problems_.get(code).name
         except (KeyError, ValueError) as error:
             parser.error(f"--problem: {error}")
         curve = matrix.found_curve_path(args.model, penal, code, "GD_LS")
@@ -336,7 +336,6 @@ def main(argv=None):
     if not wanted:
         parser.error(f"no GD_LS run of {args.model} on {args.problem}, p = {args.penal} ended with a failed line "
                      "search: nothing to replay")
-    name = {code: problems_.get(code).name for code, _ in cells}
     traces = index_traces([MATRIX_RUNS, RERUNS], args.model)
     missing = [(c, p, s) for c, p, s in wanted if (name[c], p, s) not in traces]
     if missing:
