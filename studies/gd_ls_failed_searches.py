@@ -48,7 +48,6 @@ from landscape.optim.steps import MoreThuente
 from landscape.trace import TraceError, open_trace
 
 STEM = "gd_ls_failed_searches"
-SEARCH_OPTIONS = ("ftol", "gtol", "xtol", "maxls")
 MATRIX_RUNS = RUNS / "matrix"
 RERUNS = RUNS / STEM
 
@@ -109,7 +108,7 @@ def rerun(missing, model: str, workers: int, threads) -> None:
 
 
 def matches_curve(path: Path, committed: pd.Series) -> bool:
-    """Whether a trace's losses are a committed curve column as written (10 significant digits), step for step,
+    """Whether a trace's losses are a committed curve column as written (``matrix.CURVE_FLOAT_FORMAT``), step for step,
     with the column's later rows holding the last loss (a run that stopped early is padded so).
 
     Args:
@@ -120,50 +119,76 @@ def matches_curve(path: Path, committed: pd.Series) -> bool:
         losses = trace.steps()["loss"]
     column = committed.to_numpy()
     return (len(losses) <= len(column)
-            and all(float(f"{value:.10g}") == written for value, written in zip(losses, column))
+            and all(float(matrix.CURVE_FLOAT_FORMAT % value) == written for value, written in zip(losses, column))
             and bool(np.all(column[len(losses):] == column[len(losses) - 1])))
 
 
-def replay(objective, theta: torch.Tensor, options: dict) -> tuple[list[dict], object]:
-    """Replay GD_LS's search from ``theta`` with the optimizer's own arithmetic (``Decomposed._search``): ``d = -g``,
-    L-BFGS-B's first trial ``1 / |d|``, :class:`MoreThuente` with the run's constants, ``theta + a d`` in float64.
+class RecordingObjective:
+    """An objective that keeps every point it is evaluated at, so that a replay can run the optimizer's own search
+    and still see where each trial went. Everything else is the wrapped objective's.
 
     Args:
+        objective: the :class:`~landscape.Objective` to wrap.
+    """
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.points: list[torch.Tensor] = []
+
+    def __getattr__(self, name):
+        return getattr(self.objective, name)
+
+    def value_and_grad(self, theta: torch.Tensor):
+        """The wrapped objective's ``value_and_grad(theta)``, with ``theta`` kept in :attr:`points`."""
+        self.points.append(theta.detach().clone())
+        return self.objective.value_and_grad(theta)
+
+
+def replay(spec, objective, theta: torch.Tensor) -> tuple[list[dict], object]:
+    """Replay GD_LS's search from ``theta`` by taking one step of the run's own optimizer
+    (``spec.build_optimizer()``, a :class:`~landscape.optim.Decomposed` ``gd_ls``: ``d = -g``, L-BFGS-B's first
+    trial ``1 / |d|``, Moré-Thuente with the run's constants) on ``objective``, recording every trial.
+
+    Args:
+        spec: the run's :class:`~landscape.RunSpec` (its optimizer and options are used).
         objective: the run's objective, in the precision to replay in.
         theta: the iterate the search starts from, float64, shape (n,).
-        options: the run's optimizer options (``ftol``, ``gtol``, ``xtol``, ``maxls``; the defaults otherwise).
 
     Returns:
         The trials, each a dict (``alpha``; ``loss``; ``delta`` = f(a) - f(0); ``predicted`` = a g'd; ``armijo``:
         the sufficient-decrease condition holds; ``slope_ratio`` = g(a)'d / g'd; ``changed_weights``: the
         fraction of float32 weights the step changes; ``one_ulp``: the fraction of those that change by exactly
-        one unit in the last place; ``ftol``, ``gtol``, ``loss0``, ``grad_norm``), and the search's result.
+        one unit in the last place; ``ftol``, ``gtol``, ``loss0``, ``grad_norm``), and the step
+        (:class:`~landscape.optim.Step`: ``accepted`` when the search found a step, its ``step_size``).
+
+    Raises:
+        ValueError: the spec's optimizer is not GD_LS with the L-BFGS-B search (``search="lbfgsb"``, the thesis's).
     """
-    loss0, grad0 = objective.value_and_grad(theta)
-    d = -grad0
-    slope0 = float(grad0 @ d)
-    rule = MoreThuente(**{k: options[k] for k in SEARCH_OPTIONS if k in options})
-    start32 = theta.to(torch.float32)
+    optimizer = spec.build_optimizer()
+    if optimizer.name != "gd_ls" or not isinstance(optimizer.rule, MoreThuente):
+        raise ValueError(f"replay needs a gd_ls run with search='lbfgsb', got optimizer {spec.optimizer!r} with "
+                         f"options {spec.optimizer_options}")
+    recording = RecordingObjective(objective)
+    start = optimizer.start(recording, theta)
+    step = optimizer.step()
+    loss0, grad0 = start.loss, start.grad
+    slope0 = -float(grad0 @ grad0)                      # g'd with d = -g
+    ftol, gtol = optimizer.rule.ftol, optimizer.rule.gtol
+    start32 = recording.points[0].to(torch.float32)
     ulp = torch.from_numpy(np.spacing(np.abs(start32.numpy())))
     trials = []
-
-    def line(alpha):
-        point = torch.add(theta, d, alpha=alpha)
-        loss, grad = objective.value_and_grad(point)
-        slope = float(grad @ d)
+    for evaluation, point in zip(step.evaluations, recording.points[1:], strict=True):
         moved = point.to(torch.float32) - start32
         changed = moved != 0
+        alpha, loss = evaluation.alpha, evaluation.loss
         trials.append({"alpha": alpha, "loss": loss, "delta": loss - loss0, "predicted": alpha * slope0,
-                       "armijo": bool(loss - loss0 <= rule.ftol * alpha * slope0), "slope_ratio": slope / slope0,
+                       "armijo": bool(loss - loss0 <= ftol * alpha * slope0),
+                       "slope_ratio": evaluation.slope / slope0,
                        "changed_weights": float(changed.double().mean()),
                        "one_ulp": float((moved[changed].abs() == ulp[changed]).double().mean())
-                       if bool(changed.any()) else np.nan})
-        return loss, grad, slope
-
-    result = rule.search(line, loss0, slope0, rule.first_trial(d, False))
-    for trial in trials:
-        trial.update(ftol=rule.ftol, gtol=rule.gtol, loss0=loss0, grad_norm=float(grad0.norm()))
-    return trials, result
+                       if bool(changed.any()) else np.nan,
+                       "ftol": ftol, "gtol": gtol, "loss0": loss0, "grad_norm": float(grad0.norm())})
+    return trials, step
 
 
 def recorded_trials(trace) -> pd.DataFrame:
@@ -194,15 +219,15 @@ def replay_run(path: Path, code: str) -> list[dict]:
         objective = dataclasses.replace(spec, precision=precision).build_objective()
         # the run's thread counts: with more threads the float32 network sums in another order
         with threads.limited(threads.Threads.from_config(config.get("threads")) or threads.policy()):
-            trials, result = replay(objective, theta, config["optimizer_options"])
+            trials, result = replay(spec, objective, theta)
         same = (len(trials) == len(recorded)
                 and np.array_equal([t["alpha"] for t in trials], recorded["alpha"].to_numpy())
                 and np.array_equal([t["loss"] for t in trials], recorded["loss"].to_numpy()))
         for number, trial in enumerate(trials, 1):
             rows.append({"problem": code, "model": config["model"], "penal": float(config["penal"]),
                          "seed": int(config["seed"]), "step": taken, "precision": precision, "trial": number,
-                         **trial, "found_step": bool(result.ok),
-                         "accepted_alpha": float(result.alpha) if result.ok else np.nan,
+                         **trial, "found_step": bool(result.accepted),
+                         "accepted_alpha": float(result.step_size) if result.accepted else np.nan,
                          "reproduces": bool(same) if precision == spec.precision else np.nan})
     return rows
 

@@ -43,6 +43,7 @@ from experiments.thesis import step_size
 LABELS = ("GD", "HD_M1", "HD_M10", "GD_LS", "L-BFGS_M1", "L-BFGS")
 CNN = "cnn_transpose"
 CURVES = FIGURES / "curves"
+CURVE_FLOAT_FORMAT = "%.10g"   # how a curve CSV writes a loss: 10 significant digits (``CURVE_FLOAT_FORMAT % loss``)
 TUNED = {False: "tuned_step_sizes.csv", True: "tuned_step_sizes_quick.csv"}   # read with common.find
 
 
@@ -350,7 +351,7 @@ def write_curves(index: pd.DataFrame, path: Path, kept: Path | None = None) -> N
         stamp = "read_back=" + ",".join(old.columns)
     header = "# status " + " ".join(f"{k}={v}" for k, v in statuses.items()) + "\n"
     header += f"# numerics={numerics.mode()} {stamp}\n"
-    path.write_text(header + table.to_csv(float_format="%.10g"))
+    path.write_text(header + table.to_csv(float_format=CURVE_FLOAT_FORMAT))
     order = sorted(walls, key=lambda column: int(column.split("_")[1]))
     wall_path(path).write_text(json.dumps({k: round(float(walls[k]), 1) for k in order}) + "\n")
 

@@ -686,8 +686,8 @@ def test_the_noise_study_redoes_its_tables_and_figure_from_a_per_run_table(monke
 
 
 def test_the_gd_ls_replay_remakes_a_failed_search_trial_for_trial(tmp_path, monkeypatch):
-    """gd_ls_failed_searches replays the failed search from the trace's last iterate with the optimizer's own
-    arithmetic: in the run's precision (here the mixed-precision CNN on a tiny beam) it makes the recorded
+    """gd_ls_failed_searches replays the failed search from the trace's last iterate by taking one step of the run's
+    own optimizer: in the run's precision (here the mixed-precision CNN on a tiny beam) it makes the recorded
     trials exactly, loss for loss, and fails as the run did; runs that completed are not indexed."""
     monkeypatch.syspath_prepend(str(STUDIES))
     import gd_ls_failed_searches as study
@@ -706,6 +706,9 @@ def test_the_gd_ls_replay_remakes_a_failed_search_trial_for_trial(tmp_path, monk
     assert len(mixed) == 3 and mixed.reproduces.all() and not mixed.found_step.any()
     assert set(rows.precision) == {"mixed", "float64"} and rows[rows.precision == "float64"].reproduces.isna().all()
     assert ((mixed.changed_weights >= 0) & (mixed.changed_weights <= 1)).all()
+    for other in ({"optimizer": "gd", "optimizer_options": {"lr": 0.1}}, {"optimizer_options": {"search": "wolfe"}}):
+        with pytest.raises(ValueError, match="gd_ls run with search='lbfgsb'"):   # another search: refused by name
+            study.replay(dataclasses.replace(spec, **other), spec.build_objective(), spec.build_objective().theta0)
     summary = study.summarize(rows)
     assert len(summary) == 2 and "| beam | 3 | 0 |" in study.table(summary)
     # the trace against a committed curve column: as written (10 digits), padded with the last loss
