@@ -59,7 +59,7 @@ import argparse
 from dataclasses import dataclass, replace
 
 import numpy as np
-from matrix import CNN, CONSTANT, FULL, QUICK, converged_step, read_cell_at, stalled_runs, summarize
+from matrix import CNN, CONSTANT, FULL, QUICK, converged_step, failures_text, read_cell_at, stalled_runs, summarize
 from scipy.stats import mannwhitneyu
 from table_3_3_decomposition import THESIS as TABLE_3_3
 
@@ -96,11 +96,8 @@ class Cell:
         return 2 * self.stalled_runs >= self.summary["seeds"]
 
     def text(self) -> str:
-        s = self.summary
-        rose = s["rose"] - s["diverged"]
-        flags = ", ".join(f for f in (f"{s['diverged']} diverged" if s["diverged"] else "",
-                                      f"{rose} rose" if rose else "") if f)
-        return f"{self.name or self.label} {s['median']:.4g}" + (f" ({flags} of {s['seeds']})" if flags else "")
+        flags = failures_text(self.summary)
+        return f"{self.name or self.label} {self.summary['median']:.4g}" + (f" ({flags})" if flags else "")
 
 
 def _steps(curve: np.ndarray) -> int:

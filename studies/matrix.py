@@ -449,6 +449,16 @@ def summarize(losses: pd.DataFrame, statuses: dict, at: int | None = None) -> di
             "seeds": len(values), "diverged": diverged, "rose": rose}
 
 
+def failures_text(summary: dict, of_seeds: bool = True) -> str:
+    """``"2 diverged, 1 rose of 10"``: a cell's runs that diverged and those that ended no lower than they started
+    without diverging, from :func:`summarize` (whose ``rose`` counts the diverged runs too); ``""`` when every run
+    descended. ``of_seeds=False`` leaves out ``" of 10"``."""
+    diverged, rose = summary["diverged"], summary["rose"] - summary["diverged"]
+    text = ", ".join(part for part in (f"{diverged} diverged" if diverged else "", f"{rose} rose" if rose else "")
+                     if part)
+    return text + f" of {summary['seeds']}" if text and of_seeds else text
+
+
 def difference_text(median: float, thesis: float) -> str:
     """The relative difference to the thesis as text: ``+4.5%``, or ``12.3 x`` beyond ten times; ``-`` if unknown."""
     if not (np.isfinite(median) and np.isfinite(thesis)) or thesis == 0:

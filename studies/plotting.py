@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matrix import summarize
+from matrix import failures_text, summarize
 
 _STATE = "_landscape_curves"
 
@@ -39,10 +39,7 @@ def _note(ax, losses: pd.DataFrame, statuses: dict, color: str):
 def status_text(losses: pd.DataFrame, statuses: dict) -> str:
     """``"2 diverged, 1 rose of 10"``: the runs of a cell that diverged and those that ended no lower than they
     started without diverging, as :func:`matrix.summarize` counts them; ``""`` when every run descended."""
-    s = summarize(losses, statuses)
-    diverged, rose = s["diverged"], s["rose"] - s["diverged"]
-    parts = [f"{diverged} diverged" if diverged else "", f"{rose} rose" if rose else ""]
-    return ", ".join(p for p in parts if p) + f" of {s['seeds']}" if diverged or rose else ""
+    return failures_text(summarize(losses, statuses))
 
 
 def seed_range(counts) -> str:

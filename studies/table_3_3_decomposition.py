@@ -41,6 +41,7 @@ from matrix import (
     cell_path_at,
     converged_step,
     difference_text,
+    failures_text,
     figure_suffix,
     matrix_cases,
     read_cell,
@@ -151,9 +152,7 @@ def decomposition_table(cases, budgets, quick: bool, retuned: bool = True) -> pd
 
 
 def _status(r) -> str:
-    parts = [f"{r.diverged} diverged" if r.diverged else "", f"{r.rose - r.diverged} rose" if r.rose > r.diverged
-             else ""]
-    return ", ".join(p for p in parts if p) or "-"
+    return failures_text({"diverged": r.diverged, "rose": r.rose, "seeds": r.seeds}, of_seeds=False) or "-"
 
 
 def decomposition_markdown(table: pd.DataFrame, budgets, cnn: str, precision: str) -> str:
