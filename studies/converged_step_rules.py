@@ -50,13 +50,15 @@ def rules(median: np.ndarray) -> dict[str, int]:
 
 
 def compare() -> pd.DataFrame:
-    """One row per cell with a thesis step: the thesis's step and each rule's step."""
-    rows = []
+    """One row per cell with a thesis step: the thesis's step and each rule's step; ``attrs["not_run"]`` counts
+    the cells with no committed curves."""
+    rows, not_run = [], 0
     for (tm, penal, code), cells in THESIS.items():
         model = "pixel" if tm == "pixel" else "cnn_transpose"
         for label in LABELS:
             found = read_cell(model, float(penal), code, label, "thesis", quick=False)
             if found is None:
+                not_run += 1
                 continue
             losses, statuses = found
             if label == "GD":
@@ -67,7 +69,9 @@ def compare() -> pd.DataFrame:
             median = np.median(losses.to_numpy(), axis=1)
             rows.append({"model": model, "penal": penal, "problem": code, "optimizer": label,
                          "seeds": s["seeds"], "thesis_step": cells[label][1], **rules(median)})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["not_run"] = not_run
+    return table
 
 
 def score(table: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +103,8 @@ def main(argv=None) -> int:
     most = scores.sort_values("within_factor_2", ascending=False, kind="stable").iloc[0]
     text = ("Converged-step rules against the thesis's Table 3.3 steps (studies/converged_step_rules.py; "
             f"per-cell steps in converged_step_rules.csv), over {len(table)} of the {total} cells of the table: "
-            "the others have a median that diverged or rose, which has no converged step, or have not run. "
+            "the others have a median that diverged or rose, which has no converged step"
+            + (f", or ({table.attrs['not_run']}) have not run" if table.attrs.get("not_run") else "") + ". "
             "Ranked by the median |log10 ratio| alone, best first"
             + (f"; by the share within a factor of 2, {most.rule} leads ({most.within_factor_2:.0%})"
                if most.rule != scores.iloc[0].rule else "") + ".\n\n" + "\n".join(lines) + "\n")

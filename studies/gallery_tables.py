@@ -25,13 +25,15 @@ BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!--
 
 
 def cell_text(row, spread: bool = False) -> str:
-    """One cell: the median over seeds (with ``[min, max]`` when ``spread``), or how many runs diverged or
-    rose when that is half or more."""
+    """One cell: the median over seeds (with ``[min, max]`` when ``spread``) and how many runs diverged or rose,
+    or only those counts when they are half the runs or more."""
     seeds, diverged, rose = int(row["seeds"]), int(row["diverged"]), int(row["rose"])
-    if 2 * rose >= seeds:   # ``rose`` counts the diverged runs too; the table shows them apart, as Table 3.3 does
-        parts = [f"{diverged} div." if diverged else "", f"{rose - diverged} rose" if rose > diverged else ""]
-        return ", ".join(part for part in parts if part) + f" of {seeds}"
-    text = f"{row['median']:.4g}" + (f", {diverged} div." if diverged else "")
+    # ``rose`` counts the diverged runs too; the table shows them apart, as Table 3.3 does
+    failures = ", ".join(part for part in (f"{diverged} div." if diverged else "",
+                                           f"{rose - diverged} rose" if rose > diverged else "") if part)
+    if 2 * rose >= seeds:
+        return failures + f" of {seeds}"
+    text = f"{row['median']:.4g}" + (f", {failures}" if failures else "")
     return text + (f" [{row['min']:.4g}, {row['max']:.4g}]" if spread else "")
 
 

@@ -382,7 +382,9 @@ def main(argv=None):
     summary["matches_curve"] = [matches_curve(traces[(name[r.problem], r.penal, r.seed)],
                                               committed[(r.problem, r.penal)][f"seed_{r.seed}"])
                                 for r in summary.itertuples()]
-    summary["rerun"] = [(r.problem, r.penal, r.seed) in missing for r in summary.itertuples()]
+    # a trace under RERUNS is this study's rerun of a seed the matrix read back (now or in an earlier invocation)
+    summary["rerun"] = [traces[(name[r.problem], r.penal, r.seed)].is_relative_to(RERUNS)
+                        for r in summary.itertuples()]
     FIGURES.mkdir(parents=True, exist_ok=True)
     trials.to_csv(FIGURES / f"{STEM}.csv", index=False)
     summary.to_csv(FIGURES / f"{STEM}_summary.csv", index=False)

@@ -377,6 +377,21 @@ def test_the_results_page_counts_the_verdicts_of_the_findings_rows(tmp_path, mon
         gallery_tables.findings_counts()
 
 
+def test_a_results_page_cell_counts_every_failed_run_beside_the_median_or_instead_of_it(monkeypatch):
+    """``gallery_tables.cell_text``: fewer than half the runs diverged or rose, the median comes with both
+    counts (rose without diverging apart); half or more, the counts replace it; none, the median alone."""
+    monkeypatch.syspath_prepend(str(STUDIES))
+    import gallery_tables
+
+    row = {"seeds": 10, "median": 100.5, "min": 97.47, "max": 1.334e9}
+    assert gallery_tables.cell_text({**row, "diverged": 1, "rose": 3}) == "100.5, 1 div., 2 rose"
+    spread = gallery_tables.cell_text({**row, "diverged": 0, "rose": 1}, spread=True)
+    assert spread == "100.5, 1 rose [97.47, 1.334e+09]"
+    assert gallery_tables.cell_text({**row, "diverged": 6, "rose": 10}) == "6 div., 4 rose of 10"
+    assert gallery_tables.cell_text({**row, "diverged": 5, "rose": 5}) == "5 div. of 10"
+    assert gallery_tables.cell_text({**row, "diverged": 0, "rose": 0}) == "100.5"
+
+
 def test_the_interpolation_summary_is_what_its_committed_curves_give(tmp_path):
     """``fig_3_5_interpolation.py --summary-only`` recomputes the committed summary from the committed curves."""
     done = subprocess.run([sys.executable, str(STUDIES / "fig_3_5_interpolation.py"), "--quick", "--summary-only",
