@@ -219,15 +219,15 @@ def replay_run(path: Path, code: str) -> list[dict]:
         objective = dataclasses.replace(spec, precision=precision).build_objective()
         # the run's thread counts: with more threads the float32 network sums in another order
         with threads.limited(threads.Threads.from_config(config.get("threads")) or threads.policy()):
-            trials, result = replay(spec, objective, theta)
+            trials, step = replay(spec, objective, theta)
         same = (len(trials) == len(recorded)
                 and np.array_equal([t["alpha"] for t in trials], recorded["alpha"].to_numpy())
                 and np.array_equal([t["loss"] for t in trials], recorded["loss"].to_numpy()))
         for number, trial in enumerate(trials, 1):
             rows.append({"problem": code, "model": config["model"], "penal": float(config["penal"]),
                          "seed": int(config["seed"]), "step": taken, "precision": precision, "trial": number,
-                         **trial, "found_step": bool(result.accepted),
-                         "accepted_alpha": float(result.step_size) if result.accepted else np.nan,
+                         **trial, "found_step": bool(step.accepted),
+                         "accepted_alpha": float(step.step_size) if step.accepted else np.nan,
                          "reproduces": bool(same) if precision == spec.precision else np.nan})
     return rows
 
