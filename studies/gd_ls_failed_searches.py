@@ -52,17 +52,16 @@ MATRIX_RUNS = RUNS / "matrix"
 RERUNS = RUNS / STEM
 
 
-def failed_seeds(curve: Path) -> list[int]:
-    """The seeds whose status is ``line_search_failed`` in a committed cell's curve file (its first line).
+def failed_seeds(statuses: dict) -> list[int]:
+    """The seeds whose status is ``line_search_failed`` among a committed cell's statuses.
 
     Args:
-        curve: a cell's curve CSV (``matrix.write_curves``).
+        statuses: ``{"seed_0": status, ...}``, the first line of a cell's curve CSV (:func:`matrix.read_curves`).
 
     Returns:
         The seeds, sorted.
     """
-    _, statuses = matrix.read_curves(curve)
-    return sorted(int(column.split("_")[1]) for column, status in statuses.items() if status == "line_search_failed")
+    return sorted(matrix.seed_of(column) for column, status in statuses.items() if status == "line_search_failed")
 
 
 def index_traces(folders, model: str) -> dict[tuple[str, float, int], Path]:
@@ -100,9 +99,8 @@ def rerun(missing, model: str, workers: int, threads) -> None:
     for code, penal in sorted({(code, penal) for code, penal, _ in missing}):
         entry, steps = matrix.optimizer_entry("GD_LS", model, penal, code, matrix.FULL)
         seeds = sorted(seed for c, p, seed in missing if (c, p) == (code, penal))
-        tasks += sweep.expand({"name": STEM, "out": str(RERUNS), "steps": steps, "threads": threads,
-                               "axes": {"problem": [code], "model": [matrix.model_entry(model)], "penal": [penal],
-                                        "seed": seeds, "optimizer": [entry], "precision": ["mixed"]}}).tasks
+        tasks += sweep.expand(matrix.cell_config(STEM, RERUNS, model, penal, code, entry, steps, seeds,
+                                                 threads=threads)).tasks
     with interrupted_cleanly():
         sweep.run_sweep(sweep.Sweep(STEM, RERUNS, tasks, retries=2, raw={"name": STEM}), workers=workers)
 
@@ -356,8 +354,8 @@ def main(argv=None):
             parser.error(f"no committed GD_LS curves of {args.model} on {code}, p = {penal:g} "
                          f"({matrix.curve_name(args.model, penal, code, 'GD_LS', 'thesis', False)}); run "
                          f"table_3_3_decomposition.py --model {args.model} --problem {code} --penal {penal:g} first")
-        wanted += [(code, penal, seed) for seed in failed_seeds(curve)]
-        committed[(code, penal)] = matrix.read_curves(curve)[0]
+        committed[(code, penal)], statuses = matrix.read_curves(curve)
+        wanted += [(code, penal, seed) for seed in failed_seeds(statuses)]
     if not wanted:
         parser.error(f"no GD_LS run of {args.model} on {args.problem}, p = {args.penal} ended with a failed line "
                      "search: nothing to replay")

@@ -207,11 +207,8 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
                 continue   # the re-tuned step is the thesis's own: the thesis-step cell is this cell
             found = None if quick else found_curve_path(model, penal, code, label, step_sizes, quick)
             kept = committed_seeds(found, budgets.seeds)      # e.g. seeds 0-2 of a cell growing to 10
-            config = {"name": study, "out": str(RUNS / study), "steps": steps, "threads": threads,
-                      "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal],
-                               "seed": [s for s in budgets.seeds if s not in kept], "optimizer": [entry],
-                               "precision": [precision]}}
-            cell = sweep.expand(config)
+            cell = sweep.expand(cell_config(study, RUNS / study, model, penal, code, entry, steps,
+                                            [s for s in budgets.seeds if s not in kept], precision, threads))
             cells[path] = {"tasks": {t.name for t in cell.tasks}, "rows": {}, "model": model,
                            "kept": found if kept else None}
             tasks += cell.tasks
@@ -234,6 +231,21 @@ def run_matrix(cases, labels=LABELS, budgets: Budgets = FULL, step_sizes: str = 
         sweep.run_sweep(combined, workers=workers, progress=progress, on_result=on_result, retry_failed=True)
 
 
+def cell_config(study: str, out: Path, model: str, penal: float, code: str, entry, steps: int, seeds,
+                precision: str = "mixed", threads=None) -> dict:
+    """The sweep config of one cell's runs: ``seeds`` of ``entry`` (:func:`optimizer_entry`) on ``model`` at
+    ``penal`` on problem ``code`` for ``steps`` steps, in sweep ``study`` under ``out``. The matrix and the
+    studies that rerun some of its runs build their tasks from it, so a rerun is the matrix's own task."""
+    return {"name": study, "out": str(out), "steps": steps, "threads": threads,
+            "axes": {"problem": [code], "model": [model_entry(model)], "penal": [penal], "seed": list(seeds),
+                     "optimizer": [entry], "precision": [precision]}}
+
+
+def seed_of(column: str) -> int:
+    """The seed of a curve table's column: ``seed_3`` -> 3."""
+    return int(column.split("_")[1])
+
+
 def committed_seeds(path: Path | None, seeds) -> set[int]:
     """The seeds of a committed full-setting cell that need not be rerun when it grows to ``seeds``: all of its
     seeds when it holds finished runs of a subset of them, made in this process's numerics mode (the mode
@@ -244,7 +256,7 @@ def committed_seeds(path: Path | None, seeds) -> set[int]:
     if path is None or not path.exists() or read_header(path).get("numerics", "native") != numerics.mode():
         return set()
     _, statuses = read_curves(path)
-    have = {int(column.split("_")[1]) for column in statuses}
+    have = {seed_of(column) for column in statuses}
     if not have < set(seeds) or not set(statuses.values()) <= set(STOPS):
         return set()
     return have
@@ -343,7 +355,7 @@ def write_curves(index: pd.DataFrame, path: Path, kept: Path | None = None) -> N
     stamp = f"sha256={curve_digest(table)}"
     if kept is not None:
         old, old_statuses = read_curves(kept)
-        order = sorted([*old.columns, *table.columns], key=lambda column: int(column.split("_")[1]))
+        order = sorted([*old.columns, *table.columns], key=seed_of)
         table = pd.concat([old, table], axis=1).ffill()[order]      # a run that stopped early keeps its last value
         table.index.name = "step"
         statuses = {column: {**old_statuses, **statuses}[column] for column in order}
@@ -352,7 +364,7 @@ def write_curves(index: pd.DataFrame, path: Path, kept: Path | None = None) -> N
     header = "# status " + " ".join(f"{k}={v}" for k, v in statuses.items()) + "\n"
     header += f"# numerics={numerics.mode()} {stamp}\n"
     path.write_text(header + table.to_csv(float_format=CURVE_FLOAT_FORMAT))
-    order = sorted(walls, key=lambda column: int(column.split("_")[1]))
+    order = sorted(walls, key=seed_of)
     wall_path(path).write_text(json.dumps({k: round(float(walls[k]), 1) for k in order}) + "\n")
 
 
