@@ -715,19 +715,21 @@ def test_the_gd_ls_replay_remakes_a_failed_search_trial_for_trial(tmp_path, monk
     L.run_spec(dataclasses.replace(spec, optimizer_options={"maxls": 4}, seed=1),
                trace=tmp_path / "b" / "traces" / "X_cnn_transpose_gd_ls_p3_s1.h5", progress=False)
     found = study.index_traces([tmp_path / "a", tmp_path / "b", tmp_path / "missing"], "cnn_transpose")
-    assert list(found) == [(L.problems.get(problem).name, 3.0, 0)]    # seed 1 completed its 60 steps
-    rows = pd.DataFrame(study.replay_run(found[(L.problems.get(problem).name, 3.0, 0)], "beam"))
+    key = (L.problems.get(problem).name, 3.0, 0)
+    assert list(found) == [key]    # seed 1 completed its 60 steps
+    path = found[key]
+    rows = pd.DataFrame(study.replay_run(path, "beam"))
     mixed = rows[rows.precision == "mixed"]
     assert len(mixed) == 3 and mixed.reproduces.all() and not mixed.found_step.any()
     assert set(rows.precision) == {"mixed", "float64"} and rows[rows.precision == "float64"].reproduces.isna().all()
     assert ((mixed.changed_weights >= 0) & (mixed.changed_weights <= 1)).all()
+    objective = spec.build_objective()
     for other in ({"optimizer": "gd", "optimizer_options": {"lr": 0.1}}, {"optimizer_options": {"search": "wolfe"}}):
         with pytest.raises(ValueError, match="gd_ls run with search='lbfgsb'"):   # another search: refused by name
-            study.replay(dataclasses.replace(spec, **other), spec.build_objective(), spec.build_objective().theta0)
+            study.replay(dataclasses.replace(spec, **other), objective, objective.theta0)
     summary = study.summarize(rows)
     assert len(summary) == 2 and "| beam | 3 | 0 |" in study.table(summary)
     # the trace against a committed curve column: as written (10 digits), padded with the last loss
-    path = found[(L.problems.get(problem).name, 3.0, 0)]
     with L.open_trace(path) as trace:
         written = [float(f"{loss:.10g}") for loss in trace.steps()["loss"]]
     assert study.matches_curve(path, pd.Series(written + [written[-1]] * 5))
